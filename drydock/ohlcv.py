@@ -1,0 +1,150 @@
+"""OHLCV in the lake: validation with quarantine, daily partitions, and range reads.
+
+Layout: ``ohlcv/exchange=<ex>/symbol=<BASE_QUOTE>/timeframe=<tf>/date=<YYYY-MM-DD>/part-0.parquet``.
+Rows failing sanity checks (nulls, non-positive prices, high/low not enclosing open/close,
+negative volume, duplicate timestamps) are written to ``_quarantine/ohlcv/...`` with a reason,
+never to the lake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from drydock import lake
+from drydock.errors import DataNotFoundError, DrydockError
+from drydock.settings import get_settings
+from drydock.types import BAR_SCHEMA
+
+DATASET = "ohlcv"
+QUARANTINE = "_quarantine/ohlcv"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """Identifies one OHLCV series in the lake."""
+
+    exchange: str
+    symbol: str
+    timeframe: str
+
+    def keys(self) -> dict[str, str]:
+        return {"exchange": self.exchange, "symbol": self.symbol, "timeframe": self.timeframe}
+
+    def __str__(self) -> str:
+        return f"{self.exchange} {self.symbol} {self.timeframe}"
+
+
+def conform(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cast a frame to the bar schema (UTC microsecond ``ts``, float64 values), sorted by ``ts``."""
+    missing = [c for c in BAR_SCHEMA if c not in frame.columns]
+    if missing:
+        raise DrydockError(
+            f"OHLCV frame is missing columns {missing}; expected {list(BAR_SCHEMA)} "
+            "(ts = bar open time in UTC)."
+        )
+    ts = pl.col("ts")
+    if frame.schema["ts"] == pl.Datetime or isinstance(frame.schema["ts"], pl.Datetime):
+        dtype = frame.schema["ts"]
+        assert isinstance(dtype, pl.Datetime)
+        ts = ts.dt.replace_time_zone("UTC") if dtype.time_zone is None else ts.dt.convert_time_zone("UTC")
+    return frame.select(
+        ts.cast(pl.Datetime("us", "UTC")).alias("ts"),
+        *[pl.col(c).cast(pl.Float64) for c in BAR_SCHEMA if c != "ts"],
+    ).sort("ts")
+
+
+def split_valid(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return (valid bars, rejected bars with a ``reason`` column); duplicates keep the first."""
+    frame = conform(frame)
+    prices = ["open", "high", "low", "close"]
+    reason = (
+        pl.when(pl.any_horizontal(pl.col(*BAR_SCHEMA).is_null()))
+        .then(pl.lit("null value"))
+        .when(pl.any_horizontal([pl.col(c) <= 0 for c in prices]) | pl.any_horizontal([pl.col(c).is_nan() for c in prices]))
+        .then(pl.lit("non-positive or NaN price"))
+        .when(pl.col("high") < pl.max_horizontal("open", "close", "low"))
+        .then(pl.lit("high below open/close/low"))
+        .when(pl.col("low") > pl.min_horizontal("open", "close", "high"))
+        .then(pl.lit("low above open/close/high"))
+        .when(pl.col("volume") < 0)
+        .then(pl.lit("negative volume"))
+        .when(pl.col("ts").is_duplicated() & ~pl.col("ts").is_first_distinct())
+        .then(pl.lit("duplicate timestamp"))
+        .otherwise(None)
+        .alias("reason")
+    )
+    tagged = frame.with_columns(reason)
+    good = tagged.filter(pl.col("reason").is_null()).drop("reason")
+    bad = tagged.filter(pl.col("reason").is_not_null())
+    return good, bad
+
+
+def write_day(key: SeriesKey, day: date, frame: pl.DataFrame, lake_dir: Path | None = None) -> tuple[Path | None, int]:
+    """Validate and atomically write one UTC day of bars; returns (path, quarantined row count).
+
+    Bars outside ``day`` are rejected, so one Dagster partition always writes exactly one file.
+    """
+    good, bad = split_valid(frame)
+    in_day = good["ts"].dt.date() == day
+    outside = good.filter(~in_day).with_columns(pl.lit("outside partition day").alias("reason"))
+    good = good.filter(in_day)
+    bad = pl.concat([bad, outside]) if outside.height else bad
+    partition = {**key.keys(), "date": day.isoformat()}
+    if bad.height:
+        lake.write_partition(QUARANTINE, partition, bad, lake_dir)
+    if good.height == 0:
+        return None, bad.height
+    return lake.write_partition(DATASET, partition, good, lake_dir), bad.height
+
+
+def available_series(lake_dir: Path | None = None) -> list[SeriesKey]:
+    """Every (exchange, symbol, timeframe) with at least one partition in the lake."""
+    seen: set[SeriesKey] = set()
+    for path in lake.partition_files(DATASET, {}, lake_dir):
+        values = lake.partition_values(path)
+        seen.add(SeriesKey(values["exchange"], lake.decode_symbol(values["symbol"]), values["timeframe"]))
+    return sorted(seen, key=str)
+
+
+def read(
+    key: SeriesKey,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    lake_dir: Path | None = None,
+) -> pl.DataFrame:
+    """Bars of one series with ``start <= ts < end``; a clear error when the lake lacks them."""
+    files = lake.partition_files(DATASET, key.keys(), lake_dir)
+    if start is not None or end is not None:
+        lo = (start - timedelta(days=1)).date() if start else date.min
+        hi = end.date() if end else date.max
+        files = [f for f in files if lo <= date.fromisoformat(lake.partition_values(f)["date"]) <= hi]
+    if not files:
+        root = lake_dir if lake_dir is not None else get_settings().lake_dir
+        have = ", ".join(str(s) for s in available_series(lake_dir)) or "nothing yet"
+        raise DataNotFoundError(
+            f"No OHLCV bars for {key} in the lake at {root}"
+            + (f" between {start} and {end}" if start or end else "")
+            + f". The lake holds: {have}. Ingest it with "
+            f"`drydock ingest --exchange {key.exchange} --symbol {key.symbol} --timeframe {key.timeframe}` "
+            "(or run `make demo` to load the bundled samples)."
+        )
+    frame = pl.read_parquet(files, hive_partitioning=False).select(list(BAR_SCHEMA)).sort("ts")
+    if start is not None:
+        frame = frame.filter(pl.col("ts") >= start)
+    if end is not None:
+        frame = frame.filter(pl.col("ts") < end)
+    return frame
+
+
+def fingerprint(frame: pl.DataFrame) -> str:
+    """Content hash of a bar frame (stable across runs) for experiment tracking."""
+    digest = hashlib.sha256()
+    digest.update(str(frame.schema).encode())
+    for col in frame.columns:
+        digest.update(frame[col].to_physical().to_numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,54 @@
+"""The bundled sample series in ``data/sample`` (real Binance bars; see its PROVENANCE.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from drydock import lake
+from drydock.errors import DataNotFoundError
+from drydock.ohlcv import SeriesKey, conform
+from drydock.settings import get_settings
+
+
+def _root(sample_dir: Path | None) -> Path:
+    return (sample_dir if sample_dir is not None else get_settings().sample_dir) / "ohlcv"
+
+
+def sample_series(sample_dir: Path | None = None) -> list[SeriesKey]:
+    """Every series bundled in the sample folder."""
+    keys = []
+    for path in sorted(_root(sample_dir).glob("exchange=*/symbol=*/*.parquet")):
+        values = lake.partition_values(path)
+        keys.append(SeriesKey(values["exchange"], lake.decode_symbol(values["symbol"]), path.stem))
+    return keys
+
+
+def sample_path(key: SeriesKey, sample_dir: Path | None = None) -> Path:
+    """File of one bundled series; a clear error listing what is bundled when it is absent."""
+    path = _root(sample_dir) / f"exchange={key.exchange}" / f"symbol={lake.encode_key(key.symbol)}" / f"{key.timeframe}.parquet"
+    if not path.exists():
+        have = ", ".join(str(s) for s in sample_series(sample_dir)) or "none"
+        raise DataNotFoundError(
+            f"No bundled sample for {key}. Bundled series: {have}. Use one of these, or switch the "
+            "ingestion source to ccxt (needs network) to fetch other markets."
+        )
+    return path
+
+
+def read_sample(key: SeriesKey, start: datetime | None = None, end: datetime | None = None, sample_dir: Path | None = None) -> pl.DataFrame:
+    """Bars of one bundled series with ``start <= ts < end``."""
+    frame = conform(pl.read_parquet(sample_path(key, sample_dir)))
+    if start is not None:
+        frame = frame.filter(pl.col("ts") >= start)
+    if end is not None:
+        frame = frame.filter(pl.col("ts") < end)
+    return frame
+
+
+def sample_days(key: SeriesKey, sample_dir: Path | None = None) -> list[date]:
+    """UTC days covered by a bundled series (the Dagster partitions the demo materializes)."""
+    frame = pl.read_parquet(sample_path(key, sample_dir), columns=["ts"])
+    return sorted(set(frame["ts"].dt.date().to_list()))

@@ -1,0 +1,120 @@
+"""The strategy contract (see docs/strategy-contract.md).
+
+A strategy declares its parameters (with sweep ranges), warm-up and required data, and gives:
+- ``signals(frame, params)``: vectorized over history; adds a float ``target`` column (+1 long,
+  0 flat, -1 short) where the value at bar t uses only data up to t's close;
+- ``init_state(params)`` / ``step(state, bar, params)``: the incremental form for live trading,
+  returning the same target at each bar as the vectorized form.
+:class:`IncrementalRunner` turns target changes into :class:`OrderIntent` objects.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import polars as pl
+
+from drydock.errors import ConfigError
+from drydock.types import Bar, OrderIntent, Side
+
+Params = dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One tunable parameter: default, inclusive sweep range and step, and whether it is an int."""
+
+    name: str
+    default: float
+    low: float
+    high: float
+    step: float = 1.0
+    integer: bool = True
+    doc: str = ""
+
+    def parse(self, raw: str | float) -> float:
+        """Validate one raw value against type and range; errors name the parameter and range."""
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(
+                f"Parameter {self.name}={raw!r} is not a number; give e.g. {self.name}={self.default:g}."
+            ) from None
+        if self.integer and value != int(value):
+            raise ConfigError(f"Parameter {self.name}={raw!r} must be a whole number.")
+        if not self.low <= value <= self.high:
+            raise ConfigError(
+                f"Parameter {self.name}={raw!r} is out of range; allowed {self.low:g}..{self.high:g}."
+            )
+        return value
+
+
+class Strategy(ABC):
+    """Base class of every library strategy."""
+
+    id: ClassVar[str]
+    description: ClassVar[str]
+    params: ClassVar[tuple[ParamSpec, ...]]
+    requires: ClassVar[tuple[str, ...]] = ("ohlcv",)
+
+    def resolve_params(self, overrides: Mapping[str, str | float] | None = None) -> Params:
+        """Defaults updated with ``overrides``, each validated; unknown names are rejected."""
+        specs = {p.name: p for p in self.params}
+        resolved: Params = {p.name: p.default for p in self.params}
+        for name, raw in (overrides or {}).items():
+            if name not in specs:
+                raise ConfigError(
+                    f"Unknown parameter {name!r} for strategy {self.id!r}. "
+                    f"Valid parameters: {', '.join(sorted(specs))}."
+                )
+            resolved[name] = specs[name].parse(raw)
+        self.check_params(resolved)
+        return resolved
+
+    def check_params(self, params: Params) -> None:
+        """Cross-parameter constraints; raise :class:`ConfigError` when violated."""
+
+    @abstractmethod
+    def warmup(self, params: Params) -> int:
+        """Bars needed before the first non-flat target."""
+
+    @abstractmethod
+    def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
+        """Return ``frame`` with a float ``target`` column (0 during warm-up)."""
+
+    @abstractmethod
+    def init_state(self, params: Params) -> Any:
+        """Fresh incremental state."""
+
+    @abstractmethod
+    def step(self, state: Any, bar: Bar, params: Params) -> float:
+        """Consume one closed bar, update ``state`` in place, return the target at that bar."""
+
+
+class IncrementalRunner:
+    """Feeds bars to a strategy's incremental form and emits intents when the target changes."""
+
+    def __init__(self, strategy: Strategy, params: Params, symbol: str, strategy_id: str | None = None):
+        self.strategy = strategy
+        self.params = params
+        self.symbol = symbol
+        self.strategy_id = strategy_id or strategy.id
+        self.state = strategy.init_state(params)
+        self.target = 0.0
+
+    def on_bar(self, bar: Bar) -> list[OrderIntent]:
+        """Process one closed bar; return an intent if the desired exposure changed."""
+        new_target = self.strategy.step(self.state, bar, self.params)
+        if new_target == self.target:
+            return []
+        side = Side.BUY if new_target > self.target else Side.SELL
+        self.target = new_target
+        return [OrderIntent(self.strategy_id, self.symbol, bar.ts, side, new_target, reason=self.strategy.id)]
+
+
+def iter_bars(frame: pl.DataFrame) -> list[Bar]:
+    """Rows of a bar frame as :class:`Bar` objects (for the incremental form)."""
+    return [Bar(*row) for row in frame.select("ts", "open", "high", "low", "close", "volume").iter_rows()]

@@ -1,0 +1,59 @@
+"""EMA crossover: long while the fast EMA of closes is above the slow EMA, flat otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from drydock.errors import ConfigError
+from drydock.indicators import ema, ema_step
+from drydock.types import Bar
+from strategies.base import Params, ParamSpec, Strategy
+
+
+@dataclass
+class EmaCrossState:
+    """Running EMAs and the number of bars seen."""
+
+    fast: float | None = None
+    slow: float | None = None
+    bars: int = 0
+
+
+class EmaCross(Strategy):
+    id = "ema_cross"
+    description = "Long when EMA(fast) > EMA(slow) of closes, flat otherwise (spot, long-only)."
+    params = (
+        ParamSpec("fast", 12, 2, 100, 1, doc="span of the fast EMA, in bars"),
+        ParamSpec("slow", 26, 5, 400, 1, doc="span of the slow EMA, in bars"),
+    )
+
+    def check_params(self, params: Params) -> None:
+        if params["fast"] >= params["slow"]:
+            raise ConfigError(
+                f"ema_cross needs fast < slow, got fast={params['fast']:g} slow={params['slow']:g}; "
+                "swap them or lower fast."
+            )
+
+    def warmup(self, params: Params) -> int:
+        return int(params["slow"])
+
+    def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
+        fast, slow = int(params["fast"]), int(params["slow"])
+        return frame.with_columns(
+            pl.when((pl.int_range(pl.len()) >= self.warmup(params) - 1) & (ema("close", fast) > ema("close", slow)))
+            .then(1.0)
+            .otherwise(0.0)
+            .alias("target")
+        )
+
+    def init_state(self, params: Params) -> EmaCrossState:
+        return EmaCrossState()
+
+    def step(self, state: EmaCrossState, bar: Bar, params: Params) -> float:
+        state.fast = ema_step(state.fast, bar.close, int(params["fast"]))
+        state.slow = ema_step(state.slow, bar.close, int(params["slow"]))
+        state.bars += 1
+        warm = state.bars >= self.warmup(params)
+        return 1.0 if warm and state.fast > state.slow else 0.0
