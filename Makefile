@@ -18,7 +18,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 	$(BIN)/uv pip sync --python $(BIN)/python --quiet requirements.lock
-	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps --config-settings editable_mode=compat -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)

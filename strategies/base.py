@@ -71,6 +71,7 @@ class Strategy(ABC):
                     f"Valid parameters: {', '.join(sorted(specs))}."
                 )
             resolved[name] = specs[name].parse(raw)
+        resolved = {n: int(v) if specs[n].integer else float(v) for n, v in resolved.items()}
         self.check_params(resolved)
         return resolved
 

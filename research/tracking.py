@@ -1,0 +1,133 @@
+"""MLflow run logging for backtests (sqlite store under DRYDOCK_HOME) and run queries for the app.
+
+Each backtest run records: params (strategy params, series, window, execution assumptions), the
+metrics of drydock.metrics, tags (git commit and dirty flag, code fingerprint of the strategy and
+engine sources, data fingerprint of the bars read), and artifacts ``report.html`` and
+``equity.parquet``. No secrets or environment values are ever logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from drydock.settings import REPO_ROOT, Settings, get_settings
+from research.backtest import BacktestResult
+from research.report import write_report
+
+EXPERIMENT = "backtests"
+
+
+def _mlflow(settings: Settings) -> Any:
+    import mlflow
+
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    return mlflow
+
+
+def experiment_id(settings: Settings | None = None, name: str = EXPERIMENT) -> str:
+    """Id of the named experiment, created with artifacts under DRYDOCK_HOME if needed."""
+    settings = settings or get_settings()
+    mlflow = _mlflow(settings)
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    location = (settings.mlflow_artifact_root / name).as_uri()
+    return str(mlflow.create_experiment(name, artifact_location=location))
+
+
+def git_state() -> tuple[str, bool]:
+    """(commit sha or 'unknown', whether the work tree has uncommitted changes)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", False
+    return sha, dirty
+
+
+def code_fingerprint(*objects: object) -> str:
+    """Hash of the source code of the given modules/classes (what actually ran)."""
+    digest = hashlib.sha256()
+    for obj in objects:
+        digest.update(inspect.getsource(obj).encode())  # type: ignore[arg-type]
+    return digest.hexdigest()[:16]
+
+
+def log_backtest(result: BacktestResult, settings: Settings | None = None, run_name: str | None = None) -> str:
+    """Log one backtest as an MLflow run; returns the run id."""
+    import research.backtest as engine_module
+    from strategies.registry import get_strategy
+
+    settings = settings or get_settings()
+    mlflow = _mlflow(settings)
+    sha, dirty = git_state()
+    strategy_module = inspect.getmodule(type(get_strategy(result.strategy_id)))
+    params: dict[str, Any] = {f"param.{k}": v for k, v in result.params.items()}
+    params |= result.execution.as_params()
+    params |= {
+        "strategy": result.strategy_id,
+        "exchange": result.key.exchange,
+        "symbol": result.key.symbol,
+        "timeframe": result.key.timeframe,
+        "start": result.start.isoformat(),
+        "end": result.end.isoformat(),
+        "bars": result.bars,
+    }
+    finite = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
+    with mlflow.start_run(experiment_id=experiment_id(settings), run_name=run_name or f"{result.strategy_id} {result.key.symbol} {result.key.timeframe}") as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(finite)
+        mlflow.set_tags(
+            {
+                "drydock.kind": "backtest",
+                "strategy": result.strategy_id,
+                "symbol": result.key.symbol,
+                "git_commit": sha,
+                "git_dirty": str(dirty).lower(),
+                "code_fingerprint": code_fingerprint(strategy_module, engine_module),
+                "data_fingerprint": result.data_fingerprint,
+                "non_finite_metrics": ",".join(sorted(set(result.metrics) - set(finite))),
+            }
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            report = write_report(result, Path(tmp) / "report.html")
+            equity = Path(tmp) / "equity.parquet"
+            result.equity_frame().write_parquet(equity)
+            mlflow.log_artifact(str(report))
+            mlflow.log_artifact(str(equity))
+        return str(run.info.run_id)
+
+
+def latest_runs(limit: int = 20, settings: Settings | None = None) -> pl.DataFrame:
+    """Most recent backtest runs with their key params and metrics (empty frame if none)."""
+    settings = settings or get_settings()
+    if not (settings.mlflow_dir / "mlflow.db").exists():
+        return pl.DataFrame()
+    mlflow = _mlflow(settings)
+    runs = mlflow.search_runs(
+        experiment_names=[EXPERIMENT], order_by=["attributes.start_time DESC"], max_results=limit
+    )
+    if runs.empty:
+        return pl.DataFrame()
+    keep = [c for c in runs.columns if c in ("run_id", "start_time", "tags.mlflow.runName") or c.startswith(("params.", "metrics."))]
+    frame = runs[keep].rename(columns={"tags.mlflow.runName": "run_name"})
+    frame.columns = [c.removeprefix("params.").removeprefix("metrics.") for c in frame.columns]
+    return pl.from_pandas(frame)
+
+
+def load_equity(run_id: str, settings: Settings | None = None) -> pl.DataFrame:
+    """The ``equity.parquet`` artifact of a run (ts, equity, drawdown, position)."""
+    settings = settings or get_settings()
+    mlflow = _mlflow(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="equity.parquet", dst_path=tmp)
+        return pl.read_parquet(path)

@@ -1,0 +1,53 @@
+"""A backtest logged to MLflow (sqlite store in the tmp home) holds what it should."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from drydock.ohlcv import SeriesKey
+from drydock.settings import Settings
+from research.backtest import backtest
+from research.tracking import latest_runs, load_equity, log_backtest
+from strategies import get_strategy
+
+
+def test_run_contents(btc_lake: SeriesKey, settings: Settings, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRYDOCK_CCXT_SECRET", "s3cr3t-value-never-logged")
+    strategy = get_strategy("ema_cross")
+    result = backtest(strategy, strategy.resolve_params({"fast": 8}), btc_lake)
+    run_id = log_backtest(result)
+
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    run = client.get_run(run_id)
+    assert run.data.params["param.fast"] == "8"
+    assert run.data.params["param.slow"] == "26"
+    assert run.data.params["symbol"] == "BTC/USDT"
+    assert run.data.params["exec.fill"] == "next_open"
+    assert run.data.params["bars"] == str(91 * 24)
+    for name, value in result.metrics.items():
+        if math.isfinite(value):
+            assert run.data.metrics[name] == pytest.approx(value)
+    tags = run.data.tags
+    assert len(tags["git_commit"]) in (40, 7) or tags["git_commit"] == "unknown"
+    assert tags["data_fingerprint"] == result.data_fingerprint
+    assert len(tags["code_fingerprint"]) == 16
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert artifacts == {"report.html", "equity.parquet"}
+    assert str(settings.mlflow_artifact_root) in run.info.artifact_uri
+    everything = str(run.data.params) + str(run.data.tags)
+    assert "s3cr3t" not in everything
+
+    equity = load_equity(run_id)
+    assert equity["equity"].to_list() == pytest.approx(result.equity.tolist())
+    runs = latest_runs()
+    assert runs["run_id"].to_list() == [run_id]
+    assert runs["total_return"][0] == pytest.approx(result.metrics["total_return"])
+    assert (home / "mlflow" / "mlflow.db").exists()
+
+
+def test_latest_runs_empty_without_store(settings: Settings) -> None:
+    assert latest_runs().is_empty()
