@@ -1,0 +1,1 @@
+"""Performance suite: each benchmark times Drydock against a peer in the same process."""

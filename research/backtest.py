@@ -57,13 +57,16 @@ def order_sizes(target: np.ndarray, fill: str) -> np.ndarray:
     """
     if not np.isin(target, (0.0, 1.0)).all():
         raise ValueError("only long-only all-in/flat targets (0 or 1) are supported for now")
-    held = np.concatenate([[0.0], target[:-1]]) if fill == "next_open" else target
-    previous = np.concatenate([[0.0], held[:-1]])
+    def lag(values: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.zeros_like(values[:1]), values[:-1]])
+
+    held = lag(target) if fill == "next_open" else target
+    previous = lag(held)
     return np.where(held == previous, np.nan, np.where(held > previous, np.inf, -np.inf))
 
 
 def run_vectorbt(frame: pl.DataFrame, target: np.ndarray, execution: ExecutionConfig, timeframe: str):  # type: ignore[no-untyped-def]
-    """Simulate target exposures with vectorbt; returns the vectorbt Portfolio."""
+    """Simulate target exposures (one column per 2-D column: a sweep) with vectorbt."""
     import vectorbt as vbt
 
     index = pd.DatetimeIndex(frame["ts"].to_numpy(), name="ts")
@@ -75,14 +78,14 @@ def run_vectorbt(frame: pl.DataFrame, target: np.ndarray, execution: ExecutionCo
     granularity = np.where(sizes > 0, execution.lot_size, np.nan)
     return vbt.Portfolio.from_orders(
         close=close,
-        size=pd.Series(sizes, index=index),
+        size=pd.DataFrame(sizes, index=index) if sizes.ndim == 2 else pd.Series(sizes, index=index),
         size_type="amount",
         direction="longonly",
         price=price,
         val_price=price,
         fees=execution.fee,
         slippage=execution.slippage,
-        size_granularity=pd.Series(granularity, index=index),
+        size_granularity=granularity,
         init_cash=execution.init_cash,
         freq=pd.Timedelta(timeframe.replace("m", "min")),
     )

@@ -5,14 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import plotly.graph_objects as go
+import polars as pl
 from plotly.subplots import make_subplots
 
 from research.backtest import BacktestResult
 
 
-def equity_figure(result: BacktestResult, title: str | None = None) -> go.Figure:
-    """Two stacked panels: equity (with close price scaled to start equity) and drawdown."""
-    frame = result.equity_frame()
+def equity_figure(result: BacktestResult) -> go.Figure:
+    """The report figure of one backtest, titled with its headline metrics."""
+    m = result.metrics
+    return equity_chart(
+        result.equity_frame(),
+        f"{result.strategy_id} {result.key} · return {m['total_return']:.1%} · Sharpe {m['sharpe']:.2f} · "
+        f"max DD {m['max_drawdown']:.1%} · {int(m['trade_count'])} trades",
+    )
+
+
+def equity_chart(frame: pl.DataFrame, title: str) -> go.Figure:
+    """Two stacked panels from an equity frame (ts, equity, drawdown): equity and drawdown %."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
     fig.add_trace(go.Scatter(x=frame["ts"], y=frame["equity"], name="equity", line={"width": 1.4}), row=1, col=1)
     fig.add_trace(
@@ -20,13 +30,8 @@ def equity_figure(result: BacktestResult, title: str | None = None) -> go.Figure
         row=2,
         col=1,
     )
-    m = result.metrics
     fig.update_layout(
-        title=title
-        or (
-            f"{result.strategy_id} {result.key} · return {m['total_return']:.1%} · Sharpe {m['sharpe']:.2f} · "
-            f"max DD {m['max_drawdown']:.1%} · {int(m['trade_count'])} trades"
-        ),
+        title=title,
         height=620,
         template="plotly_white",
         legend={"orientation": "h"},
