@@ -1,0 +1,372 @@
+"""The policy engine: ``evaluate(action, context, policy)``, pure, layered, deny by default.
+
+Layers run in DESIGN order: system, session, (transaction), risk, circuit_breakers. The first
+layer that objects decides: its violations (all of that layer's, in rule order) are returned with
+a DENY and later layers are not consulted. Notes on scope:
+
+- **Exits.** An action with ``reduces_position=True`` skips the risk and breaker layers (a tripped
+  breaker or a full book must never trap a position), and the kill switch lets it through so the
+  operator can flatten. It must not exceed the held notional, or it is no exit and is denied.
+  ``emergency_stop`` and the blocklists bind exits too.
+- **Session.** With no grants configured the layer is open. With grants, an action passes only
+  if some grant for its strategy (or ``"*"``) permits kind, venue, symbol, notional and time.
+  Cumulative (total-value) grant limits are not implemented yet.
+- **Transaction rules** (EVM/Solana calldata, rolling caps) are not implemented; that is why any
+  kind outside :data:`SUPPORTED_ACTION_KINDS` (only ``order`` today) is denied by the system layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from drydock.policy.config import SUPPORTED_ACTION_KINDS, Grant, Policy
+from drydock.policy.context import PolicyContext
+from drydock.types import Action, PolicyDecision, Severity, Verdict, Violation
+
+SYSTEM, SESSION, RISK, BREAKERS = "system", "session", "risk", "circuit_breakers"
+
+Rule = Callable[[Action, PolicyContext, Policy], list[Violation]]
+
+
+def _v(layer: str, rule: str, message: str, suggestion: str, severity: Severity) -> Violation:
+    return Violation(f"{layer}.{rule}", layer, severity, message, suggestion)
+
+
+def _critical(layer: str, rule: str, message: str, suggestion: str) -> Violation:
+    return _v(layer, rule, message, suggestion, Severity.CRITICAL)
+
+
+def _warning(layer: str, rule: str, message: str, suggestion: str) -> Violation:
+    return _v(layer, rule, message, suggestion, Severity.WARNING)
+
+
+def system_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
+    """Switches, blocklists, chain allowlist, malformed actions and unsupported kinds."""
+    rules, out = policy.system, []
+    if action.kind not in SUPPORTED_ACTION_KINDS:
+        out.append(
+            _critical(
+                SYSTEM,
+                "unsupported_action",
+                f"action kind {action.kind!r} has no rules in this engine, so it is denied",
+                f"supported kinds: {', '.join(sorted(SUPPORTED_ACTION_KINDS))}",
+            )
+        )
+    if not (math.isfinite(action.notional_usd) and action.notional_usd >= 0):
+        out.append(
+            _critical(
+                SYSTEM,
+                "malformed_action",
+                f"notional_usd={action.notional_usd!r} is not a finite amount >= 0",
+                "size the order before asking the policy engine",
+            )
+        )
+    if not (math.isfinite(action.leverage) and action.leverage > 0):
+        out.append(
+            _critical(
+                SYSTEM,
+                "malformed_action",
+                f"leverage={action.leverage!r} is not a finite number > 0",
+                "use leverage 1.0 for spot",
+            )
+        )
+    if rules.emergency_stop:
+        out.append(
+            _critical(
+                SYSTEM,
+                "emergency_stop",
+                "emergency stop is on: every action, exits included, is denied",
+                "set system.emergency_stop = false once the incident is resolved",
+            )
+        )
+    if not action.reduces_position:
+        if rules.kill_switch:
+            out.append(
+                _critical(
+                    SYSTEM,
+                    "kill_switch",
+                    "the policy's kill switch is on: new exposure is denied (exits still pass)",
+                    "set system.kill_switch = false to resume trading",
+                )
+            )
+        if ctx.kill_file_present:
+            out.append(
+                _critical(
+                    SYSTEM,
+                    "kill_file",
+                    "the kill file is present: new exposure is denied (exits still pass)",
+                    "run `drydock live resume` to remove the kill file",
+                )
+            )
+    if action.venue.lower() in rules.blocked_venues:
+        out.append(
+            _critical(
+                SYSTEM,
+                "blocked_venue",
+                f"venue {action.venue!r} is blocked",
+                "remove it from system.blocked_venues",
+            )
+        )
+    if action.symbol and action.symbol.upper() in rules.blocked_symbols:
+        out.append(
+            _critical(
+                SYSTEM,
+                "blocked_symbol",
+                f"symbol {action.symbol!r} is blocked",
+                "remove it from system.blocked_symbols",
+            )
+        )
+    if action.token and action.token in rules.blocked_tokens:
+        out.append(
+            _critical(
+                SYSTEM,
+                "blocked_token",
+                f"token {action.token!r} is blocked",
+                "remove it from system.blocked_tokens",
+            )
+        )
+    allowed = rules.allowed_chains
+    if action.chain and allowed is not None and action.chain.lower() not in allowed:
+        out.append(
+            _critical(
+                SYSTEM,
+                "chain_not_allowed",
+                f"chain {action.chain!r} is not in the allowlist",
+                f"allowed chains: {', '.join(allowed) or '(none)'}",
+            )
+        )
+    return out
+
+
+def _grant_problems(grant: Grant, action: Action, ctx: PolicyContext) -> list[Violation]:
+    out = []
+    if grant.expires_at is not None and (ctx.now is None or ctx.now >= grant.expires_at):
+        when = "no clock was given" if ctx.now is None else f"it expired at {grant.expires_at}"
+        out.append(
+            _critical(SESSION, "grant_expired", f"grant is not valid: {when}", "renew the grant")
+        )
+    if action.kind.lower() not in grant.actions:
+        out.append(
+            _critical(
+                SESSION,
+                "action_not_granted",
+                f"action {action.kind!r} is not granted (granted: {', '.join(grant.actions)})",
+                "add it to the grant's actions",
+            )
+        )
+    if grant.venues is not None and action.venue.lower() not in grant.venues:
+        out.append(
+            _critical(
+                SESSION,
+                "venue_not_granted",
+                f"venue {action.venue!r} is not granted",
+                "add it to the grant's venues",
+            )
+        )
+    if grant.symbols is not None and action.symbol.upper() not in grant.symbols:
+        out.append(
+            _critical(
+                SESSION,
+                "symbol_not_granted",
+                f"symbol {action.symbol!r} is not granted",
+                "add it to the grant's symbols",
+            )
+        )
+    if grant.max_notional_usd is not None and action.notional_usd > grant.max_notional_usd:
+        out.append(
+            _critical(
+                SESSION,
+                "grant_notional",
+                f"notional {action.notional_usd:,.2f} USD exceeds the grant's "
+                f"{grant.max_notional_usd:,.2f} USD per transaction",
+                "send a smaller order or raise the grant's max_notional_usd",
+            )
+        )
+    return out
+
+
+def session_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
+    """Per-strategy pause, then grants (open when none are configured)."""
+    if ctx.paused and not action.reduces_position:
+        return [
+            _critical(
+                SESSION,
+                "paused",
+                f"strategy {action.strategy_id!r} is paused: new exposure is denied",
+                "resume the strategy to trade again",
+            )
+        ]
+    grants = policy.session.grants
+    if not grants:
+        return []
+    mine = [g for g in grants if g.strategy in ("*", action.strategy_id)]
+    if not mine:
+        return [
+            _critical(
+                SESSION,
+                "no_grant",
+                f"no grant covers strategy {action.strategy_id!r}",
+                "add a [[session.grants]] entry for it",
+            )
+        ]
+    problems: list[Violation] = []
+    for grant in mine:
+        found = _grant_problems(grant, action, ctx)
+        if not found:
+            return []
+        problems.extend(v for v in found if v not in problems)
+    return problems
+
+
+def risk_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
+    """Limits on new exposure; an exit only has to stay within what is held."""
+    held = ctx.position_of(action.symbol)
+    if action.reduces_position:
+        if action.notional_usd > held * (1 + 1e-9) + 1e-9:
+            return [
+                _critical(
+                    RISK,
+                    "reduce_exceeds_position",
+                    f"an exit of {action.notional_usd:,.2f} USD exceeds the {held:,.2f} USD held "
+                    f"in {action.symbol}",
+                    "size exits from the current position",
+                )
+            ]
+        return []
+    rules, out = policy.risk, []
+    if rules.symbol_whitelist is not None and action.symbol.upper() not in rules.symbol_whitelist:
+        out.append(
+            _critical(
+                RISK,
+                "symbol_not_whitelisted",
+                f"symbol {action.symbol!r} is not whitelisted",
+                f"whitelisted: {', '.join(rules.symbol_whitelist) or '(none)'}",
+            )
+        )
+    notional = action.notional_usd
+    if rules.min_order_notional_usd is not None and notional < rules.min_order_notional_usd:
+        out.append(
+            _warning(
+                RISK,
+                "min_order_notional",
+                f"order notional {notional:,.2f} USD is below the minimum "
+                f"{rules.min_order_notional_usd:,.2f} USD",
+                "skip dust orders or lower risk.min_order_notional_usd",
+            )
+        )
+    if rules.max_order_notional_usd is not None and notional > rules.max_order_notional_usd:
+        out.append(
+            _critical(
+                RISK,
+                "max_order_notional",
+                f"order notional {notional:,.2f} USD exceeds the cap "
+                f"{rules.max_order_notional_usd:,.2f} USD",
+                "split or shrink the order, or raise risk.max_order_notional_usd",
+            )
+        )
+    cap = rules.max_position_notional_usd
+    if cap is not None and held + notional > cap:
+        out.append(
+            _critical(
+                RISK,
+                "max_position_notional",
+                f"position in {action.symbol} would reach {held + notional:,.2f} USD, over the "
+                f"cap {cap:,.2f} USD",
+                "trade smaller or raise risk.max_position_notional_usd",
+            )
+        )
+    if rules.max_leverage is not None and action.leverage > rules.max_leverage:
+        out.append(
+            _critical(
+                RISK,
+                "max_leverage",
+                f"leverage {action.leverage:g}x exceeds the cap {rules.max_leverage:g}x",
+                "lower the leverage",
+            )
+        )
+    if rules.max_daily_trades is not None and ctx.trades_today >= rules.max_daily_trades:
+        out.append(
+            _warning(
+                RISK,
+                "max_daily_trades",
+                f"{ctx.trades_today} trades today reach the daily cap {rules.max_daily_trades}",
+                "wait for the next UTC day or raise risk.max_daily_trades",
+            )
+        )
+    max_open = rules.max_concurrent_positions
+    if max_open is not None and held == 0 and ctx.open_positions >= max_open:
+        out.append(
+            _critical(
+                RISK,
+                "max_concurrent_positions",
+                f"{ctx.open_positions} open positions reach the cap {max_open}",
+                "close a position first or raise risk.max_concurrent_positions",
+            )
+        )
+    return out
+
+
+def breaker_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
+    """Account-health trips; they block new entries and never exits."""
+    if action.reduces_position:
+        return []
+    rules, out = policy.circuit_breakers, []
+    if ctx.breaker_tripped:
+        out.append(
+            _critical(
+                BREAKERS,
+                "tripped",
+                "a circuit breaker tripped earlier and has not been reset",
+                "review the journal's breaker events, then resume",
+            )
+        )
+    if rules.max_drawdown_pct is not None and ctx.drawdown_pct >= rules.max_drawdown_pct:
+        out.append(
+            _critical(
+                BREAKERS,
+                "max_drawdown",
+                f"equity is {ctx.drawdown_pct:.2f}% below its high-water mark "
+                f"(limit {rules.max_drawdown_pct:g}%)",
+                "review the strategy before resuming",
+            )
+        )
+    losses = rules.max_consecutive_losses
+    if losses is not None and ctx.consecutive_losses >= losses:
+        out.append(
+            _critical(
+                BREAKERS,
+                "max_consecutive_losses",
+                f"{ctx.consecutive_losses} losing trades in a row (limit {losses})",
+                "review the strategy before resuming",
+            )
+        )
+    failures = rules.max_consecutive_failures
+    if failures is not None and ctx.consecutive_failures >= failures:
+        out.append(
+            _critical(
+                BREAKERS,
+                "max_consecutive_failures",
+                f"{ctx.consecutive_failures} execution failures in a row (limit {failures})",
+                "check the venue connection before resuming",
+            )
+        )
+    return out
+
+
+#: Layers in evaluation order (transaction rules are not implemented yet; see module docs).
+LAYERS: tuple[tuple[str, Rule], ...] = (
+    (SYSTEM, system_layer),
+    (SESSION, session_layer),
+    (RISK, risk_layer),
+    (BREAKERS, breaker_layer),
+)
+
+
+def evaluate(action: Action, context: PolicyContext, policy: Policy) -> PolicyDecision:
+    """Decide one action: the first objecting layer denies; no objection allows."""
+    for _, layer in LAYERS:
+        violations = layer(action, context, policy)
+        if violations:
+            return PolicyDecision(Verdict.DENY, policy.content_hash, tuple(violations))
+    return PolicyDecision(Verdict.ALLOW, policy.content_hash)

@@ -1,0 +1,370 @@
+"""Paper replay: a strategy's incremental form over lake bars, every order through the policy.
+
+Per bar t: the strategy sees t's closed bar and may emit an intent. At bar t+1's open (the same
+instant as t's close on a 24/7 market) the intent is sized from current equity, turned into an
+:class:`Action`, evaluated by the policy engine, journaled as a decision and, if allowed, as an
+order with a deterministic client order id; the paper venue fills it at t+1's open with research's
+fee and slippage; the fill and the new position are journaled. Equity is marked at every close.
+
+The journal wins on a rerun with the same run id: a stored decision is reused rather than
+re-evaluated, a stored order is never sent again, and a stored order without a fill is first
+reconciled with the venue and only then submitted (unless the venue rejected it: a rejection is
+journaled and final). Transient venue errors are retried with backoff. So a replay that crashed
+anywhere can be rerun to completion, and a finished one reruns to the same result without
+writing new rows.
+Intents on the last bar have no next open to fill at; they are counted as ``pending`` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from drydock import ohlcv
+from drydock.errors import DataNotFoundError, DrydockError
+from drydock.metrics import summarize
+from drydock.policy import Policy, PolicyContext, evaluate, load_policy
+from drydock.settings import get_settings
+from drydock.timeframes import periods_per_year, timeframe_delta
+from drydock.types import Action, Bar, Fill, Order, OrderIntent, Position, Side
+from live.journal import (
+    DecisionRecord,
+    JournalRepository,
+    RunRecord,
+    SqliteJournal,
+    client_order_id,
+)
+from live.portfolio import Book, size_order
+from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
+from live.venues.paper import Costs, PaperVenue
+from strategies.base import IncrementalRunner, iter_bars
+from strategies.registry import get_strategy
+
+MODE = "paper-replay"
+#: Seconds to wait before each retry of a transient venue error.
+RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)
+BREAKER_LAYER = "circuit_breakers"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """Outcome of one replay: equity curve, closed trades, journal counts and metrics.
+
+    ``timestamps[0]`` is the first bar's open (starting cash); ``timestamps[i]`` for i >= 1 is
+    the close of bar i-1, where ``equity[i]`` is marked.
+    """
+
+    run_id: str
+    policy_hash: str
+    policy_version: str
+    timestamps: list[datetime]
+    equity: list[float]
+    trade_pnl: list[float]
+    bars: int
+    intents: int
+    allowed: int
+    denied: int
+    orders: int
+    fills: int
+    new_orders: int
+    pending: int
+    skipped: int
+    failures: int
+    final_position: Position
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def final_equity(self) -> float:
+        return self.equity[-1]
+
+
+def default_run_id(parts: Mapping[str, object]) -> str:
+    """Same inputs and policy -> same run id, so rerunning a replay resumes it."""
+    blob = json.dumps(dict(parts), sort_keys=True, default=str)
+    return "replay-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class _Replay:
+    """Mutable state of one replay; :func:`replay` is the public entry point."""
+
+    def __init__(
+        self,
+        run: RunRecord,
+        policy: Policy,
+        journal: JournalRepository,
+        venue: Venue,
+        costs: Costs,
+        cash: float,
+    ):
+        self.run, self.policy, self.journal = run, policy, journal
+        self.venue, self.costs = venue, costs
+        self.book = Book(run.strategy_id, run.symbol, Decimal(str(cash)))
+        self.instrument = venue.instrument(run.symbol)
+        self.kill_file = get_settings().kill_file
+        self.high_water = float(cash)
+        self.trades_by_day: dict[str, int] = {}
+        self.breaker_tripped = False
+        self.failures = 0
+        self.rejected = {
+            str(e.detail["client_order_id"])
+            for e in journal.events(scope=run.run_id, kind="order_failed")
+        }
+        self.counts = dict.fromkeys(
+            ("allowed", "denied", "orders", "fills", "new_orders", "skipped", "failures"), 0
+        )
+
+    def context(self, bar: Bar) -> PolicyContext:
+        held = float(self.book.qty * Decimal(str(bar.open)))
+        return PolicyContext(
+            now=bar.ts,
+            kill_file_present=self.kill_file.exists(),
+            position_notional_usd={self.run.symbol: held} if held else {},
+            open_positions=1 if self.book.qty > 0 else 0,
+            trades_today=self.trades_by_day.get(bar.ts.date().isoformat(), 0),
+            equity_usd=float(self.book.equity(bar.open)),
+            equity_high_water_usd=self.high_water,
+            consecutive_losses=self.book.consecutive_losses,
+            consecutive_failures=self.failures,
+            breaker_tripped=self.breaker_tripped,
+        )
+
+    def decide(
+        self, key: str, intent: OrderIntent, bar: Bar
+    ) -> tuple[DecisionRecord, Order] | None:
+        """Size the intent at ``bar``'s open and decide it (or reuse the journaled decision)."""
+        sized = size_order(self.book, intent.target, bar.open, self.costs, self.instrument)
+        if sized is None:
+            self.counts["skipped"] += 1
+            return None
+        side, qty = sized
+        price = Decimal(str(bar.open))
+        action = Action(
+            kind="order",
+            venue=self.run.venue,
+            symbol=self.run.symbol,
+            side=side,
+            notional_usd=float(qty * price),
+            strategy_id=self.run.strategy_id,
+            reduces_position=side is Side.SELL and qty <= self.book.qty,
+        )
+        record = self.journal.decision(key)
+        if record is None:
+            decision = evaluate(action, self.context(bar), self.policy)
+            record = self.journal.record_decision(
+                self.run.run_id, key, bar.ts, action, decision, self.policy.version
+            )
+        order = Order(
+            key, self.run.strategy_id, self.run.venue, self.run.symbol, side, qty, price, bar.ts
+        )
+        return record, order
+
+    def latch_breaker(self, record: DecisionRecord) -> None:
+        """A breaker deny trips the latch for the rest of the run, journaled once."""
+        rules = [
+            v["rule_id"]
+            for v in record.explanation.get("violations", [])
+            if v["layer"] == BREAKER_LAYER
+        ]
+        if rules and not self.breaker_tripped:
+            self.breaker_tripped = True
+            self.journal.record_event(
+                "breaker",
+                self.run.run_id,
+                {"rules": rules, "decision_key": record.decision_key},
+                record.ts,
+                key=f"{self.run.run_id}:breaker",
+            )
+
+    def execute(self, intent: OrderIntent, bar: Bar) -> None:
+        """Intent -> decision -> journaled order -> fill at ``bar``'s open -> fill + position."""
+        key = client_order_id(self.run.run_id, intent.symbol, intent.ts, intent.side)
+        order = self.journal.order(key)
+        if order is None:
+            decided = self.decide(key, intent, bar)
+            if decided is None:
+                return
+            record, order = decided
+        else:
+            record = self.journal.decision(key) or self._missing_decision(key)
+        self.counts["allowed" if record.allowed else "denied"] += 1
+        self.latch_breaker(record)
+        if not record.allowed:
+            return
+        order, created = self.journal.insert_order(self.run.run_id, order, record.id)
+        self.counts["orders"] += 1
+        self.counts["new_orders"] += int(created)
+        fills = self.journal.fills_for(key) or self.fetch_fills(order)
+        for fill in fills:
+            self.book.apply(fill)
+            self.counts["fills"] += 1
+        if fills:
+            day = bar.ts.date().isoformat()
+            self.trades_by_day[day] = self.trades_by_day.get(day, 0) + 1
+            self.journal.record_position(self.run.run_id, self.book.position(), bar.ts)
+
+    def fetch_fills(self, order: Order) -> list[Fill]:
+        """Reconcile with the venue, submit only if it knows nothing, journal what it did."""
+        if order.client_order_id in self.rejected:
+            self._failed()
+            return []
+        try:
+            fills = self._submit(order)
+        except VenueError as exc:
+            self.journal.record_event(
+                "order_failed",
+                self.run.run_id,
+                {"client_order_id": order.client_order_id, "error": str(exc)},
+                order.ts,
+                key=f"{order.client_order_id}:failed",
+            )
+            self.rejected.add(order.client_order_id)
+            self._failed()
+            return []
+        self.failures = 0
+        for fill in fills:
+            self.journal.record_fill(self.run.run_id, fill)
+        return fills
+
+    def _submit(self, order: Order) -> list[Fill]:
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                return self.venue.fills_for(order.client_order_id) or self.venue.submit(order)
+            except TransientVenueError:
+                if delay is None:
+                    raise
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _failed(self) -> None:
+        self.failures += 1
+        self.counts["failures"] += 1
+
+    def _missing_decision(self, key: str) -> DecisionRecord:
+        raise DrydockError(
+            f"Journal {getattr(self.journal, 'path', '')} holds order {key} without its policy "
+            "decision; the journal is inconsistent. Inspect it before resuming this run."
+        )
+
+    def mark(self, bar: Bar, tf: timedelta) -> tuple[datetime, float]:
+        equity = float(self.book.equity(bar.close))
+        self.high_water = max(self.high_water, equity)
+        return bar.ts + tf, equity
+
+
+def _load_bars(
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    start: datetime | None,
+    end: datetime | None,
+    lake_dir: Path | None,
+) -> list[Bar]:
+    key = ohlcv.SeriesKey(exchange, symbol, timeframe)
+    bars = iter_bars(ohlcv.read(key, start, end, lake_dir))
+    if len(bars) < 2:
+        raise DataNotFoundError(
+            f"Only {len(bars)} bar(s) of {key} between {start} and {end}; a replay needs at least "
+            "two (a signal bar and the next bar to fill at). Widen --start/--end or ingest more."
+        )
+    return bars
+
+
+def replay(
+    strategy_id: str,
+    params: Mapping[str, str | float] | None,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    policy_path: str | Path | None = None,
+    cash: float = 10_000.0,
+    fee: float = 0.001,
+    slippage_bps: float = 5.0,
+    *,
+    run_id: str | None = None,
+    journal: JournalRepository | None = None,
+    venue: SimulatedVenue | None = None,
+    lake_dir: Path | None = None,
+) -> ReplayResult:
+    """Replay ``strategy_id`` on lake bars through policy, journal and paper venue (resumable)."""
+    strategy = get_strategy(strategy_id)
+    resolved = strategy.resolve_params(params)
+    if not cash > 0:
+        raise DrydockError(f"Starting cash must be positive, got {cash}; pass e.g. --cash 10000.")
+    costs = Costs(fee, slippage_bps)
+    policy_file = Path(policy_path) if policy_path else get_settings().policy_dir / "default.toml"
+    policy = load_policy(policy_file)
+    bars = _load_bars(exchange, symbol, timeframe, start, end, lake_dir)
+    tf = timeframe_delta(timeframe)
+    run_id = run_id or default_run_id(
+        {
+            "strategy": strategy_id, "params": resolved, "exchange": exchange, "symbol": symbol,
+            "timeframe": timeframe, "start": start, "end": end, "cash": cash, "fee": fee,
+            "slippage_bps": slippage_bps, "policy": policy.content_hash,
+        }
+    )  # fmt: skip
+    record = RunRecord(
+        run_id, strategy_id, resolved, MODE, exchange, symbol, timeframe,
+        policy.version, policy.content_hash, start, end,
+    )  # fmt: skip
+    own_journal = journal is None
+    journal = journal if journal is not None else SqliteJournal()
+    try:
+        stored = journal.start_run(record)
+        if stored.policy_hash != policy.content_hash or stored.strategy_id != strategy_id:
+            raise DrydockError(
+                f"Run {run_id} was started with strategy {stored.strategy_id!r} and policy hash "
+                f"{stored.policy_hash[:12]}, not {strategy_id!r} with {policy.content_hash[:12]} "
+                f"({policy_file}). Resume it with the same inputs, or pick a new --run-id."
+            )
+        paper: SimulatedVenue = venue if venue is not None else PaperVenue(exchange, costs)
+        state = _Replay(record, policy, journal, paper, costs, cash)
+        runner = IncrementalRunner(strategy, resolved, symbol, strategy_id=strategy_id)
+        timestamps, equity = [bars[0].ts], [float(cash)]
+        pending: list[OrderIntent] = []
+        intents = 0
+        for bar in bars:
+            if pending:
+                paper.set_bar(bar)
+            for intent in pending:
+                state.execute(intent, bar)
+            pending = runner.on_bar(bar)
+            intents += len(pending)
+            ts, value = state.mark(bar, tf)
+            timestamps.append(ts)
+            equity.append(value)
+        journal.record_event(
+            "run_finished", run_id, {"final_equity": equity[-1], "bars": len(bars)},
+            datetime.now(UTC), key=f"{run_id}:finished",
+        )  # fmt: skip
+    finally:
+        if own_journal:
+            journal.close()
+    c = state.counts
+    return ReplayResult(
+        run_id=run_id,
+        policy_hash=policy.content_hash,
+        policy_version=policy.version,
+        timestamps=timestamps,
+        equity=equity,
+        trade_pnl=list(state.book.trade_pnl),
+        bars=len(bars),
+        intents=intents,
+        allowed=c["allowed"],
+        denied=c["denied"],
+        orders=c["orders"],
+        fills=c["fills"],
+        new_orders=c["new_orders"],
+        pending=len(pending),
+        skipped=c["skipped"],
+        failures=c["failures"],
+        final_position=state.book.position(),
+        metrics=summarize(equity, state.book.trade_pnl, periods_per_year(timeframe)),
+    )

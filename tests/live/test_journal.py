@@ -1,0 +1,192 @@
+"""The SQLite journal: schema, idempotent writes, append-only tables, atomic transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from drydock.settings import Settings
+from drydock.types import (
+    Action,
+    Fill,
+    Order,
+    PolicyDecision,
+    Position,
+    Severity,
+    Side,
+    Verdict,
+    Violation,
+)
+from live.journal import (
+    TABLES,
+    JournalRepository,
+    RunRecord,
+    SqliteJournal,
+    client_order_id,
+    open_journal,
+)
+
+TS = datetime(2024, 1, 1, 12, tzinfo=UTC)
+RUN = RunRecord(
+    "run-1",
+    "ema_cross",
+    {"fast": 12.0},
+    "paper-replay",
+    "binance",
+    "BTC/USDT",
+    "1h",
+    "v1",
+    "h" * 64,
+)
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> SqliteJournal:
+    j = SqliteJournal(tmp_path / "journal.sqlite")
+    j.start_run(RUN)
+    return j
+
+
+def order(coid: str = "dd1", qty: str = "0.5") -> Order:
+    return Order(
+        coid, "ema_cross", "binance", "BTC/USDT", Side.BUY, Decimal(qty), Decimal("42000.5"), TS
+    )
+
+
+def fill(coid: str = "dd1") -> Fill:
+    return Fill(
+        coid,
+        "binance",
+        "BTC/USDT",
+        Side.BUY,
+        Decimal("0.5"),
+        Decimal("42021.5"),
+        Decimal("21.01"),
+        TS,
+    )
+
+
+def test_opens_at_settings_path_with_wal(settings: Settings) -> None:
+    with open_journal() as j:
+        assert j.path == settings.journal_path
+        assert j._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        names = {r[0] for r in j._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert set(TABLES) <= names
+    assert settings.journal_path.exists()
+
+
+def test_satisfies_the_repository_protocol(journal: SqliteJournal) -> None:
+    repo: JournalRepository = journal
+    assert repo.start_run(RUN) == RUN
+
+
+def test_client_order_id_is_deterministic_and_short() -> None:
+    a = client_order_id("run-1", "BTC/USDT", TS, Side.BUY)
+    assert a == client_order_id("run-1", "BTC/USDT", TS.astimezone(), "buy")
+    assert len(a) <= 36 and a.isalnum()
+    others = {
+        client_order_id("run-2", "BTC/USDT", TS, Side.BUY),
+        client_order_id("run-1", "ETH/USDT", TS, Side.BUY),
+        client_order_id("run-1", "BTC/USDT", TS.replace(hour=13), Side.BUY),
+        client_order_id("run-1", "BTC/USDT", TS, Side.SELL),
+    }
+    assert a not in others and len(others) == 4
+
+
+def test_duplicate_order_insert_is_a_noop_returning_the_first(journal: SqliteJournal) -> None:
+    first, created = journal.insert_order("run-1", order())
+    assert created and first == order()
+    again, created = journal.insert_order("run-1", order(qty="9"))
+    assert not created
+    assert again.qty == Decimal("0.5")  # the stored row wins
+    assert len(journal.orders("run-1")) == 1
+    with pytest.raises(sqlite3.IntegrityError):
+        journal._conn.execute(
+            "INSERT INTO orders (client_order_id, run_id, strategy_id, venue, symbol, side, qty, "
+            "price, ts, status, created_at) "
+            "VALUES ('dd1','run-1','s','v','x','buy','1','1','t','new','t')"
+        )
+
+
+def test_fills_are_recorded_once(journal: SqliteJournal) -> None:
+    journal.insert_order("run-1", order())
+    assert journal.record_fill("run-1", fill())
+    assert not journal.record_fill("run-1", fill())
+    assert journal.fills_for("dd1") == [fill()]
+    assert journal.fills("run-1") == [fill()]
+
+
+def test_a_fill_needs_a_journaled_order(journal: SqliteJournal) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        journal.record_fill("run-1", fill("unknown"))
+
+
+def test_decisions_store_hash_verdict_and_explanation(journal: SqliteJournal) -> None:
+    action = Action("order", "binance", "BTC/USDT", Side.BUY, 100.0, strategy_id="ema_cross")
+    v = Violation("system.kill_file", "system", Severity.CRITICAL, "kill file present", "resume")
+    stored = journal.record_decision(
+        "run-1", "k1", TS, action, PolicyDecision(Verdict.DENY, "abc", (v,)), "v1"
+    )
+    assert stored.verdict is Verdict.DENY and not stored.allowed
+    assert stored.policy_hash == "abc"
+    assert stored.explanation["violations"][0]["rule_id"] == "system.kill_file"
+    assert stored.explanation["action"]["notional_usd"] == 100.0
+    assert "kill file present" in stored.explanation["summary"]
+    again = journal.record_decision(
+        "run-1", "k1", TS, action, PolicyDecision(Verdict.ALLOW, "x"), "v1"
+    )
+    assert again == stored  # first decision wins
+    assert journal.decisions("run-1") == [stored]
+    assert journal.decision("k1") == stored and journal.decision("nope") is None
+
+
+def test_tables_are_append_only(journal: SqliteJournal) -> None:
+    journal.insert_order("run-1", order())
+    for sql in ("UPDATE orders SET qty = '2'", "DELETE FROM orders", "DELETE FROM runs"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            journal._conn.execute(sql)
+
+
+def test_transaction_is_atomic(journal: SqliteJournal) -> None:
+    with pytest.raises(RuntimeError), journal.transaction():
+        journal.insert_order("run-1", order("a"))
+        journal.insert_order("run-1", order("b"))
+        raise RuntimeError("crash mid-transaction")
+    assert journal.orders("run-1") == []
+
+
+def test_positions_and_events(journal: SqliteJournal) -> None:
+    pos = Position("ema_cross", "BTC/USDT", Decimal("0.5"), Decimal("42000"))
+    assert journal.record_position("run-1", pos, TS)
+    assert not journal.record_position("run-1", pos, TS)
+    assert journal.positions("run-1") == [(TS, pos)]
+    assert journal.record_event("kill", "global", {"reason": "test"}, TS)
+    assert journal.record_event("kill", "global", {"reason": "again"}, TS)  # unkeyed: appended
+    assert journal.record_event("breaker", "run-1", {}, TS, key="run-1:breaker")
+    assert not journal.record_event("breaker", "run-1", {}, TS, key="run-1:breaker")
+    assert [e.detail["reason"] for e in journal.events(scope="global")] == ["test", "again"]
+    assert [e.kind for e in journal.events(kind="breaker")] == ["breaker"]
+    assert len(journal.events()) == 3
+
+
+def test_state_survives_reopen(tmp_path: Path) -> None:
+    with SqliteJournal(tmp_path / "j.sqlite") as j:
+        j.start_run(RUN)
+        j.insert_order("run-1", order())
+    with SqliteJournal(tmp_path / "j.sqlite") as j:
+        assert j.order("dd1") == order()
+        assert j.counts("run-1")["orders"] == 1
+
+
+def test_naive_timestamps_are_refused(journal: SqliteJournal) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        journal.insert_order(
+            "run-1",
+            Order(
+                "x", "s", "v", "BTC/USDT", Side.BUY, Decimal(1), Decimal(1), datetime(2024, 1, 1)
+            ),
+        )
