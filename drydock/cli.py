@@ -16,7 +16,7 @@ from rich.table import Table
 
 from drydock.errors import DrydockError
 
-COMMAND_MODULES = ("pipelines.cli", "research.cli", "live.cli", "research.demo")
+COMMAND_MODULES = ("pipelines.cli", "research.cli", "live.cli", "pipelines.demo")
 
 err_console = Console(stderr=True)
 
