@@ -1,0 +1,77 @@
+"""``drydock ingest`` registered on a fresh Typer app: help, a real run, one-paragraph errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from drydock.errors import DrydockError
+from drydock.ohlcv import SeriesKey
+from pipelines.cli import normalize_symbol, parse_day, register, select_series
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def root() -> None:
+        """Test root."""
+
+    register(app)
+    return app
+
+
+def test_help_lists_every_option(app: typer.Typer) -> None:
+    result = CliRunner().invoke(app, ["ingest", "--help"], terminal_width=120)
+    assert result.exit_code == 0
+    for option in ("--exchange", "--symbol", "--timeframe", "--start", "--end", "--source"):
+        assert option in result.output
+    assert "Load OHLCV bars into the lake" in result.output
+
+
+def test_ingest_command_writes_the_lake_and_prints_the_report(app: typer.Typer, home: Path) -> None:
+    args = ["ingest", "--symbol", "btc_usdt", "--start", "2024-03-01", "--end", "2024-03-02"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "binance BTC/USDT 1h" in result.output
+    assert "48" in result.output and "PASS" in result.output
+    assert len(list((home / "lake" / "ohlcv").rglob("*.parquet"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--symbol", "DOGE/USDT"], r"Unknown --symbol 'DOGE/USDT'. Valid choices: BTC/USDT, ETH"),
+        (["--exchange", "kraken"], r"Unknown --exchange 'kraken'. Valid choices: binance\."),
+        (["--timeframe", "4h"], r"Unknown --timeframe '4h'. Valid choices: 1h\."),
+        (["--timeframe", "hourly"], r"Invalid timeframe 'hourly'"),
+        (["--start", "2024-02-30"], r"Invalid --start '2024-02-30': .*YYYY-MM-DD"),
+        (["--source", "csv"], r"Unknown --source 'csv'. Valid choices: ccxt, sample"),
+        (["--source", "ccxt"], r"--symbol is required with --source ccxt"),
+        (["--source", "ccxt", "--symbol", "BTC/USDT", "--timeframe", "7m"], r"'7m'.*1h"),
+    ],
+)
+def test_bad_input_raises_a_drydock_error(
+    app: typer.Typer, home: Path, args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(app, ["ingest", *args])
+    assert isinstance(result.exception, DrydockError)
+    with pytest.raises(DrydockError, match=message):
+        raise result.exception
+
+
+def test_filters_and_spellings() -> None:
+    assert normalize_symbol("eth_usdt") == "ETH/USDT"
+    assert normalize_symbol("BTC/USDT:USDT") == "BTC/USDT:USDT"
+    assert parse_day(None, "--end") is None
+    assert select_series("sample", None, None, None) is None  # default: everything bundled
+    assert select_series("sample", "BINANCE", "sol/usdt", "1h") == [
+        SeriesKey("binance", "SOL/USDT", "1h")
+    ]
+    assert select_series("ccxt", None, "BTC/USDT:USDT", None) == [
+        SeriesKey("binance", "BTC/USDT:USDT", "1h")
+    ]

@@ -1,0 +1,133 @@
+"""``ingest()``: Dagster runs over partition ranges, per-series reports, clear input errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import ccxt
+import duckdb
+import polars as pl
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from drydock import ohlcv
+from drydock.errors import DrydockError
+from drydock.ohlcv import SeriesKey
+from pipelines.ingest import CheckReport, ingest, last_partition_day
+from pipelines.resources import CcxtOhlcvSource
+from tests.pipelines.replay import MARKETS, KlinesReplay
+
+BTC = SeriesKey("binance", "BTC/USDT", "1h")
+ETH = SeriesKey("binance", "ETH/USDT", "1h")
+SOL = SeriesKey("binance", "SOL/USDT", "1h")
+
+
+def test_default_ingest_loads_every_bundled_series_over_its_coverage(home: Path) -> None:
+    report = ingest(progress=False)
+
+    assert [r.key for r in report.series] == [BTC, ETH, SOL]
+    assert len(report.run_ids) == 3  # one run per date range, not one per day
+    summary = {
+        r.key.symbol: (r.start, r.end, r.files, r.rows_written, r.rows_quarantined)
+        for r in report.series
+    }
+    assert summary == {
+        "BTC/USDT": (date(2024, 1, 1), date(2024, 12, 31), 366, 8_784, 0),
+        "ETH/USDT": (date(2021, 1, 1), date(2021, 5, 31), 151, 3_617, 0),
+        "SOL/USDT": (date(2024, 9, 19), date(2024, 10, 31), 43, 1_000, 0),
+    }
+    assert report.get(BTC).check == CheckReport("PASS", 8_784, 0, 0, 0)
+    assert report.get(ETH).check == CheckReport("WARN", 3_617, 0, 7, 0)
+    assert report.get(SOL).check == CheckReport("PASS", 1_000, 0, 0, 0)
+    assert report.rows_written == 13_401
+
+    assert report.warehouse_path == home / "warehouse.duckdb"
+    with duckdb.connect(str(report.warehouse_path), read_only=True) as con:
+        rows = con.sql("SELECT symbol, bars, days FROM ohlcv_coverage ORDER BY symbol").fetchall()
+    assert rows == [("BTC/USDT", 8_784, 366), ("ETH/USDT", 3_617, 151), ("SOL/USDT", 1_000, 43)]
+
+
+def test_record_keeps_the_runs_in_dagster_home(home: Path) -> None:
+    report = ingest([BTC], date(2024, 3, 1), date(2024, 3, 3), record=True, progress=False)
+
+    assert report.get(BTC).rows_written == 72
+    assert "enabled: false" in (home / "dagster" / "dagster.yaml").read_text()
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        assert [run.run_id for run in instance.get_runs()] == list(report.run_ids)
+        assert instance.get_materialized_partitions(AssetKey("ohlcv")) == {
+            "2024-03-01",
+            "2024-03-02",
+            "2024-03-03",
+        }
+
+
+def test_sample_dates_are_clipped_to_each_series_coverage(home: Path) -> None:
+    report = ingest([BTC, SOL], start=date(2024, 10, 30), progress=False)
+
+    assert [(r.key, r.start, r.end, r.rows_written) for r in report.series] == [
+        (BTC, date(2024, 10, 30), date(2024, 12, 31), 63 * 24),
+        (SOL, date(2024, 10, 30), date(2024, 10, 31), 24 + 15),
+    ]
+
+
+def test_ccxt_ingest_end_to_end_on_a_recorded_payload(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replay = KlinesReplay()
+    monkeypatch.setattr(ccxt.binance, "fetch", lambda self, url, *args: replay(url, *args))
+    source = CcxtOhlcvSource(exchange_id="binance", markets_file=str(MARKETS))
+
+    report = ingest([BTC], date(2026, 2, 8), date(2026, 2, 8), source=source, progress=False)
+
+    assert report.source == "ccxt binance"
+    assert report.get(BTC).files == 1
+    assert report.get(BTC).rows_written == 3
+    assert report.get(BTC).check == CheckReport("PASS", 3, 0, 0, 0)
+    bars = ohlcv.read(BTC)
+    assert bars["ts"].to_list() == [datetime(2026, 2, 8, h, tzinfo=UTC) for h in (4, 5, 6)]
+    assert bars["close"].to_list() == [69340.16, 69220.52, 69383.06]
+    assert bars.schema == pl.Schema(ohlcv.BAR_SCHEMA)
+
+
+def test_errors_inside_the_run_surface_as_drydock_errors(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ccxt.binance, "fetch", lambda self, url, *args: KlinesReplay()(url))
+    source = CcxtOhlcvSource(exchange_id="binance", markets_file=str(MARKETS))
+    doge = SeriesKey("binance", "DOGE/USDT", "1h")
+    with pytest.raises(DrydockError, match=r"Unknown symbol 'DOGE/USDT' on binance"):
+        ingest([doge], date(2026, 2, 8), source=source, progress=False)
+
+    def offline(self: object, url: str, *args: object) -> object:
+        raise ccxt.NetworkError("binance GET https://api.binance.com/api/v3/klines failed")
+
+    monkeypatch.setattr(ccxt.binance, "fetch", offline)
+    source = CcxtOhlcvSource(markets_file=str(MARKETS), retries=0)
+    with pytest.raises(DrydockError, match=r"ccxt binance failed while ingesting .*NetworkError"):
+        ingest([BTC], date(2026, 2, 8), date(2026, 2, 8), source=source, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"series": [SeriesKey("binance", "DOGE/USDT", "1h")]}, r"No bundled sample for .*DOGE"),
+        ({"start": date(2020, 12, 31)}, r"start date 2020-12-31 is outside .*2021-01-01"),
+        ({"end": date(2999, 1, 1)}, r"end date 2999-01-01 is outside"),
+        ({"start": date(2024, 2, 1), "end": date(2024, 1, 1)}, r"after the end date"),
+        ({"series": [BTC], "start": date(2023, 1, 1), "end": date(2023, 1, 31)}, r"2024-12-31"),
+        ({"source": "ccxt", "series": [BTC]}, r"start date is required with the ccxt binance"),
+        ({"source": "parquet"}, r"Unknown OHLCV source 'parquet'. Valid choices: ccxt, sample"),
+    ],
+)
+def test_bad_inputs_fail_before_any_run(
+    home: Path, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(DrydockError, match=message):
+        ingest(progress=False, **kwargs)  # type: ignore[arg-type]
+    assert not (home / "lake").exists()
+
+
+def test_last_partition_is_yesterday_utc() -> None:
+    today = datetime.now(UTC).date()
+    assert (today - last_partition_day()).days == 1

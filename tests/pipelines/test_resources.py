@@ -1,0 +1,145 @@
+"""OHLCV sources: the bundled sample, and the real ccxt Binance class on a recorded payload."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import ccxt
+import polars as pl
+import pytest
+
+from drydock.errors import DrydockError
+from drydock.ohlcv import SeriesKey
+from drydock.sample import read_sample
+from drydock.types import BAR_SCHEMA
+from pipelines.resources import (
+    CcxtOhlcvSource,
+    SampleOhlcvSource,
+    candles_to_frame,
+    make_source,
+    source_from_env,
+)
+from tests.pipelines.replay import MARKETS, KlinesReplay, recorded_klines
+
+BTC = SeriesKey("binance", "BTC/USDT", "1h")
+DAY = date(2026, 2, 8)  # the recorded klines: 04:00, 05:00 and 06:00 UTC of this day
+DAY_START_MS = 1_770_508_800_000  # 2026-02-08T00:00:00Z
+
+
+def offline_binance(replay: KlinesReplay, **config: object) -> CcxtOhlcvSource:
+    """A ccxt source whose real ccxt.binance instance loads markets from the fixture."""
+    source = CcxtOhlcvSource(exchange_id="binance", markets_file=str(MARKETS), **config)
+    source.exchange().fetch = replay
+    return source
+
+
+def expected_bars() -> pl.DataFrame:
+    """ccxt's own parse of the recorded payload, as bars."""
+    return candles_to_frame(recorded_klines()["parsed_response"])
+
+
+def test_sample_source_serves_one_utc_day() -> None:
+    frame = SampleOhlcvSource().fetch_day(BTC, date(2024, 2, 29))
+    assert frame.schema == pl.Schema(BAR_SCHEMA)
+    assert frame.height == 24
+    assert frame["ts"][0] == datetime(2024, 2, 29, tzinfo=UTC)
+    assert frame["ts"][-1] == datetime(2024, 2, 29, 23, tzinfo=UTC)
+    sample = read_sample(BTC, datetime(2024, 2, 29, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
+    assert frame.equals(sample)
+
+
+def test_sample_source_day_outside_coverage_is_empty() -> None:
+    frame = SampleOhlcvSource().fetch_day(BTC, date(2023, 6, 1))
+    assert frame.height == 0
+    assert frame.schema == pl.Schema(BAR_SCHEMA)
+
+
+def test_ccxt_binance_parses_recorded_klines_into_exact_bars() -> None:
+    replay = KlinesReplay()
+    frame = offline_binance(replay).fetch_day(BTC, DAY)
+
+    assert frame.schema == pl.Schema(BAR_SCHEMA)
+    assert frame.rows() == [
+        (datetime(2026, 2, 8, 4, tzinfo=UTC), 69100.0, 69372.06, 68952.01, 69340.16, 390.41434),
+        (datetime(2026, 2, 8, 5, tzinfo=UTC), 69340.15, 69422.43, 69146.47, 69220.52, 386.01063),
+        (datetime(2026, 2, 8, 6, tzinfo=UTC), 69220.53, 69518.56, 69090.0, 69383.06, 799.88428),
+    ]
+    assert frame.equals(expected_bars())
+    path, query = replay.requests[0]
+    assert path == "/api/v3/klines"
+    assert query == {
+        "interval": "1h",
+        "limit": "1000",
+        "symbol": "BTCUSDT",
+        "startTime": str(DAY_START_MS),
+        "endTime": str(DAY_START_MS + 86_400_000 - 1),
+    }
+    # The page ended at 06:00, so the loop asked once more from 07:00 and got nothing.
+    assert [int(q["startTime"]) for _, q in replay.requests] == [
+        DAY_START_MS,
+        DAY_START_MS + 7 * 3_600_000,
+    ]
+
+
+def test_ccxt_pages_with_its_own_since_loop() -> None:
+    replay = KlinesReplay()
+    frame = offline_binance(replay, page_limit=2).fetch_day(BTC, DAY)
+
+    assert frame.equals(expected_bars())
+    hours = [(int(q["startTime"]) - DAY_START_MS) // 3_600_000 for _, q in replay.requests]
+    assert hours == [0, 6, 7]  # 04:00+05:00, then 06:00, then an empty page
+    assert all(q["limit"] == "2" for _, q in replay.requests)
+
+
+def test_ccxt_drops_bars_outside_the_day_even_if_the_exchange_ignores_until() -> None:
+    replay = KlinesReplay(ignore_end_time=True)
+    frame = offline_binance(replay).fetch_day(BTC, date(2026, 2, 7))
+    assert frame.height == 0
+    assert len(replay.requests) == 1  # the next bar is past the day: no second page
+
+
+def test_ccxt_retries_network_errors() -> None:
+    replay = KlinesReplay()
+    failures = iter([ccxt.RequestTimeout("timed out")])
+
+    def flaky(url: str, method: str = "GET", headers: object = None, body: object = None) -> object:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return replay(url, method, headers, body)
+
+    source = offline_binance(replay, retry_backoff_seconds=0.0)
+    source.exchange().fetch = flaky
+    assert source.fetch_day(BTC, DAY).height == 3
+
+
+def test_ccxt_unknown_symbol_names_close_matches() -> None:
+    source = offline_binance(KlinesReplay())
+    with pytest.raises(DrydockError, match=r"Unknown symbol 'BTC/USDC' on binance.*BTC/USDT"):
+        source.fetch_day(SeriesKey("binance", "BTC/USDC", "1h"), DAY)
+
+
+def test_ccxt_rejects_timeframe_and_exchange_mismatch() -> None:
+    source = offline_binance(KlinesReplay())
+    with pytest.raises(DrydockError, match=r"Unknown timeframe on binance '7m'.*1h"):
+        source.fetch_day(SeriesKey("binance", "BTC/USDT", "7m"), DAY)
+    with pytest.raises(DrydockError, match=r"on 'okx' but this ccxt source serves 'binance'"):
+        source.fetch_day(SeriesKey("okx", "BTC/USDT", "1h"), DAY)
+
+
+def test_source_choice_by_name_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(make_source("sample"), SampleOhlcvSource)
+    with pytest.raises(
+        DrydockError, match=r"Unknown OHLCV source 'csv'. Valid choices: ccxt, sample"
+    ):
+        make_source("csv")
+    with pytest.raises(DrydockError, match=r"Unknown ccxt exchange 'nope'"):
+        CcxtOhlcvSource(exchange_id="nope").exchange()
+    with pytest.raises(DrydockError, match=r"Unknown ccxt exchange 'nope'.*binance"):
+        make_source("ccxt", "nope")
+    monkeypatch.delenv("DRYDOCK_OHLCV_SOURCE", raising=False)
+    assert isinstance(source_from_env(), SampleOhlcvSource)
+    monkeypatch.setenv("DRYDOCK_OHLCV_SOURCE", "ccxt")
+    monkeypatch.setenv("DRYDOCK_CCXT_EXCHANGE", "okx")
+    source = source_from_env()
+    assert isinstance(source, CcxtOhlcvSource) and source.exchange_id == "okx"
