@@ -24,7 +24,12 @@ if runs.error:
     st.info(runs.error)
 else:
     st.dataframe(runs.frame, hide_index=True, width="stretch")
-    labels = {f"{row['run_name']} · {row['start_time']:%Y-%m-%d %H:%M:%S} · {row['run_id'][:8]}": row["run_id"] for row in runs.frame.iter_rows(named=True)}
+    labels = {
+        f"{row['run_name']} · {row['start_time']:%Y-%m-%d %H:%M:%S} · {row['run_id'][:8]}": row[
+            "run_id"
+        ]
+        for row in runs.frame.iter_rows(named=True)
+    }
     choice = st.selectbox("Run", list(labels), key="run")
     if choice:
         equity = run_equity(labels[choice])

@@ -11,8 +11,15 @@ from drydock.errors import DrydockError
 from research import tracking
 
 RUN_COLUMNS = [
-    "run_id", "run_name", "start_time", "symbol", "timeframe", "total_return", "sharpe",
-    "max_drawdown", "trade_count",
+    "run_id",
+    "run_name",
+    "start_time",
+    "symbol",
+    "timeframe",
+    "total_return",
+    "sharpe",
+    "max_drawdown",
+    "trade_count",
 ]
 
 
@@ -31,7 +38,9 @@ def data_coverage() -> Loaded:
     except DrydockError as exc:
         return Loaded(pl.DataFrame(), str(exc))
     if frame.is_empty():
-        return Loaded(frame, "The lake is empty. Run `drydock ingest` or `make demo` to load the sample data.")
+        return Loaded(
+            frame, "The lake is empty. Run `drydock ingest` or `make demo` to load the sample data."
+        )
     return Loaded(frame)
 
 
@@ -39,7 +48,9 @@ def backtest_runs(limit: int = 20) -> Loaded:
     """The latest MLflow backtest runs with their headline metrics."""
     frame = tracking.latest_runs(limit)
     if frame.is_empty():
-        return Loaded(frame, "No backtests logged yet. Run `drydock backtest ema_cross` or `make demo`.")
+        return Loaded(
+            frame, "No backtests logged yet. Run `drydock backtest ema_cross` or `make demo`."
+        )
     return Loaded(frame.select([c for c in RUN_COLUMNS if c in frame.columns]))
 
 

@@ -51,9 +51,14 @@ def parameter_sweep() -> Figure:
         return run_vectorbt(frame, targets, execution, "1h").value()
 
     def loop() -> object:
-        return [reference.simulate(opens, closes, targets[:, i].tolist(), execution) for i in range(len(grid))]
+        return [
+            reference.simulate(opens, closes, targets[:, i].tolist(), execution)
+            for i in range(len(grid))
+        ]
 
-    return compare("sweep_100_params_vs_python_loop", ours, loop, n=len(grid) * frame.height, repeat=3)
+    return compare(
+        "sweep_100_params_vs_python_loop", ours, loop, n=len(grid) * frame.height, repeat=3
+    )
 
 
 BENCHMARKS = {"backtest": single_backtest, "sweep": parameter_sweep}

@@ -35,7 +35,9 @@ def best_of(func: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def compare(name: str, ours: Callable[[], object], peer: Callable[[], object], n: int, repeat: int = 5) -> Figure:
+def compare(
+    name: str, ours: Callable[[], object], peer: Callable[[], object], n: int, repeat: int = 5
+) -> Figure:
     """Time ``ours`` against ``peer`` and express the result as a speed ratio."""
     value = best_of(ours, repeat)
     baseline = best_of(peer, repeat)

@@ -57,25 +57,12 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    """Entry point: user errors print as one paragraph with exit code 2, without a traceback."""
+    """Entry point: usage errors are click's (exit 2); user errors print one paragraph, exit 2."""
     try:
-        build_app()(standalone_mode=False)
+        build_app()()
     except DrydockError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(1)
-    except Exception as exc:
-        # click usage errors in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

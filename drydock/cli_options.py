@@ -11,6 +11,8 @@ def parse_param_options(options: list[str] | None) -> dict[str, str]:
     for item in options or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
-            raise ConfigError(f"Malformed --param {item!r}: write it as name=value, e.g. --param fast=12.")
+            raise ConfigError(
+                f"Malformed --param {item!r}: write it as name=value, e.g. --param fast=12."
+            )
         parsed[name.strip()] = value.strip()
     return parsed

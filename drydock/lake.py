@@ -66,7 +66,9 @@ def write_partition(
     return atomic_write_parquet(frame, partition_dir(dataset, keys, lake_dir) / PART_FILE)
 
 
-def partition_files(dataset: str, pattern: Mapping[str, str], lake_dir: Path | None = None) -> list[Path]:
+def partition_files(
+    dataset: str, pattern: Mapping[str, str], lake_dir: Path | None = None
+) -> list[Path]:
     """Partition files matching ``pattern`` (missing keys match anything), sorted by path."""
     root = lake_dir if lake_dir is not None else get_settings().lake_dir
     if not (root / dataset).exists():

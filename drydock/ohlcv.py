@@ -52,7 +52,11 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
     if frame.schema["ts"] == pl.Datetime or isinstance(frame.schema["ts"], pl.Datetime):
         dtype = frame.schema["ts"]
         assert isinstance(dtype, pl.Datetime)
-        ts = ts.dt.replace_time_zone("UTC") if dtype.time_zone is None else ts.dt.convert_time_zone("UTC")
+        ts = (
+            ts.dt.replace_time_zone("UTC")
+            if dtype.time_zone is None
+            else ts.dt.convert_time_zone("UTC")
+        )
     return frame.select(
         ts.cast(pl.Datetime("us", "UTC")).alias("ts"),
         *[pl.col(c).cast(pl.Float64) for c in BAR_SCHEMA if c != "ts"],
@@ -66,7 +70,10 @@ def split_valid(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     reason = (
         pl.when(pl.any_horizontal(pl.col(*BAR_SCHEMA).is_null()))
         .then(pl.lit("null value"))
-        .when(pl.any_horizontal([pl.col(c) <= 0 for c in prices]) | pl.any_horizontal([pl.col(c).is_nan() for c in prices]))
+        .when(
+            pl.any_horizontal([pl.col(c) <= 0 for c in prices])
+            | pl.any_horizontal([pl.col(c).is_nan() for c in prices])
+        )
         .then(pl.lit("non-positive or NaN price"))
         .when(pl.col("high") < pl.max_horizontal("open", "close", "low"))
         .then(pl.lit("high below open/close/low"))
@@ -85,7 +92,9 @@ def split_valid(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return good, bad
 
 
-def write_day(key: SeriesKey, day: date, frame: pl.DataFrame, lake_dir: Path | None = None) -> tuple[Path | None, int]:
+def write_day(
+    key: SeriesKey, day: date, frame: pl.DataFrame, lake_dir: Path | None = None
+) -> tuple[Path | None, int]:
     """Validate and atomically write one UTC day of bars; returns (path, quarantined row count).
 
     Bars outside ``day`` are rejected, so one Dagster partition always writes exactly one file.
@@ -108,7 +117,9 @@ def available_series(lake_dir: Path | None = None) -> list[SeriesKey]:
     seen: set[SeriesKey] = set()
     for path in lake.partition_files(DATASET, {}, lake_dir):
         values = lake.partition_values(path)
-        seen.add(SeriesKey(values["exchange"], lake.decode_symbol(values["symbol"]), values["timeframe"]))
+        seen.add(
+            SeriesKey(values["exchange"], lake.decode_symbol(values["symbol"]), values["timeframe"])
+        )
     return sorted(seen, key=str)
 
 
@@ -123,7 +134,9 @@ def read(
     if start is not None or end is not None:
         lo = (start - timedelta(days=1)).date() if start else date.min
         hi = end.date() if end else date.max
-        files = [f for f in files if lo <= date.fromisoformat(lake.partition_values(f)["date"]) <= hi]
+        files = [
+            f for f in files if lo <= date.fromisoformat(lake.partition_values(f)["date"]) <= hi
+        ]
     if not files:
         root = lake_dir if lake_dir is not None else get_settings().lake_dir
         have = ", ".join(str(s) for s in available_series(lake_dir)) or "nothing yet"

@@ -28,7 +28,12 @@ def sample_series(sample_dir: Path | None = None) -> list[SeriesKey]:
 
 def sample_path(key: SeriesKey, sample_dir: Path | None = None) -> Path:
     """File of one bundled series; a clear error listing what is bundled when it is absent."""
-    path = _root(sample_dir) / f"exchange={key.exchange}" / f"symbol={lake.encode_key(key.symbol)}" / f"{key.timeframe}.parquet"
+    path = (
+        _root(sample_dir)
+        / f"exchange={key.exchange}"
+        / f"symbol={lake.encode_key(key.symbol)}"
+        / f"{key.timeframe}.parquet"
+    )
     if not path.exists():
         have = ", ".join(str(s) for s in sample_series(sample_dir)) or "none"
         raise DataNotFoundError(
@@ -38,7 +43,12 @@ def sample_path(key: SeriesKey, sample_dir: Path | None = None) -> Path:
     return path
 
 
-def read_sample(key: SeriesKey, start: datetime | None = None, end: datetime | None = None, sample_dir: Path | None = None) -> pl.DataFrame:
+def read_sample(
+    key: SeriesKey,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    sample_dir: Path | None = None,
+) -> pl.DataFrame:
     """Bars of one bundled series with ``start <= ts < end``."""
     frame = conform(pl.read_parquet(sample_path(key, sample_dir)))
     if start is not None:

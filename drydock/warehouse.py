@@ -28,7 +28,9 @@ def refresh_views(settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     path = settings.warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    files = list((settings.lake_dir / "ohlcv").glob("exchange=*/symbol=*/timeframe=*/date=*/part-0.parquet"))
+    files = list(
+        (settings.lake_dir / "ohlcv").glob("exchange=*/symbol=*/timeframe=*/date=*/part-0.parquet")
+    )
     with duckdb.connect(str(path)) as con:
         if files:
             glob = settings.lake_dir / "ohlcv" / "*" / "*" / "*" / "*" / "part-0.parquet"

@@ -366,5 +366,6 @@ def replay(
         skipped=c["skipped"],
         failures=c["failures"],
         final_position=state.book.position(),
-        metrics=summarize(equity, state.book.trade_pnl, periods_per_year(timeframe)),
+        # Marks at bar closes only (drop the opening cash point), exactly as research does.
+        metrics=summarize(equity[1:], state.book.trade_pnl, periods_per_year(timeframe)),
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-import ccxt
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -14,8 +14,10 @@ from drydock.errors import DrydockError, unknown_choice
 from drydock.ohlcv import SeriesKey
 from drydock.sample import sample_series
 from drydock.timeframes import timeframe_seconds
-from pipelines.ingest import CheckReport, IngestReport, ingest
-from pipelines.resources import SOURCES
+from pipelines.series import SOURCES
+
+if TYPE_CHECKING:  # dagster and ccxt load lazily so `drydock --help` stays fast
+    from pipelines.ingest import CheckReport, IngestReport
 
 
 def parse_day(value: str | None, option: str) -> date | None:
@@ -43,6 +45,8 @@ def select_series(
     if source not in SOURCES:
         raise unknown_choice("--source", source, SOURCES)
     if source == "ccxt":
+        import ccxt
+
         exchange = (exchange or "binance").lower()
         if exchange not in ccxt.exchanges:
             raise unknown_choice("--exchange", exchange, ccxt.exchanges, "(ccxt exchange ids)")
@@ -141,6 +145,8 @@ def ingest_command(
     """
     source = source.strip().lower()
     keys = select_series(source, exchange, symbol, timeframe)
+    from pipelines.ingest import ingest
+
     report = ingest(
         keys,
         parse_day(start, "--start"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 
 import typer
 from rich.console import Console
@@ -38,15 +39,34 @@ def _fmt(metric: str, value: float) -> str:
     return f"{value:,.3f}"
 
 
-def comparison_table(backtest: dict[str, float], replay: dict[str, float]) -> Table:
-    """Backtest vs replay metrics with their difference."""
-    table = Table(title=f"{DEMO_STRATEGY} {DEMO_KEY}: vectorbt backtest vs paper replay")
-    for column in ("metric", "backtest", "replay", "difference"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for metric, value in backtest.items():
-        other = replay.get(metric, float("nan"))
-        table.add_row(metric, _fmt(metric, value), _fmt(metric, other), _fmt(metric, other - value))
+def comparison_table(columns: dict[str, dict[str, float]]) -> Table:
+    """One row per metric of the first column, one column per run."""
+    table = Table(title=f"{DEMO_STRATEGY} {DEMO_KEY} 2024: vectorbt backtest vs paper replays")
+    table.add_column("metric")
+    for name in columns:
+        table.add_column(name, justify="right")
+    first = next(iter(columns.values()))
+    for metric in first:
+        table.add_row(
+            metric, *(_fmt(metric, values.get(metric, float("nan"))) for values in columns.values())
+        )
     return table
+
+
+def denial_counts(run_id: str) -> Counter[str]:
+    """Denied decisions of a replay run, counted by the first rule that objected."""
+    from live.journal import open_journal
+
+    journal = open_journal()
+    try:
+        counts: Counter[str] = Counter()
+        for decision in journal.decisions(run_id):
+            if not decision.allowed:
+                violations = decision.explanation.get("violations") or [{"rule_id": "unknown"}]
+                counts[violations[0]["rule_id"]] += 1
+        return counts
+    finally:
+        journal.close()
 
 
 def run_demo() -> None:
@@ -97,21 +117,47 @@ def run_demo() -> None:
 
     console.rule("4/4 replay: incremental strategy on a paper venue through the policy engine")
     t = time.perf_counter()
-    rep = replay(DEMO_STRATEGY, DEMO_PARAMS, DEMO_KEY.exchange, DEMO_KEY.symbol, DEMO_KEY.timeframe)
-    timings["replay"] = time.perf_counter() - t
+    replays = {
+        policy: replay(
+            DEMO_STRATEGY,
+            DEMO_PARAMS,
+            DEMO_KEY.exchange,
+            DEMO_KEY.symbol,
+            DEMO_KEY.timeframe,
+            policy_path=settings.policy_dir / f"{policy}.toml",
+        )
+        for policy in ("research", "default")
+    }
+    timings["replays"] = time.perf_counter() - t
 
-    console.print(comparison_table(result.metrics, rep.metrics))
-    counts = Table("", "backtest", "replay", title="Orders")
-    counts.add_row("orders", str(result.orders), str(rep.orders))
+    columns = {"backtest": result.metrics}
+    columns |= {f"replay ({policy} policy)": rep.metrics for policy, rep in replays.items()}
+    console.print(comparison_table(columns))
+    reps = list(replays.values())
+    counts = Table("", *columns, title="Orders and policy decisions")
     counts.add_row(
-        "intents / allowed / denied", "-", f"{rep.intents} / {rep.allowed} / {rep.denied}"
+        "orders / fills",
+        f"{result.orders} / {result.orders}",
+        *(f"{r.orders} / {r.fills}" for r in reps),
     )
-    counts.add_row("fills", str(result.orders), str(rep.fills))
-    counts.add_row("final equity", f"{result.equity[-1]:,.2f}", f"{rep.final_equity:,.2f}")
+    counts.add_row("intents: allowed / denied", "-", *(f"{r.allowed} / {r.denied}" for r in reps))
+    counts.add_row(
+        "final equity", f"{result.equity[-1]:,.2f}", *(f"{r.final_equity:,.2f}" for r in reps)
+    )
+    counts.add_row(
+        "policy version, hash", "-", *(f"{r.policy_version} {r.policy_hash[:10]}" for r in reps)
+    )
     console.print(counts)
+    for policy, rep in replays.items():
+        for rule, count in sorted(denial_counts(rep.run_id).items()):
+            console.print(f"{policy} policy: {count} intents denied, first by rule [bold]{rule}[/]")
     console.print(
-        f"Policy {rep.policy_version} ({rep.policy_hash[:12]}); journal {settings.journal_path}; "
-        f"MLflow run {run_id}.\nTimings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
+        "The research-policy replay must match the backtest (same fills, same costs); the default "
+        "policy's circuit breakers stop new entries after a losing streak, as they should."
+    )
+    console.print(
+        f"Journal {settings.journal_path}; MLflow run {run_id}.\nTimings: "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
     )
     console.print(
         "\nNext: [bold]make app[/] (Streamlit: coverage, runs, equity) · [bold]make dagster[/] "

@@ -27,8 +27,8 @@ from drydock.ohlcv import SeriesKey, conform
 from drydock.sample import sample_path
 from drydock.timeframes import timeframe_seconds
 from drydock.types import BAR_SCHEMA
+from pipelines.series import SOURCES
 
-SOURCES = ("sample", "ccxt")
 DAY_MS = 86_400_000
 
 

@@ -7,6 +7,9 @@ from drydock.ohlcv import SeriesKey
 from drydock.sample import sample_series
 from drydock.timeframes import timeframe_seconds
 
+#: Where OHLCV can come from: the bundled sample (offline, the default) or a ccxt exchange.
+SOURCES = ("sample", "ccxt")
+
 
 def format_series(key: SeriesKey) -> str:
     """``SeriesKey('binance', 'BTC/USDT', '1h')`` -> ``'binance:BTC/USDT:1h'``."""

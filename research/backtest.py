@@ -57,6 +57,7 @@ def order_sizes(target: np.ndarray, fill: str) -> np.ndarray:
     """
     if not np.isin(target, (0.0, 1.0)).all():
         raise ValueError("only long-only all-in/flat targets (0 or 1) are supported for now")
+
     def lag(values: np.ndarray) -> np.ndarray:
         return np.concatenate([np.zeros_like(values[:1]), values[:-1]])
 
@@ -65,13 +66,17 @@ def order_sizes(target: np.ndarray, fill: str) -> np.ndarray:
     return np.where(held == previous, np.nan, np.where(held > previous, np.inf, -np.inf))
 
 
-def run_vectorbt(frame: pl.DataFrame, target: np.ndarray, execution: ExecutionConfig, timeframe: str):  # type: ignore[no-untyped-def]
+def run_vectorbt(
+    frame: pl.DataFrame, target: np.ndarray, execution: ExecutionConfig, timeframe: str
+):  # type: ignore[no-untyped-def]
     """Simulate target exposures (one column per 2-D column: a sweep) with vectorbt."""
     import vectorbt as vbt
 
     index = pd.DatetimeIndex(frame["ts"].to_numpy(), name="ts")
     close = pd.Series(frame["close"].to_numpy(), index=index)
-    price = pd.Series(frame["open"].to_numpy(), index=index) if execution.fill == "next_open" else close
+    price = (
+        pd.Series(frame["open"].to_numpy(), index=index) if execution.fill == "next_open" else close
+    )
     sizes = order_sizes(target, execution.fill)
     # Round entries down to whole lots; exits sell everything held (rounding the float position
     # again could leave one lot of dust behind).
@@ -92,7 +97,11 @@ def run_vectorbt(frame: pl.DataFrame, target: np.ndarray, execution: ExecutionCo
 
 
 def backtest_frame(
-    strategy: Strategy, params: Params, frame: pl.DataFrame, key: SeriesKey, execution: ExecutionConfig
+    strategy: Strategy,
+    params: Params,
+    frame: pl.DataFrame,
+    key: SeriesKey,
+    execution: ExecutionConfig,
 ) -> BacktestResult:
     """Backtest ``strategy`` on an in-memory bar frame."""
     target = strategy.signals(frame, params)["target"].to_numpy()

@@ -29,7 +29,13 @@ def metrics_table(title: str, columns: dict[str, dict[str, float]]) -> Table:
         cells = []
         for values in columns.values():
             v = values.get(metric, float("nan"))
-            cells.append(f"{v:.2%}" if metric in pct else f"{v:,.0f}" if metric in ("trade_count", "max_drawdown_duration") else f"{v:,.4f}")
+            cells.append(
+                f"{v:.2%}"
+                if metric in pct
+                else f"{v:,.0f}"
+                if metric in ("trade_count", "max_drawdown_duration")
+                else f"{v:,.4f}"
+            )
         table.add_row(metric, *cells)
     return table
 
@@ -40,16 +46,26 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 
 def backtest_command(
-    strategy: str = typer.Argument(..., help="Strategy id (see `drydock strategies`), e.g. ema_cross."),
-    symbol: str = typer.Option("BTC/USDT", "--symbol", "-s", help="Market symbol as in the lake, e.g. BTC/USDT."),
+    strategy: str = typer.Argument(
+        ..., help="Strategy id (see `drydock strategies`), e.g. ema_cross."
+    ),
+    symbol: str = typer.Option(
+        "BTC/USDT", "--symbol", "-s", help="Market symbol as in the lake, e.g. BTC/USDT."
+    ),
     timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Bar timeframe, e.g. 1h."),
-    exchange: str = typer.Option("binance", "--exchange", "-e", help="Exchange id of the lake series."),
-    param: list[str] = typer.Option(None, "--param", "-p", help="Strategy parameter override name=value; repeatable."),
+    exchange: str = typer.Option(
+        "binance", "--exchange", "-e", help="Exchange id of the lake series."
+    ),
+    param: list[str] = typer.Option(
+        None, "--param", "-p", help="Strategy parameter override name=value; repeatable."
+    ),
     start: datetime | None = typer.Option(None, help="First bar (UTC), e.g. 2024-03-01."),
     end: datetime | None = typer.Option(None, help="End bar, exclusive (UTC)."),
     fee: float = typer.Option(0.001, help="Fee as a fraction of traded notional (0.001 = 10 bps)."),
     slippage_bps: float = typer.Option(5.0, help="Adverse slippage in basis points."),
-    fill: str = typer.Option("next_open", help="Fill timing: next_open (default, realistic) or close."),
+    fill: str = typer.Option(
+        "next_open", help="Fill timing: next_open (default, realistic) or close."
+    ),
     cash: float = typer.Option(10_000.0, help="Starting cash in quote currency."),
     track: bool = typer.Option(True, help="Log the run to MLflow (--no-track to skip)."),
 ) -> None:
@@ -66,10 +82,17 @@ def backtest_command(
     utc = [as_utc(d) for d in (start, end)]
     with console.status(f"Backtesting {strategy} on {key} (first run compiles vectorbt, ~15 s)..."):
         result = backtest(strat, params, key, execution, utc[0], utc[1])
-    console.print(metrics_table(f"{strategy} {key} {result.start:%Y-%m-%d}..{result.end:%Y-%m-%d} ({result.bars} bars)", {"backtest": result.metrics}))
+    console.print(
+        metrics_table(
+            f"{strategy} {key} {result.start:%Y-%m-%d}..{result.end:%Y-%m-%d} ({result.bars} bars)",
+            {"backtest": result.metrics},
+        )
+    )
     if track:
         run_id = log_backtest(result)
-        console.print(f"MLflow run [bold]{run_id}[/] in {get_settings().mlflow_tracking_uri} (open it with `make mlflow`).")
+        console.print(
+            f"MLflow run [bold]{run_id}[/] in {get_settings().mlflow_tracking_uri} (open it with `make mlflow`)."
+        )
 
 
 def register(app: typer.Typer) -> None:

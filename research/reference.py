@@ -28,7 +28,10 @@ def simulate(
         if want != held:
             if want > 0 and qty == 0:
                 fill = price * (1 + execution.slippage)
-                qty = math.floor(cash / (fill * (1 + execution.fee)) / execution.lot_size + 1e-9) * execution.lot_size
+                qty = (
+                    math.floor(cash / (fill * (1 + execution.fee)) / execution.lot_size + 1e-9)
+                    * execution.lot_size
+                )
                 spent = qty * fill * (1 + execution.fee)
                 cash -= spent
                 cost_basis = spent

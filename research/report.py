@@ -23,10 +23,22 @@ def equity_figure(result: BacktestResult) -> go.Figure:
 
 def equity_chart(frame: pl.DataFrame, title: str) -> go.Figure:
     """Two stacked panels from an equity frame (ts, equity, drawdown): equity and drawdown %."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
-    fig.add_trace(go.Scatter(x=frame["ts"], y=frame["equity"], name="equity", line={"width": 1.4}), row=1, col=1)
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04
+    )
     fig.add_trace(
-        go.Scatter(x=frame["ts"], y=frame["drawdown"] * 100, name="drawdown %", fill="tozeroy", line={"width": 1, "color": "#d62728"}),
+        go.Scatter(x=frame["ts"], y=frame["equity"], name="equity", line={"width": 1.4}),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=frame["ts"],
+            y=frame["drawdown"] * 100,
+            name="drawdown %",
+            fill="tozeroy",
+            line={"width": 1, "color": "#d62728"},
+        ),
         row=2,
         col=1,
     )

@@ -33,11 +33,15 @@ class ExecutionConfig:
 
     def __post_init__(self) -> None:
         if self.fill not in ("next_open", "close"):
-            raise ConfigError(f"fill={self.fill!r} is not a fill timing; use 'next_open' or 'close'.")
+            raise ConfigError(
+                f"fill={self.fill!r} is not a fill timing; use 'next_open' or 'close'."
+            )
         if self.init_cash <= 0:
             raise ConfigError(f"init_cash={self.init_cash} must be positive.")
         if not 0 <= self.fee < 0.1:
-            raise ConfigError(f"fee={self.fee} must be a fraction in [0, 0.1), e.g. 0.001 for 10 bps.")
+            raise ConfigError(
+                f"fee={self.fee} must be a fraction in [0, 0.1), e.g. 0.001 for 10 bps."
+            )
         if not 0 <= self.slippage_bps < 1000:
             raise ConfigError(f"slippage_bps={self.slippage_bps} must be in [0, 1000).")
 

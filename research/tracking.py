@@ -47,8 +47,18 @@ def experiment_id(settings: Settings | None = None, name: str = EXPERIMENT) -> s
 def git_state() -> tuple[str, bool]:
     """(commit sha or 'unknown', whether the work tree has uncommitted changes)."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip())
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown", False
     return sha, dirty
@@ -62,7 +72,9 @@ def code_fingerprint(*objects: object) -> str:
     return digest.hexdigest()[:16]
 
 
-def log_backtest(result: BacktestResult, settings: Settings | None = None, run_name: str | None = None) -> str:
+def log_backtest(
+    result: BacktestResult, settings: Settings | None = None, run_name: str | None = None
+) -> str:
     """Log one backtest as an MLflow run; returns the run id."""
     import research.backtest as engine_module
     from strategies.registry import get_strategy
@@ -83,7 +95,10 @@ def log_backtest(result: BacktestResult, settings: Settings | None = None, run_n
         "bars": result.bars,
     }
     finite = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
-    with mlflow.start_run(experiment_id=experiment_id(settings), run_name=run_name or f"{result.strategy_id} {result.key.symbol} {result.key.timeframe}") as run:
+    with mlflow.start_run(
+        experiment_id=experiment_id(settings),
+        run_name=run_name or f"{result.strategy_id} {result.key.symbol} {result.key.timeframe}",
+    ) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(finite)
         mlflow.set_tags(
@@ -118,7 +133,12 @@ def latest_runs(limit: int = 20, settings: Settings | None = None) -> pl.DataFra
     )
     if runs.empty:
         return pl.DataFrame()
-    keep = [c for c in runs.columns if c in ("run_id", "start_time", "tags.mlflow.runName") or c.startswith(("params.", "metrics."))]
+    keep = [
+        c
+        for c in runs.columns
+        if c in ("run_id", "start_time", "tags.mlflow.runName")
+        or c.startswith(("params.", "metrics."))
+    ]
     frame = runs[keep].rename(columns={"tags.mlflow.runName": "run_name"})
     frame.columns = [c.removeprefix("params.").removeprefix("metrics.") for c in frame.columns]
     return pl.from_pandas(frame)
@@ -129,5 +149,7 @@ def load_equity(run_id: str, settings: Settings | None = None) -> pl.DataFrame:
     settings = settings or get_settings()
     mlflow = _mlflow(settings)
     with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="equity.parquet", dst_path=tmp)
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="equity.parquet", dst_path=tmp
+        )
         return pl.read_parquet(path)

@@ -20,14 +20,19 @@ def _binance_vision(path: Path, start: str, end: str) -> pl.DataFrame:
     frame = pl.read_csv(path).with_columns(
         pl.col("timestamp").str.to_datetime("%Y-%m-%d %H:%M:%S%z", time_zone="UTC").alias("ts")
     )
-    return conform(frame).filter((pl.col("ts") >= pl.lit(start).str.to_datetime(time_zone="UTC")) & (pl.col("ts") < pl.lit(end).str.to_datetime(time_zone="UTC")))
+    return conform(frame).filter(
+        (pl.col("ts") >= pl.lit(start).str.to_datetime(time_zone="UTC"))
+        & (pl.col("ts") < pl.lit(end).str.to_datetime(time_zone="UTC"))
+    )
 
 
 def _cryptodatadownload(path: Path, start: str, end: str) -> pl.DataFrame:
     raw = pl.read_csv(path, infer_schema_length=0)
     unix = raw["unix"].cast(pl.Float64)
     # CDD mixes ms (recent rows) and seconds (old rows) in one column.
-    ms = pl.Series(unix).map_elements(lambda v: v if v > 1e11 else v * 1000, return_dtype=pl.Float64)
+    ms = pl.Series(unix).map_elements(
+        lambda v: v if v > 1e11 else v * 1000, return_dtype=pl.Float64
+    )
     frame = pl.DataFrame(
         {
             "ts": pl.from_epoch(ms.cast(pl.Int64), time_unit="ms").dt.replace_time_zone("UTC"),
@@ -35,16 +40,28 @@ def _cryptodatadownload(path: Path, start: str, end: str) -> pl.DataFrame:
             "high": raw["high"].cast(pl.Float64),
             "low": raw["low"].cast(pl.Float64),
             "close": raw["close"].cast(pl.Float64),
-            "volume": raw[[c for c in raw.columns if c.startswith("Volume ")][0]].cast(pl.Float64),
+            "volume": raw[next(c for c in raw.columns if c.startswith("Volume "))].cast(pl.Float64),
         }
     )
-    return conform(frame).filter((pl.col("ts") >= pl.lit(start).str.to_datetime(time_zone="UTC")) & (pl.col("ts") < pl.lit(end).str.to_datetime(time_zone="UTC")))
+    return conform(frame).filter(
+        (pl.col("ts") >= pl.lit(start).str.to_datetime(time_zone="UTC"))
+        & (pl.col("ts") < pl.lit(end).str.to_datetime(time_zone="UTC"))
+    )
 
 
 def _backtesting_py(path: Path) -> pl.DataFrame:
     raw = pl.read_csv(path)
     first = raw.columns[0]
-    frame = raw.rename({first: "ts", "Open": "open", "High": "high", "Low": "low", "Close": "close", "Volume": "volume"})
+    frame = raw.rename(
+        {
+            first: "ts",
+            "Open": "open",
+            "High": "high",
+            "Low": "low",
+            "Close": "close",
+            "Volume": "volume",
+        }
+    )
     return conform(frame.with_columns(pl.col("ts").str.to_datetime(time_zone="UTC")))
 
 
@@ -54,16 +71,22 @@ def main(shared: Path) -> None:
             shared / "ohlcv/binance_spot_BTCUSDT_1h_2024-01_2026-03.csv", "2024-01-01", "2025-01-01"
         ),
         ("binance", "ETH_USDT", "1h"): _cryptodatadownload(
-            shared / "ohlcv/cryptodatadownload_binance_ETHUSDT_1h_2017-08_2021-06.csv", "2021-01-01", "2021-06-01"
+            shared / "ohlcv/cryptodatadownload_binance_ETHUSDT_1h_2017-08_2021-06.csv",
+            "2021-01-01",
+            "2021-06-01",
         ),
-        ("binance", "SOL_USDT", "1h"): _backtesting_py(shared / "ohlcv/backtesting_py_format/SOLUSDT.csv"),
+        ("binance", "SOL_USDT", "1h"): _backtesting_py(
+            shared / "ohlcv/backtesting_py_format/SOLUSDT.csv"
+        ),
     }
     for (exchange, symbol, timeframe), frame in series.items():
         good, bad = split_valid(frame)
         target = OUT / f"exchange={exchange}" / f"symbol={symbol}" / f"{timeframe}.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
         good.write_parquet(target, compression="zstd")
-        print(f"{target.relative_to(REPO)}: {good.height} bars {good['ts'].min()} -> {good['ts'].max()}, {bad.height} rejected")
+        print(
+            f"{target.relative_to(REPO)}: {good.height} bars {good['ts'].min()} -> {good['ts'].max()}, {bad.height} rejected"
+        )
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class Strategy(ABC):
         self.check_params(resolved)
         return resolved
 
-    def check_params(self, params: Params) -> None:
+    def check_params(self, params: Params) -> None:  # noqa: B027 (optional hook)
         """Cross-parameter constraints; raise :class:`ConfigError` when violated."""
 
     @abstractmethod
@@ -98,7 +98,9 @@ class Strategy(ABC):
 class IncrementalRunner:
     """Feeds bars to a strategy's incremental form and emits intents when the target changes."""
 
-    def __init__(self, strategy: Strategy, params: Params, symbol: str, strategy_id: str | None = None):
+    def __init__(
+        self, strategy: Strategy, params: Params, symbol: str, strategy_id: str | None = None
+    ):
         self.strategy = strategy
         self.params = params
         self.symbol = symbol
@@ -113,9 +115,16 @@ class IncrementalRunner:
             return []
         side = Side.BUY if new_target > self.target else Side.SELL
         self.target = new_target
-        return [OrderIntent(self.strategy_id, self.symbol, bar.ts, side, new_target, reason=self.strategy.id)]
+        return [
+            OrderIntent(
+                self.strategy_id, self.symbol, bar.ts, side, new_target, reason=self.strategy.id
+            )
+        ]
 
 
 def iter_bars(frame: pl.DataFrame) -> list[Bar]:
     """Rows of a bar frame as :class:`Bar` objects (for the incremental form)."""
-    return [Bar(*row) for row in frame.select("ts", "open", "high", "low", "close", "volume").iter_rows()]
+    return [
+        Bar(*row)
+        for row in frame.select("ts", "open", "high", "low", "close", "volume").iter_rows()
+    ]

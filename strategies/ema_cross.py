@@ -42,7 +42,10 @@ class EmaCross(Strategy):
     def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
         fast, slow = int(params["fast"]), int(params["slow"])
         return frame.with_columns(
-            pl.when((pl.int_range(pl.len()) >= self.warmup(params) - 1) & (ema("close", fast) > ema("close", slow)))
+            pl.when(
+                (pl.int_range(pl.len()) >= self.warmup(params) - 1)
+                & (ema("close", fast) > ema("close", slow))
+            )
             .then(1.0)
             .otherwise(0.0)
             .alias("target")

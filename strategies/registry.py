@@ -17,5 +17,7 @@ def get_strategy(strategy_id: str) -> Strategy:
     from drydock.errors import unknown_choice
 
     if strategy_id not in _STRATEGIES:
-        raise unknown_choice("strategy", strategy_id, _STRATEGIES, "List them with `drydock strategies`.")
+        raise unknown_choice(
+            "strategy", strategy_id, _STRATEGIES, "List them with `drydock strategies`."
+        )
     return _STRATEGIES[strategy_id]()

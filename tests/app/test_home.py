@@ -42,4 +42,3 @@ def test_page_shows_coverage_runs_and_equity(btc_lake: SeriesKey, home: Path) ->
     at.selectbox[0].select_index(1).run()
     assert not at.exception
     assert first[:8] in at.selectbox[0].value
-

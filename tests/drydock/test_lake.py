@@ -25,14 +25,20 @@ def day_bars(day: date = DAY) -> pl.DataFrame:
 def test_write_day_layout_and_roundtrip(home: Path) -> None:
     path, quarantined = ohlcv.write_day(KEY, DAY, day_bars())
     assert quarantined == 0
-    assert path == home / "lake/ohlcv/exchange=binance/symbol=BTC_USDT/timeframe=1h/date=2024-03-01/part-0.parquet"
+    assert (
+        path
+        == home
+        / "lake/ohlcv/exchange=binance/symbol=BTC_USDT/timeframe=1h/date=2024-03-01/part-0.parquet"
+    )
     back = ohlcv.read(KEY)
     assert back.height == 24
     assert back.equals(day_bars())
     assert ohlcv.available_series() == [KEY]
 
 
-def test_interrupted_write_keeps_previous_partition(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_write_keeps_previous_partition(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ohlcv.write_day(KEY, DAY, day_bars())
     original = ohlcv.read(KEY)
 
@@ -57,12 +63,18 @@ def test_bad_rows_are_quarantined(home: Path) -> None:
             bars.head(1),  # duplicate timestamp
         ]
     ).with_columns(
-        pl.when(pl.int_range(pl.len()) == 3).then(pl.col("low") * 0.5).otherwise(pl.col("high")).alias("high"),
+        pl.when(pl.int_range(pl.len()) == 3)
+        .then(pl.col("low") * 0.5)
+        .otherwise(pl.col("high"))
+        .alias("high"),
     )
     path, quarantined = ohlcv.write_day(KEY, DAY, broken)
     assert quarantined == 2
     assert path is not None and pl.read_parquet(path).height == 23
-    bad = pl.read_parquet(home / "lake/_quarantine/ohlcv/exchange=binance/symbol=BTC_USDT/timeframe=1h/date=2024-03-01/part-0.parquet")
+    bad = pl.read_parquet(
+        home
+        / "lake/_quarantine/ohlcv/exchange=binance/symbol=BTC_USDT/timeframe=1h/date=2024-03-01/part-0.parquet"
+    )
     assert sorted(bad["reason"].to_list()) == ["duplicate timestamp", "high below open/close/low"]
 
 
@@ -86,7 +98,9 @@ def test_missing_series_error_names_input_and_fix(home: Path) -> None:
 def test_range_read_is_half_open(home: Path) -> None:
     for day in (DAY, date(2024, 3, 2)):
         ohlcv.write_day(KEY, day, day_bars(day))
-    frame = ohlcv.read(KEY, datetime(2024, 3, 1, 12, tzinfo=UTC), datetime(2024, 3, 2, 6, tzinfo=UTC))
+    frame = ohlcv.read(
+        KEY, datetime(2024, 3, 1, 12, tzinfo=UTC), datetime(2024, 3, 2, 6, tzinfo=UTC)
+    )
     assert frame.height == 18
     assert frame["ts"][0] == datetime(2024, 3, 1, 12, tzinfo=UTC)
     assert frame["ts"][-1] == datetime(2024, 3, 2, 5, tzinfo=UTC)

@@ -23,7 +23,7 @@ def test_total_return_and_cagr() -> None:
 
 
 def test_volatility_sharpe_sortino() -> None:
-    assert MEAN_R == pytest.approx(0.0740741, rel=1e-6)
+    assert pytest.approx(0.0740741, rel=1e-6) == MEAN_R
     assert metrics.annualized_volatility(EQUITY, 4) == pytest.approx(STD_R * 2, rel=1e-6)
     assert metrics.sharpe(EQUITY, 4) == pytest.approx(0.910736, rel=1e-5)
     # downside deviation = sqrt((0 + 0.01 + 0) / 3) = 0.0577350

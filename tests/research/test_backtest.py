@@ -25,7 +25,9 @@ def test_vectorbt_matches_reference_loop(fill: str, fast: int, slow: int) -> Non
     execution = ExecutionConfig(fill=fill)  # type: ignore[arg-type]
     result = backtest_frame(strategy, params, frame, BTC, execution)
     targets = reference.ema_cross_targets(frame["close"].to_list(), fast, slow)
-    equity, pnls = reference.simulate(frame["open"].to_list(), frame["close"].to_list(), targets, execution)
+    equity, pnls = reference.simulate(
+        frame["open"].to_list(), frame["close"].to_list(), targets, execution
+    )
     np.testing.assert_allclose(result.equity, equity, rtol=1e-9)
     np.testing.assert_allclose(result.trade_pnl, pnls, rtol=1e-7, atol=1e-6)
     assert result.metrics["trade_count"] == len(pnls) > 50
@@ -62,7 +64,9 @@ def test_costs_lower_returns() -> None:
     strategy = get_strategy("ema_cross")
     params = strategy.resolve_params()
     free = backtest_frame(strategy, params, frame, BTC, ExecutionConfig(fee=0, slippage_bps=0))
-    costly = backtest_frame(strategy, params, frame, BTC, ExecutionConfig(fee=0.002, slippage_bps=10))
+    costly = backtest_frame(
+        strategy, params, frame, BTC, ExecutionConfig(fee=0.002, slippage_bps=10)
+    )
     assert costly.metrics["total_return"] < free.metrics["total_return"]
 
 
@@ -71,11 +75,15 @@ def test_metrics_agree_with_vectorbt_stats() -> None:
     strategy = get_strategy("ema_cross")
     params = strategy.resolve_params()
     result = backtest_frame(strategy, params, frame, BTC, ExecutionConfig())
-    pf = run_vectorbt(frame, strategy.signals(frame, params)["target"].to_numpy(), ExecutionConfig(), "1h")
+    pf = run_vectorbt(
+        frame, strategy.signals(frame, params)["target"].to_numpy(), ExecutionConfig(), "1h"
+    )
     assert result.metrics["total_return"] == pytest.approx(pf.total_return(), rel=1e-12)
     assert result.metrics["max_drawdown"] == pytest.approx(pf.max_drawdown(), rel=1e-12)
     assert result.metrics["win_rate"] == pytest.approx(pf.trades.closed.win_rate(), rel=1e-12)
-    assert result.metrics["profit_factor"] == pytest.approx(pf.trades.closed.profit_factor(), rel=1e-12)
+    assert result.metrics["profit_factor"] == pytest.approx(
+        pf.trades.closed.profit_factor(), rel=1e-12
+    )
     assert result.metrics["sharpe"] == pytest.approx(metrics.sharpe(pf.value().to_numpy(), 8760))
 
 
@@ -83,7 +91,9 @@ def test_backtest_reads_the_lake_window(btc_lake: SeriesKey) -> None:
     from datetime import UTC, datetime
 
     strategy = get_strategy("ema_cross")
-    result = backtest(strategy, strategy.resolve_params(), btc_lake, start=datetime(2024, 2, 1, tzinfo=UTC))
+    result = backtest(
+        strategy, strategy.resolve_params(), btc_lake, start=datetime(2024, 2, 1, tzinfo=UTC)
+    )
     assert result.bars == (29 + 31) * 24
     assert result.start == datetime(2024, 2, 1, tzinfo=UTC)
     assert len(result.data_fingerprint) == 16

@@ -15,7 +15,9 @@ from research.tracking import latest_runs, load_equity, log_backtest
 from strategies import get_strategy
 
 
-def test_run_contents(btc_lake: SeriesKey, settings: Settings, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_contents(
+    btc_lake: SeriesKey, settings: Settings, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DRYDOCK_CCXT_SECRET", "s3cr3t-value-never-logged")
     strategy = get_strategy("ema_cross")
     result = backtest(strategy, strategy.resolve_params({"fast": 8}), btc_lake)
