@@ -1,0 +1,1 @@
+"""Models: news sentiment, market regime and portfolio risk (features, training, MLflow registry)."""
