@@ -9,7 +9,7 @@ from benchmarks.harness import Figure, compare
 from drydock.ohlcv import SeriesKey
 from drydock.sample import read_sample
 from research import reference
-from research.backtest import backtest_frame, run_vectorbt
+from research.backtest import run_vectorbt
 from research.semantics import ExecutionConfig
 from strategies import get_strategy
 
@@ -21,14 +21,16 @@ def _setup() -> tuple[pl.DataFrame, ExecutionConfig]:
 
 
 def single_backtest() -> Figure:
-    """One EMA-cross backtest over the 8,784-bar BTC sample (signals + simulation + metrics)."""
+    """One EMA-cross backtest over the 8,784-bar BTC sample: signals + simulation to an equity
+    curve on both sides (metrics and fingerprints are left out of both)."""
     frame, execution = _setup()
     strategy = get_strategy("ema_cross")
     params = strategy.resolve_params()
     opens, closes = frame["open"].to_list(), frame["close"].to_list()
 
     def ours() -> object:
-        return backtest_frame(strategy, params, frame, BTC, execution)
+        target = strategy.signals(frame, params)["target"].to_numpy()
+        return run_vectorbt(frame, target, execution, "1h").value()
 
     def loop() -> object:
         targets = reference.ema_cross_targets(closes, 12, 26)

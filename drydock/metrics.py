@@ -80,11 +80,12 @@ def max_drawdown(equity: Sequence[float] | FloatArray) -> float:
 
 def max_drawdown_duration(equity: Sequence[float] | FloatArray) -> int:
     """Longest run of consecutive points spent below a previous peak, in bars."""
-    longest = current = 0
-    for underwater in drawdown_series(equity) < 0:
-        current = current + 1 if underwater else 0
-        longest = max(longest, current)
-    return longest
+    underwater = drawdown_series(equity) < 0
+    if not underwater.any():
+        return 0
+    index = np.arange(len(underwater))
+    last_at_peak = np.maximum.accumulate(np.where(underwater, -1, index))
+    return int((index - last_at_peak)[underwater].max())
 
 
 def calmar(equity: Sequence[float] | FloatArray, periods_per_year: float) -> float:

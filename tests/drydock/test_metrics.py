@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from drydock import metrics
 
@@ -62,3 +64,13 @@ def test_summarize_has_every_metric() -> None:
     assert set(summary) == set(metrics.METRIC_NAMES)
     assert summary["trade_count"] == 2
     assert summary["total_return"] == pytest.approx(0.21)
+
+
+@given(st.lists(st.floats(min_value=1, max_value=1e6), min_size=1, max_size=200))
+def test_drawdown_duration_matches_a_plain_loop(equity: list[float]) -> None:
+    peak, run, longest = -math.inf, 0, 0
+    for value in equity:
+        peak = max(peak, value)
+        run = run + 1 if value < peak else 0
+        longest = max(longest, run)
+    assert metrics.max_drawdown_duration(equity) == longest
