@@ -14,5 +14,8 @@ def parse_param_options(options: list[str] | None) -> dict[str, str]:
             raise ConfigError(
                 f"Malformed --param {item!r}: write it as name=value, e.g. --param fast=12."
             )
-        parsed[name.strip()] = value.strip()
+        name, value = name.strip(), value.strip()
+        if name in parsed:
+            raise ConfigError(f"--param {name} is given twice ({parsed[name]!r} and {value!r}).")
+        parsed[name] = value
     return parsed

@@ -11,28 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from drydock.cli_options import parse_param_options
 from drydock.errors import DrydockError
 from drydock.settings import get_settings
 from live.journal import SqliteJournal
 from live.replay import ReplayResult, replay
 
 GLOBAL_SCOPE = "global"
-
-
-def parse_params(raw: list[str]) -> dict[str, str]:
-    """``["fast=12", "slow=26"]`` -> ``{"fast": "12", "slow": "26"}``; malformed ones are errors."""
-    params: dict[str, str] = {}
-    for item in raw:
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name or not value:
-            raise DrydockError(
-                f"Malformed --param {item!r}: write it as name=value, e.g. --param fast=12."
-            )
-        if name in params:
-            raise DrydockError(f"--param {name} is given twice ({params[name]!r} and {value!r}).")
-        params[name] = value
-    return params
 
 
 def parse_when(raw: str | None, option: str) -> datetime | None:
@@ -99,7 +84,7 @@ def replay_command(
     """Replay a strategy on lake bars with paper fills, every order through the policy engine."""
     result = replay(
         strategy,
-        parse_params(param or []),
+        parse_param_options(param),
         exchange,
         symbol,
         timeframe,

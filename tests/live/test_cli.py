@@ -6,10 +6,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from drydock.cli_options import parse_param_options as parse_params
 from drydock.errors import DrydockError
 from drydock.ohlcv import SeriesKey
 from drydock.settings import Settings
-from live.cli import parse_params, parse_when, register
+from live.cli import parse_when, register
 from live.journal import SqliteJournal
 
 
