@@ -138,6 +138,23 @@ METRIC_NAMES = (
 )
 
 
+_PERCENT_METRICS = frozenset(
+    {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
+)
+_COUNT_METRICS = frozenset({"trade_count", "max_drawdown_duration"})
+
+
+def format_metric(name: str, value: float) -> str:
+    """Display form of one metric: percentages, whole counts, or three decimals; NaN is 'n/a'."""
+    if math.isnan(value):
+        return "n/a"
+    if name in _PERCENT_METRICS:
+        return f"{value:.2%}"
+    if name in _COUNT_METRICS:
+        return f"{value:,.0f}"
+    return f"{value:,.3f}"
+
+
 def summarize(
     equity: Sequence[float] | FloatArray,
     trade_pnl: Sequence[float] | FloatArray,

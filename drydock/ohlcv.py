@@ -49,9 +49,8 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
             "(ts = bar open time in UTC)."
         )
     ts = pl.col("ts")
-    if frame.schema["ts"] == pl.Datetime or isinstance(frame.schema["ts"], pl.Datetime):
-        dtype = frame.schema["ts"]
-        assert isinstance(dtype, pl.Datetime)
+    dtype = frame.schema["ts"]
+    if isinstance(dtype, pl.Datetime):
         ts = (
             ts.dt.replace_time_zone("UTC")
             if dtype.time_zone is None
@@ -148,6 +147,11 @@ def read(
             "(or run `make demo` to load the bundled samples)."
         )
     frame = pl.read_parquet(files, hive_partitioning=False).select(list(BAR_SCHEMA)).sort("ts")
+    return window(frame, start, end)
+
+
+def window(frame: pl.DataFrame, start: datetime | None, end: datetime | None) -> pl.DataFrame:
+    """Bars with ``start <= ts < end``; a missing bound is open."""
     if start is not None:
         frame = frame.filter(pl.col("ts") >= start)
     if end is not None:

@@ -9,7 +9,7 @@ import polars as pl
 
 from drydock import lake
 from drydock.errors import DataNotFoundError
-from drydock.ohlcv import SeriesKey, conform
+from drydock.ohlcv import SeriesKey, conform, window
 from drydock.settings import get_settings
 
 
@@ -50,12 +50,7 @@ def read_sample(
     sample_dir: Path | None = None,
 ) -> pl.DataFrame:
     """Bars of one bundled series with ``start <= ts < end``."""
-    frame = conform(pl.read_parquet(sample_path(key, sample_dir)))
-    if start is not None:
-        frame = frame.filter(pl.col("ts") >= start)
-    if end is not None:
-        frame = frame.filter(pl.col("ts") < end)
-    return frame
+    return window(conform(pl.read_parquet(sample_path(key, sample_dir))), start, end)
 
 
 def sample_days(key: SeriesKey, sample_dir: Path | None = None) -> list[date]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from drydock.cli_options import parse_param_options
 from drydock.errors import DrydockError
+from drydock.metrics import format_metric
 from drydock.settings import get_settings
 from live.journal import SqliteJournal
 from live.replay import ReplayResult, replay
@@ -34,12 +34,6 @@ def parse_when(raw: str | None, option: str) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _fmt(value: float, pct: bool = False) -> str:
-    if math.isnan(value):
-        return "n/a"
-    return f"{value:.2%}" if pct else f"{value:,.4g}"
-
-
 def summary_table(result: ReplayResult) -> Table:
     """The replay's journal counts and metrics as one rich table."""
     table = Table("", "value", title=f"paper replay {result.run_id}")
@@ -54,8 +48,7 @@ def summary_table(result: ReplayResult) -> Table:
         ("final equity", f"{result.final_equity:,.2f}"),
         ("final position", f"{result.final_position.qty} {result.final_position.symbol}"),
     ]
-    pct = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate"}
-    rows += [(name, _fmt(value, name in pct)) for name, value in result.metrics.items()]
+    rows += [(name, format_metric(name, value)) for name, value in result.metrics.items()]
     for name, value in rows:
         table.add_row(name, value)
     return table

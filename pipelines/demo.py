@@ -8,7 +8,6 @@ is visible.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 
@@ -18,39 +17,13 @@ from rich.table import Table
 
 from drydock.ohlcv import SeriesKey
 from drydock.settings import get_settings
+from research.cli import metrics_table
 
 DEMO_KEY = SeriesKey("binance", "BTC/USDT", "1h")
 DEMO_STRATEGY = "ema_cross"
 DEMO_PARAMS = {"fast": 12, "slow": 26}
 
 console = Console()
-
-_PCT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
-_INT = {"trade_count", "max_drawdown_duration"}
-
-
-def _fmt(metric: str, value: float) -> str:
-    if math.isnan(value):
-        return "n/a"
-    if metric in _PCT:
-        return f"{value:.2%}"
-    if metric in _INT:
-        return f"{value:,.0f}"
-    return f"{value:,.3f}"
-
-
-def comparison_table(columns: dict[str, dict[str, float]]) -> Table:
-    """One row per metric of the first column, one column per run."""
-    table = Table(title=f"{DEMO_STRATEGY} {DEMO_KEY} 2024: vectorbt backtest vs paper replays")
-    table.add_column("metric")
-    for name in columns:
-        table.add_column(name, justify="right")
-    first = next(iter(columns.values()))
-    for metric in first:
-        table.add_row(
-            metric, *(_fmt(metric, values.get(metric, float("nan"))) for values in columns.values())
-        )
-    return table
 
 
 def denial_counts(run_id: str) -> Counter[str]:
@@ -132,7 +105,11 @@ def run_demo() -> None:
 
     columns = {"backtest": result.metrics}
     columns |= {f"replay ({policy} policy)": rep.metrics for policy, rep in replays.items()}
-    console.print(comparison_table(columns))
+    console.print(
+        metrics_table(
+            f"{DEMO_STRATEGY} {DEMO_KEY} 2024: vectorbt backtest vs paper replays", columns
+        )
+    )
     reps = list(replays.values())
     counts = Table("", *columns, title="Orders and policy decisions")
     counts.add_row(

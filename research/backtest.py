@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -34,7 +34,6 @@ class BacktestResult:
     start: datetime
     end: datetime
     orders: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
     def equity_frame(self) -> pl.DataFrame:
         """Equity, drawdown and position per bar."""

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drydock.cli_options import parse_param_options
+from drydock.metrics import format_metric
 from drydock.ohlcv import SeriesKey
 from drydock.settings import get_settings
 from drydock.timeframes import timeframe_seconds
@@ -18,24 +19,15 @@ console = Console()
 
 
 def metrics_table(title: str, columns: dict[str, dict[str, float]]) -> Table:
-    """A rich table with one row per metric and one column per run."""
+    """A rich table with one row per metric of the first run and one column per run."""
     table = Table(title=title)
     table.add_column("metric")
     for name in columns:
         table.add_column(name, justify="right")
-    names = list(next(iter(columns.values())))
-    pct = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"}
-    for metric in names:
-        cells = []
-        for values in columns.values():
-            v = values.get(metric, float("nan"))
-            cells.append(
-                f"{v:.2%}"
-                if metric in pct
-                else f"{v:,.0f}"
-                if metric in ("trade_count", "max_drawdown_duration")
-                else f"{v:,.4f}"
-            )
+    for metric in next(iter(columns.values())):
+        cells = (
+            format_metric(metric, values.get(metric, float("nan"))) for values in columns.values()
+        )
         table.add_row(metric, *cells)
     return table
 

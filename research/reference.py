@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from research.semantics import ExecutionConfig
 
 
@@ -57,7 +55,3 @@ def ema_cross_targets(close: list[float], fast: int, slow: int) -> list[float]:
             es = (1.0 - a_slow) * es + a_slow * c
         out.append(1.0 if i >= slow - 1 and ef > es else 0.0)
     return out
-
-
-def as_array(values: list[float]) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drydock.errors import unknown_choice
 from strategies.base import Strategy
 from strategies.ema_cross import EmaCross
 
@@ -14,8 +15,6 @@ def strategy_ids() -> list[str]:
 
 def get_strategy(strategy_id: str) -> Strategy:
     """Instantiate a library strategy; a clear error lists the valid ids."""
-    from drydock.errors import unknown_choice
-
     if strategy_id not in _STRATEGIES:
         raise unknown_choice(
             "strategy", strategy_id, _STRATEGIES, "List them with `drydock strategies`."
