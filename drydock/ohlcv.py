@@ -17,27 +17,13 @@ import polars as pl
 
 from drydock import lake
 from drydock.errors import DataNotFoundError, DrydockError
+from drydock.series import SeriesKey as SeriesKey  # re-exported
 from drydock.settings import get_settings
 from drydock.timeframes import timeframe_delta
 from drydock.types import BAR_SCHEMA
 
 DATASET = "ohlcv"
 QUARANTINE = "_quarantine/ohlcv"
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesKey:
-    """Identifies one OHLCV series in the lake."""
-
-    exchange: str
-    symbol: str
-    timeframe: str
-
-    def keys(self) -> dict[str, str]:
-        return {"exchange": self.exchange, "symbol": self.symbol, "timeframe": self.timeframe}
-
-    def __str__(self) -> str:
-        return f"{self.exchange} {self.symbol} {self.timeframe}"
 
 
 def conform(frame: pl.DataFrame) -> pl.DataFrame:

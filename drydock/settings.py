@@ -21,6 +21,14 @@ class Settings(BaseSettings):
 
     home: Path = Path("data")
     sample_dir: Path = REPO_ROOT / "data" / "sample"
+    #: Where the ``ohlcv`` asset gets bars: "sample" (bundled, offline) or "ccxt".
+    ohlcv_source: str = "sample"
+    #: ccxt exchange id used by the ccxt OHLCV source.
+    ccxt_exchange: str = "binance"
+    #: Log rendering: "console" for people, "json" for machines, "auto" (json when not a TTY).
+    log_format: str = "auto"
+    #: Minimum log level: debug, info, warning, error.
+    log_level: str = "info"
 
     @property
     def root(self) -> Path:
