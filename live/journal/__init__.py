@@ -9,6 +9,7 @@ from live.journal.base import (
     EventRecord,
     JournalRepository,
     RunRecord,
+    RunSummary,
     client_order_id,
     fill_key,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "EventRecord",
     "JournalRepository",
     "RunRecord",
+    "RunSummary",
     "SqliteJournal",
     "client_order_id",
     "fill_key",

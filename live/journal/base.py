@@ -56,6 +56,15 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RunSummary:
+    """A run as listed for operators: its record, whether it finished, when it was created."""
+
+    run: RunRecord
+    finished: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionRecord:
     """A journaled policy decision with its explanation (violations and the action)."""
 
@@ -87,6 +96,8 @@ class JournalRepository(Protocol):
     """What the runner needs from a journal; every write is idempotent on its natural key."""
 
     def start_run(self, run: RunRecord) -> RunRecord: ...
+    def run(self, run_id: str) -> RunRecord | None: ...
+    def runs(self, unfinished_only: bool = False) -> list[RunSummary]: ...
     def record_decision(
         self,
         run_id: str,

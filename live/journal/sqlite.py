@@ -23,6 +23,7 @@ from live.journal.base import (
     DecisionRecord,
     EventRecord,
     RunRecord,
+    RunSummary,
     fill_key,
     utc_iso,
 )
@@ -84,6 +85,14 @@ def _dt(value: str | None) -> datetime | None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _run(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        row["run_id"], row["strategy_id"], json.loads(row["params_json"]), row["mode"],
+        row["venue"], row["symbol"], row["timeframe"], row["policy_version"],
+        row["policy_hash"], _dt(row["start_ts"]), _dt(row["end_ts"]),
+    )  # fmt: skip
 
 
 def _order(row: sqlite3.Row) -> Order:
@@ -179,11 +188,25 @@ class SqliteJournal:
             )  # fmt: skip
             row = self._one("SELECT * FROM runs WHERE run_id = ?", run.run_id)
         assert row is not None
-        return RunRecord(
-            row["run_id"], row["strategy_id"], json.loads(row["params_json"]), row["mode"],
-            row["venue"], row["symbol"], row["timeframe"], row["policy_version"],
-            row["policy_hash"], _dt(row["start_ts"]), _dt(row["end_ts"]),
-        )  # fmt: skip
+        return _run(row)
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """The stored run ``run_id``, or None."""
+        row = self._one("SELECT * FROM runs WHERE run_id = ?", run_id)
+        return None if row is None else _run(row)
+
+    def runs(self, unfinished_only: bool = False) -> list[RunSummary]:
+        """Every run, newest first, with whether it journaled ``run_finished`` and when it began."""
+        rows = self._all(
+            "SELECT r.*, EXISTS (SELECT 1 FROM events e WHERE e.scope = r.run_id "
+            "AND e.kind = 'run_finished') AS finished FROM runs r ORDER BY r.created_at DESC, "
+            "r.run_id"
+        )
+        out = [
+            RunSummary(_run(r), bool(r["finished"]), datetime.fromisoformat(r["created_at"]))
+            for r in rows
+        ]
+        return [s for s in out if not s.finished] if unfinished_only else out
 
     def record_decision(
         self,
