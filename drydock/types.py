@@ -35,20 +35,23 @@ class InstrumentKind(StrEnum):
 
 
 class OrderStatus(StrEnum):
+    """States an order is journaled with today; the live runner will append status events."""
+
     NEW = "new"
-    SUBMITTED = "submitted"
-    FILLED = "filled"
     REJECTED = "rejected"
     CANCELED = "canceled"
 
 
 class Verdict(StrEnum):
+    """The engine's answer; operator approvals arrive with the policy issue, not before."""
+
     ALLOW = "allow"
     DENY = "deny"
-    NEEDS_APPROVAL = "needs_approval"
 
 
 class Severity(StrEnum):
+    """Only CRITICAL violations deny; INFO and WARNING ride along with the verdict."""
+
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
@@ -194,7 +197,12 @@ class PolicyDecision:
         return self.verdict is Verdict.ALLOW
 
     def explain(self) -> str:
-        """One line per violation, or 'allowed'."""
+        """'allowed', or the violations (warnings included) as one line."""
         if not self.violations:
             return "allowed"
-        return "; ".join(f"[{v.layer}/{v.rule_id}] {v.message}" for v in self.violations)
+        listed = "; ".join(
+            f"[{v.layer}/{v.rule_id}] {v.message}"
+            + ("" if v.severity is Severity.CRITICAL else f" ({v.severity.value})")
+            for v in self.violations
+        )
+        return listed if self.verdict is Verdict.DENY else f"allowed with {listed}"

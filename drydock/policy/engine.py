@@ -37,10 +37,6 @@ def _critical(layer: str, rule: str, message: str, suggestion: str) -> Violation
     return _v(layer, rule, message, suggestion, Severity.CRITICAL)
 
 
-def _warning(layer: str, rule: str, message: str, suggestion: str) -> Violation:
-    return _v(layer, rule, message, suggestion, Severity.WARNING)
-
-
 def system_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
     """Switches, blocklists, chain allowlist, malformed actions and unsupported kinds."""
     rules, out = policy.system, []
@@ -247,7 +243,7 @@ def risk_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Viola
     notional = action.notional_usd
     if rules.min_order_notional_usd is not None and notional < rules.min_order_notional_usd:
         out.append(
-            _warning(
+            _critical(
                 RISK,
                 "min_order_notional",
                 f"order notional {notional:,.2f} USD is below the minimum "
@@ -287,7 +283,7 @@ def risk_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Viola
         )
     if rules.max_daily_trades is not None and ctx.trades_today >= rules.max_daily_trades:
         out.append(
-            _warning(
+            _critical(
                 RISK,
                 "max_daily_trades",
                 f"{ctx.trades_today} trades today reach the daily cap {rules.max_daily_trades}",
@@ -364,9 +360,16 @@ LAYERS: tuple[tuple[str, Rule], ...] = (
 
 
 def evaluate(action: Action, context: PolicyContext, policy: Policy) -> PolicyDecision:
-    """Decide one action: the first objecting layer denies; no objection allows."""
+    """Decide one action: the first layer with a critical violation denies; otherwise allow.
+
+    Warnings never deny: they are collected from every layer consulted and returned with the
+    verdict (an ALLOW carrying warnings, or a DENY listing the denying layer's violations after
+    the warnings of the layers before it), so the journal explains both.
+    """
+    warnings: list[Violation] = []
     for _, layer in LAYERS:
         violations = layer(action, context, policy)
-        if violations:
-            return PolicyDecision(Verdict.DENY, policy.content_hash, tuple(violations))
-    return PolicyDecision(Verdict.ALLOW, policy.content_hash)
+        if any(v.severity is Severity.CRITICAL for v in violations):
+            return PolicyDecision(Verdict.DENY, policy.content_hash, (*warnings, *violations))
+        warnings.extend(violations)
+    return PolicyDecision(Verdict.ALLOW, policy.content_hash, tuple(warnings))

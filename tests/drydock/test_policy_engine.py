@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from drydock.policy import Policy, PolicyContext, evaluate, parse_policy
+from drydock.policy import Policy, PolicyContext, engine, evaluate, parse_policy
 from drydock.policy.context import deposit_high_water, mark_high_water, withdraw_high_water
 from drydock.policy.engine import LAYERS
-from drydock.types import Action, Severity, Side, Verdict
+from drydock.types import Action, Severity, Side, Verdict, Violation
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -39,7 +39,8 @@ def ctx(**kw: Any) -> PolicyContext:
 def rule_ids(action: Action, context: PolicyContext, p: Policy) -> list[str]:
     decision = evaluate(action, context, p)
     assert decision.policy_hash == p.content_hash
-    assert (decision.verdict is Verdict.ALLOW) == (not decision.violations)
+    critical = any(v.severity is Severity.CRITICAL for v in decision.violations)
+    assert (decision.verdict is Verdict.DENY) == critical
     return [v.rule_id for v in decision.violations]
 
 
@@ -245,3 +246,29 @@ def test_drawdown_and_high_water_adjustments() -> None:
     # 80 of 100 withdrawn at a peak of 120: the peak scales by 20/100 -> 24.
     assert withdraw_high_water(120.0, 100.0, 20.0) == pytest.approx(24.0)
     assert withdraw_high_water(120.0, 0.0, 0.0) == 120.0
+
+
+def _advisory(action: Action, context: PolicyContext, p: Policy) -> list[Violation]:
+    return [Violation("risk.advisory", "risk", Severity.WARNING, "large order", "split it")]
+
+
+def test_warnings_never_deny_and_ride_along(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warning-only layer leaves the verdict ALLOW; the warning is kept in the explanation."""
+    monkeypatch.setattr(engine, "LAYERS", (("advisory", _advisory), *LAYERS))
+    allowed = evaluate(buy(), ctx(), policy())
+    assert allowed.verdict is Verdict.ALLOW
+    assert [v.rule_id for v in allowed.violations] == ["risk.advisory"]
+    assert allowed.explain() == "allowed with [risk/risk.advisory] large order (warning)"
+    denied = evaluate(buy(), ctx(kill_file_present=True), policy())
+    assert denied.verdict is Verdict.DENY
+    assert [v.rule_id for v in denied.violations] == ["risk.advisory", "system.kill_file"]
+
+
+def test_former_warning_rules_are_hard_caps() -> None:
+    """Dust orders and the daily trade cap deny (they were warnings that denied anyway)."""
+    for decision in (
+        evaluate(buy(1.0), ctx(), policy(risk={"min_order_notional_usd": 5})),
+        evaluate(buy(), ctx(trades_today=5), policy(risk={"max_daily_trades": 5})),
+    ):
+        assert decision.verdict is Verdict.DENY
+        assert all(v.severity is Severity.CRITICAL for v in decision.violations)
