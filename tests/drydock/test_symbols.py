@@ -1,0 +1,64 @@
+"""Symbols and exchange ids are validated and canonicalized before they reach paths or venues."""
+
+from __future__ import annotations
+
+import pytest
+
+from drydock.errors import ConfigError
+from drydock.symbols import canonical_exchange, canonical_symbol
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("BTC/USDT", "BTC/USDT"),
+        (" btc/usdt ", "BTC/USDT"),
+        ("1000PEPE/USDT", "1000PEPE/USDT"),
+        ("1000_PEPE/USDT", "1000_PEPE/USDT"),
+        ("BTC/USDT:USDT", "BTC/USDT:USDT"),
+        ("BTC/USDT:USDT-240628", "BTC/USDT:USDT-240628"),
+        ("BTC/USD:BTC-240628-60000-C", "BTC/USD:BTC-240628-60000-C"),
+        ("ETH/USD:ETH-240628-3500.5-P", "ETH/USD:ETH-240628-3500.5-P"),
+        ("\uff22\uff34\uff23\uff0f\uff35\uff33\uff24\uff34", "BTC/USDT"),  # fullwidth, NFKC
+    ],
+)
+def test_valid_symbols_are_canonical(raw: str, expected: str) -> None:
+    assert canonical_symbol(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("BTC/US*", "glob character '*'"),
+        ("BTC/US?T", "glob character '?'"),
+        ("BTC/[EU]SDT", "glob character '['"),
+        ("BTC/USDT]", "glob character ']'"),
+        ("BTC\\USDT", "backslash"),
+        ("BTC/USDT\u200b", "U+200B"),
+        ("BTC/\x00USDT", "U+0000"),
+        ("BTC /USDT", "whitespace"),
+        ("../USDT", "'..'"),
+        ("BTCUSDT", "ccxt unified form"),
+        ("BTC/USDT/ETH", "ccxt unified form"),
+        ("BTC/USDT-240628", "ccxt unified form"),
+        ("BTC/USD:BTC-240628-60000-X", "ccxt unified form"),
+        ("BTC/US$T", "ccxt unified form"),
+    ],
+)
+def test_invalid_symbols_name_input_problem_and_example(raw: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        canonical_symbol(raw)
+    text = str(err.value)
+    assert repr(raw) in text
+    assert problem in text
+    assert "Example: BTC/USDT" in text
+
+
+def test_exchange_ids() -> None:
+    assert canonical_exchange(" Binance ") == "binance"
+    assert canonical_exchange("gate_io2") == "gate_io2"
+    for bad in ("", "bin ance", "binance*", "bin-ance", "okx\u200d", "../x"):
+        with pytest.raises(ConfigError, match="Invalid exchange"):
+            canonical_exchange(bad)
