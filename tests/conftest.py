@@ -1,11 +1,14 @@
-"""Shared fixtures: every test gets its own DRYDOCK_HOME so no test touches ./data."""
+"""Shared fixtures and tiers: every test gets its own DRYDOCK_HOME and no network beyond loopback."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -16,6 +19,70 @@ from drydock.settings import REPO_ROOT, Settings
 # Reuse vectorbt's numba compilation cache across runs (set before numba is imported).
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / "data" / "numba_cache"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+TIERS = ("integration", "e2e")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test ``unit`` unless it is marked integration or e2e (so ``-m unit`` is fast)."""
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.unit)
+
+
+class NetworkBlockedError(RuntimeError):
+    """A test tried to open a socket to something other than loopback or a unix socket."""
+
+
+def _is_local(address: Any) -> bool:
+    """True for unix-socket paths and loopback hosts (127.0.0.0/8, ::1, 'localhost')."""
+    if not isinstance(address, tuple):
+        return True  # AF_UNIX path (str or bytes)
+    host = address[0]
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost would need DNS
+
+
+def _refuse(address: Any) -> NetworkBlockedError:
+    return NetworkBlockedError(
+        f"network access attempted in a test: {address!r}. Tests run offline: replay a recorded "
+        "payload (httpx.MockTransport, ccxt fixture) or use a loopback server instead."
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Refuse socket connections to anything but loopback or a unix socket, for every test."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_create = socket.create_connection
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+            raise _refuse(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+            raise _refuse(address)
+        return real_connect_ex(self, address)
+
+    def create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        if not _is_local(address):
+            raise _refuse(address)  # before any DNS lookup of the host
+        return real_create(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    yield
 
 
 @pytest.fixture
