@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from drydock.policy import Policy, PolicyContext, evaluate, parse_policy
@@ -20,6 +20,7 @@ count = st.none() | st.integers(min_value=1, max_value=50)
 
 @st.composite
 def policies(draw: st.DrawFn, **overrides: dict[str, Any]) -> Policy:
+    """A random valid policy; ``overrides`` fix fields per section (a strategy value is drawn)."""
     data: dict[str, Any] = {
         "version": draw(st.text(min_size=1, max_size=8)),
         "system": {
@@ -42,21 +43,28 @@ def policies(draw: st.DrawFn, **overrides: dict[str, Any]) -> Policy:
         },
     }
     for section, values in overrides.items():
-        data[section] = {**data.get(section, {}), **values}
+        drawn = {k: draw(v) if isinstance(v, st.SearchStrategy) else v for k, v in values.items()}
+        data[section] = {**data.get(section, {}), **drawn}
     return parse_policy(data)
 
 
-actions = st.builds(
-    Action,
-    kind=st.sampled_from(["order", "order", "order", "swap", "transfer"]),
-    venue=st.sampled_from(VENUES),
-    symbol=st.sampled_from(SYMBOLS),
-    side=st.sampled_from([Side.BUY, Side.SELL]),
-    notional_usd=money,
-    leverage=st.floats(min_value=0.5, max_value=30),
-    strategy_id=st.just("s"),
-    reduces_position=st.booleans(),
-)
+def action_strategy(reduces: st.SearchStrategy[bool] = st.booleans()) -> st.SearchStrategy[Action]:
+    """Random actions; ``reduces`` fixes whether they reduce a position."""
+    return st.builds(
+        Action,
+        kind=st.sampled_from(["order", "order", "order", "swap", "transfer"]),
+        venue=st.sampled_from(VENUES),
+        symbol=st.sampled_from(SYMBOLS),
+        side=st.sampled_from([Side.BUY, Side.SELL]),
+        notional_usd=money,
+        leverage=st.floats(min_value=0.5, max_value=30),
+        strategy_id=st.just("s"),
+        reduces_position=reduces,
+    )
+
+
+actions = action_strategy()
+entries = action_strategy(st.just(False))
 
 contexts = st.builds(
     PolicyContext,
@@ -88,34 +96,42 @@ def test_decision_shape_hash_and_determinism(
     assert evaluate(action, ctx, reloaded) == decision
 
 
-@given(policies(), actions, contexts)
+@given(
+    policies(risk={"max_order_notional_usd": st.floats(1, 1e6)}),
+    entries,
+    contexts,
+    st.floats(min_value=0.01, max_value=1e7),
+)
 def test_order_over_max_order_notional_is_always_denied(
-    policy: Policy, action: Action, ctx: PolicyContext
+    policy: Policy, action: Action, ctx: PolicyContext, excess: float
 ) -> None:
+    """Every entry above the cap is denied (the notional is built above it, never filtered)."""
     cap = policy.risk.max_order_notional_usd
-    if cap is None or action.reduces_position or action.notional_usd <= cap:
-        return
-    assert evaluate(action, ctx, policy).verdict is Verdict.DENY
+    assert cap is not None and not action.reduces_position  # guaranteed by the strategies
+    over = Action(**{**_fields(action), "notional_usd": cap + excess})
+    decision = evaluate(over, ctx, policy)
+    assert decision.verdict is Verdict.DENY
+    if decision.violations[0].layer == "risk":  # unless an earlier layer denied first
+        assert "risk.max_order_notional" in {v.rule_id for v in decision.violations}
 
 
-@given(policies(system={"kill_switch": True}), actions, contexts)
+@given(policies(system={"kill_switch": True}), entries, contexts)
 def test_kill_switch_denies_every_non_reducing_action(
     policy: Policy, action: Action, ctx: PolicyContext
 ) -> None:
     decision = evaluate(action, ctx, policy)
-    if not action.reduces_position:
-        assert decision.verdict is Verdict.DENY
-        assert "system.kill_switch" in [v.rule_id for v in decision.violations]
+    assert decision.verdict is Verdict.DENY
+    assert "system.kill_switch" in [v.rule_id for v in decision.violations]
 
 
-@given(policies(), actions, contexts)
+@given(policies(), entries, contexts)
 def test_kill_file_denies_every_non_reducing_action(
     policy: Policy, action: Action, ctx: PolicyContext
 ) -> None:
     ctx = PolicyContext(**{**_fields(ctx), "kill_file_present": True})
     decision = evaluate(action, ctx, policy)
-    if not action.reduces_position:
-        assert "system.kill_file" in [v.rule_id for v in decision.violations]
+    assert decision.verdict is Verdict.DENY
+    assert "system.kill_file" in [v.rule_id for v in decision.violations]
 
 
 @given(policies(system={"blocked_venues": [], "blocked_symbols": []}), actions, contexts)
