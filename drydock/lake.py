@@ -2,38 +2,67 @@
 
 A partition is written to a temp file in its own folder, fsynced, then renamed over the old file,
 so an interrupted write leaves the previous partition intact and readers never see half a file.
+
+Hive values are percent-encoded in exactly one place, :func:`encode_value` / :func:`decode_value`:
+every character except ``A-Z a-z 0-9 _ -`` becomes ``%XX`` per UTF-8 byte (``%`` and ``.``
+included), so the encoding is reversible and injective, never yields ``.``/``..`` or a glob
+character, and ``BTC/USDT`` (``BTC%2FUSDT``) cannot collide with ``BTC_USDT``. It is the escaping
+DuckDB's and polars' ``hive_partitioning`` undo when reading, so views see the raw symbol. Folders
+written with the earlier lossy encoding (``BTC_USDT``, ``:`` as ``-``) are not read: there are no
+users of it yet, so no migration exists.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob as globlib
 import os
+import string
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote
 
 import polars as pl
 
+from drydock.errors import DrydockError
 from drydock.settings import get_settings
 
 PART_FILE = "part-0.parquet"
 
 
-def encode_key(value: str) -> str:
-    """Make a partition value path-safe: 'BTC/USDT:USDT' -> 'BTC_USDT-USDT'."""
-    return value.replace("/", "_").replace(":", "-")
+_SAFE = frozenset(string.ascii_letters + string.digits + "_-")
 
 
-def decode_symbol(value: str) -> str:
-    """Inverse of :func:`encode_key` for symbols."""
-    return value.replace("-", ":").replace("_", "/")
+def encode_value(value: str) -> str:
+    """Percent-encode a hive value reversibly: 'BTC/USDT:USDT' -> 'BTC%2FUSDT%3AUSDT'."""
+    if not value:
+        raise DrydockError("A lake partition value is empty; pass a non-empty symbol, date, ...")
+    return "".join(
+        char if char in _SAFE else "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+        for char in value
+    )
+
+
+def decode_value(text: str) -> str:
+    """Inverse of :func:`encode_value`: 'BTC%2FUSDT' -> 'BTC/USDT'."""
+    return unquote(text, errors="strict")
+
+
+# Kept for callers written against the old names (pipelines/cli.py); remove once they move.
+encode_key = encode_value
+decode_symbol = decode_value
+
+
+def _root(lake_dir: Path | None) -> Path:
+    return lake_dir if lake_dir is not None else get_settings().lake_dir
 
 
 def partition_dir(dataset: str, keys: Mapping[str, str], lake_dir: Path | None = None) -> Path:
-    """Folder of one partition: ``<lake>/<dataset>/k1=v1/k2=v2/...``."""
-    root = lake_dir if lake_dir is not None else get_settings().lake_dir
-    path = root / dataset
+    """Folder of one partition: ``<lake>/<dataset>/k1=v1/k2=v2/...`` with encoded values."""
+    path = _root(lake_dir) / dataset
     for key, value in keys.items():
-        path = path / f"{key}={encode_key(str(value))}"
+        path = path / f"{key}={encode_value(str(value))}"
     return path
 
 
@@ -66,17 +95,45 @@ def write_partition(
     return atomic_write_parquet(frame, partition_dir(dataset, keys, lake_dir) / PART_FILE)
 
 
+def remove_partition(dataset: str, keys: Mapping[str, str], lake_dir: Path | None = None) -> bool:
+    """Delete one partition's file (and its folder when empty); True when a file was removed."""
+    folder = partition_dir(dataset, keys, lake_dir)
+    path = folder / PART_FILE
+    if not path.exists():
+        return False
+    path.unlink()
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    with contextlib.suppress(OSError):  # something else lives there (a temp file): keep it
+        folder.rmdir()
+    return True
+
+
 def partition_files(
     dataset: str, pattern: Mapping[str, str], lake_dir: Path | None = None
 ) -> list[Path]:
-    """Partition files matching ``pattern`` (missing keys match anything), sorted by path."""
-    root = lake_dir if lake_dir is not None else get_settings().lake_dir
-    if not (root / dataset).exists():
+    """Partition files whose values equal ``pattern`` exactly, sorted by path.
+
+    ``pattern`` gives the leading hive keys in layout order; keys left out match anything. Values
+    are literal (encoded, then glob-escaped): no value, not even '*', acts as a wildcard.
+    """
+    base = _root(lake_dir) / dataset
+    if not base.exists():
         return []
-    glob = "/".join(f"{k}={encode_key(v) if v != '*' else '*'}" for k, v in pattern.items())
-    return sorted((root / dataset).glob(f"{glob}/**/{PART_FILE}" if glob else f"**/{PART_FILE}"))
+    prefix = "/".join(f"{k}={globlib.escape(encode_value(str(v)))}" for k, v in pattern.items())
+    files = base.glob(f"{prefix}/**/{PART_FILE}" if prefix else f"**/{PART_FILE}")
+    wanted = {k: str(v) for k, v in pattern.items()}
+    return sorted(
+        f for f in files if all(partition_values(f).get(k) == v for k, v in wanted.items())
+    )
 
 
 def partition_values(path: Path) -> dict[str, str]:
-    """Hive key/values encoded in a partition file's path."""
-    return dict(part.split("=", 1) for part in path.parent.parts if "=" in part)
+    """Decoded hive key/values of a partition file's path."""
+    return {
+        key: decode_value(value)
+        for key, value in (part.split("=", 1) for part in path.parent.parts if "=" in part)
+    }

@@ -22,7 +22,7 @@ def sample_series(sample_dir: Path | None = None) -> list[SeriesKey]:
     keys = []
     for path in sorted(_root(sample_dir).glob("exchange=*/symbol=*/*.parquet")):
         values = lake.partition_values(path)
-        keys.append(SeriesKey(values["exchange"], lake.decode_symbol(values["symbol"]), path.stem))
+        keys.append(SeriesKey(values["exchange"], values["symbol"], path.stem))
     return keys
 
 
@@ -30,9 +30,9 @@ def sample_path(key: SeriesKey, sample_dir: Path | None = None) -> Path:
     """File of one bundled series; a clear error listing what is bundled when it is absent."""
     path = (
         _root(sample_dir)
-        / f"exchange={key.exchange}"
-        / f"symbol={lake.encode_key(key.symbol)}"
-        / f"{key.timeframe}.parquet"
+        / f"exchange={lake.encode_value(key.exchange)}"
+        / f"symbol={lake.encode_value(key.symbol)}"
+        / f"{lake.encode_value(key.timeframe)}.parquet"
     )
     if not path.exists():
         have = ", ".join(str(s) for s in sample_series(sample_dir)) or "none"

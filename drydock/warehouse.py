@@ -2,6 +2,11 @@
 
 Bulk data lives in Parquet; the DuckDB file only holds views (and small curated tables), so
 parallel Dagster processes never fight over its lock. Readers open it read-only.
+
+Hive values in the lake are percent-encoded by :mod:`drydock.lake`; DuckDB's
+``hive_partitioning`` percent-decodes them itself (checked on duckdb 1.5, pinned by
+``tests/drydock/test_lake.py``), so the view selects them unchanged: decoding again in SQL would
+corrupt a symbol containing ``%``.
 """
 
 from __future__ import annotations
@@ -34,12 +39,12 @@ def refresh_views(settings: Settings | None = None) -> Path:
     with duckdb.connect(str(path)) as con:
         if files:
             glob = settings.lake_dir / "ohlcv" / "*" / "*" / "*" / "*" / "part-0.parquet"
+            glob_sql = str(glob).replace("'", "''")
             con.execute(
                 f"""
                 CREATE OR REPLACE VIEW ohlcv AS
-                SELECT ts, open, high, low, close, volume, exchange,
-                       replace(replace(symbol, '_', '/'), '-', ':') AS symbol, timeframe, date
-                FROM read_parquet('{glob}', hive_partitioning = true,
+                SELECT ts, open, high, low, close, volume, exchange, symbol, timeframe, date
+                FROM read_parquet('{glob_sql}', hive_partitioning = true,
                                   hive_types = {{'date': DATE, 'exchange': VARCHAR, 'symbol': VARCHAR, 'timeframe': VARCHAR}})
                 """
             )

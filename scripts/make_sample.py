@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from drydock.lake import encode_value
 from drydock.ohlcv import conform, split_valid
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,21 +68,26 @@ def _backtesting_py(path: Path) -> pl.DataFrame:
 
 def main(shared: Path) -> None:
     series = {
-        ("binance", "BTC_USDT", "1h"): _binance_vision(
+        ("binance", "BTC/USDT", "1h"): _binance_vision(
             shared / "ohlcv/binance_spot_BTCUSDT_1h_2024-01_2026-03.csv", "2024-01-01", "2025-01-01"
         ),
-        ("binance", "ETH_USDT", "1h"): _cryptodatadownload(
+        ("binance", "ETH/USDT", "1h"): _cryptodatadownload(
             shared / "ohlcv/cryptodatadownload_binance_ETHUSDT_1h_2017-08_2021-06.csv",
             "2021-01-01",
             "2021-06-01",
         ),
-        ("binance", "SOL_USDT", "1h"): _backtesting_py(
+        ("binance", "SOL/USDT", "1h"): _backtesting_py(
             shared / "ohlcv/backtesting_py_format/SOLUSDT.csv"
         ),
     }
     for (exchange, symbol, timeframe), frame in series.items():
         good, bad = split_valid(frame)
-        target = OUT / f"exchange={exchange}" / f"symbol={symbol}" / f"{timeframe}.parquet"
+        target = (
+            OUT
+            / f"exchange={encode_value(exchange)}"
+            / f"symbol={encode_value(symbol)}"
+            / f"{encode_value(timeframe)}.parquet"
+        )
         target.parent.mkdir(parents=True, exist_ok=True)
         good.write_parquet(target, compression="zstd")
         print(

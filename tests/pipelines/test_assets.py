@@ -27,7 +27,7 @@ from pipelines.resources import OhlcvSource, SampleOhlcvSource
 
 BTC = "binance:BTC/USDT:1h"
 ETH = "binance:ETH/USDT:1h"
-BTC_DIR = "ohlcv/exchange=binance/symbol=BTC_USDT/timeframe=1h"
+BTC_DIR = "ohlcv/exchange=binance/symbol=BTC%2FUSDT/timeframe=1h"
 
 
 def run(
@@ -224,7 +224,7 @@ def test_default_config_ingests_every_bundled_series_and_skips_empty_ones(home: 
     )
     assert files == [
         f"{BTC_DIR}/date=2024-10-01/part-0.parquet",
-        "ohlcv/exchange=binance/symbol=SOL_USDT/timeframe=1h/date=2024-10-01/part-0.parquet",
+        "ohlcv/exchange=binance/symbol=SOL%2FUSDT/timeframe=1h/date=2024-10-01/part-0.parquet",
     ]
     assert only_check(result).passed
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
