@@ -2,8 +2,9 @@
 
 The check reads only the lake files of the partitions it runs for (``partitions_def`` is set, so
 a one-day run checks one day, a backfill run checks its range). Duplicates and OHLC sanity
-violations (including a null, NaN or inf value in any column) are errors; bars missing inside the series' covered span are a warning, because real
-exchange exports do have gaps (the bundled ETH/USDT sample misses 7 hourly bars).
+violations (including a null, NaN or inf value in any column) are errors; bars missing inside the
+series' covered span are a warning, because real exchange exports do have gaps (the bundled
+ETH/USDT sample misses 7 hourly bars).
 """
 
 import warnings
