@@ -1,8 +1,9 @@
 """Dagster entry point (``dagster dev -m pipelines.definitions``): assets, check, schedule.
 
-The OHLCV source is chosen by ``DRYDOCK_OHLCV_SOURCE`` ("sample", the default, or "ccxt") and
-``DRYDOCK_CCXT_EXCHANGE`` (default "binance"). The daily schedule starts switched on only for
-ccxt: the bundled sample has no new days to fetch.
+The OHLCV source is chosen by the settings: ``DRYDOCK_OHLCV_SOURCE`` ("sample", the default, or
+"ccxt") and ``DRYDOCK_CCXT_EXCHANGE`` (default "binance"); when the exchange comes from the
+environment the resource takes it as a Dagster ``EnvVar``, so the UI shows where it came from.
+The daily schedule starts switched on only for ccxt: the bundled sample has no new days to fetch.
 """
 
 from __future__ import annotations
@@ -11,15 +12,33 @@ from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
+    EnvVar,
     build_schedule_from_partitioned_job,
     define_asset_job,
 )
 
+from drydock.logs import configure_logging, get_logger
+from drydock.settings import get_settings
 from pipelines.assets import ohlcv_asset, warehouse_views
 from pipelines.checks import bar_integrity
-from pipelines.resources import CcxtOhlcvSource, source_from_env
+from pipelines.resources import CcxtOhlcvSource, OhlcvSource, source_from_env
 
-source = source_from_env()
+EXCHANGE_ENV = "DRYDOCK_CCXT_EXCHANGE"
+
+configure_logging()
+log = get_logger(__name__)
+
+
+def configured_source() -> OhlcvSource:
+    """The settings' source (validated now, not mid-run); an env-given exchange as an EnvVar."""
+    source = source_from_env()
+    log.info("dagster.definitions.loaded", source=source.describe())
+    if isinstance(source, CcxtOhlcvSource) and "ccxt_exchange" in get_settings().model_fields_set:
+        return CcxtOhlcvSource(exchange_id=EnvVar(EXCHANGE_ENV))
+    return source
+
+
+source = configured_source()
 
 ohlcv_daily_job = define_asset_job(
     "ohlcv_daily",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-import os
 import time as clock
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,15 +20,41 @@ import ccxt
 import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from drydock.errors import DrydockError, unknown_choice
+from drydock.logs import get_logger
 from drydock.ohlcv import SeriesKey, conform
 from drydock.sample import sample_path
+from drydock.settings import get_settings
 from drydock.timeframes import timeframe_seconds
 from drydock.types import BAR_SCHEMA
 from pipelines.series import SOURCES
 
 DAY_MS = 86_400_000
+#: ccxt errors worth retrying: network failures, timeouts, rate limits (DDoSProtection and
+#: RateLimitExceeded) and an exchange that is briefly unavailable. ExchangeError (BadSymbol,
+#: AuthenticationError, ...) is a wrong request and fails at once.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    ccxt.RequestTimeout,
+    ccxt.DDoSProtection,
+    ccxt.ExchangeNotAvailable,
+    ccxt.NetworkError,
+)
+
+log = get_logger(__name__)
+
+
+def _sleep(seconds: float) -> None:
+    """How retries wait (module-level so tests replace it and never sleep)."""
+    clock.sleep(seconds)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -101,8 +126,17 @@ class CcxtOhlcvSource(OhlcvSource):
     exchange_id: str = Field(default="binance", description="ccxt exchange id, e.g. binance.")
     page_limit: int = Field(default=1000, description="Candles requested per page.")
     max_pages: int = Field(default=100, description="Safety bound on pages per day.")
-    retries: int = Field(default=3, description="Retries per page on ccxt network errors.")
-    retry_backoff_seconds: float = Field(default=1.0, description="First retry delay; doubles.")
+    retries: int = Field(
+        default=4,
+        ge=0,
+        description="Retries per page on transient ccxt errors (network, rate limit).",
+    )
+    retry_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="Backoff scale: retry n waits up to this x 2^n (jittered)."
+    )
+    retry_max_backoff_seconds: float = Field(
+        default=30.0, ge=0, description="Upper bound of one retry wait."
+    )
     markets_file: str | None = Field(
         default=None,
         description="JSON of ccxt markets ({symbol: market}) to use instead of fetching them.",
@@ -151,25 +185,59 @@ class CcxtOhlcvSource(OhlcvSource):
             )
         return exchange
 
-    def _page(self, exchange: Any, key: SeriesKey, since: int, until: int) -> list[list[Any]]:
-        delay = self.retry_backoff_seconds
-        for attempt in range(self.retries + 1):
-            try:
-                return list(
-                    exchange.fetch_ohlcv(
-                        key.symbol,
-                        key.timeframe,
-                        since=since,
-                        limit=self.page_limit,
-                        params={"until": until},
-                    )
+    def _retrying(self, key: SeriesKey, day: date) -> Retrying:
+        """Bounded exponential backoff with full jitter, on transient ccxt errors only."""
+
+        def note(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "ccxt.retry",
+                exchange=self.exchange_id,
+                symbol=key.symbol,
+                timeframe=key.timeframe,
+                day=day.isoformat(),
+                attempt=state.attempt_number,
+                wait_s=round(state.upcoming_sleep, 3),
+                error=f"{type(error).__name__}: {error}",
+            )
+
+        return Retrying(
+            retry=retry_if_exception_type(TRANSIENT_ERRORS),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_random_exponential(
+                multiplier=self.retry_backoff_seconds, max=self.retry_max_backoff_seconds
+            ),
+            sleep=lambda seconds: _sleep(seconds),
+            before_sleep=note,
+            reraise=False,
+        )
+
+    def _page(
+        self, exchange: Any, key: SeriesKey, day: date, since: int, until: int
+    ) -> list[list[Any]]:
+        """One page of candles, retried on transient errors; exhausted retries name the day."""
+
+        def fetch() -> list[list[Any]]:
+            return list(
+                exchange.fetch_ohlcv(
+                    key.symbol,
+                    key.timeframe,
+                    since=since,
+                    limit=self.page_limit,
+                    params={"until": until},
                 )
-            except ccxt.NetworkError:
-                if attempt == self.retries:
-                    raise
-                clock.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+            )
+
+        try:
+            return self._retrying(key, day)(fetch)
+        except RetryError as exc:
+            error = exc.last_attempt.exception()
+            raise DrydockError(
+                f"{self.describe()} could not fetch {key.symbol} {key.timeframe} for {day} after "
+                f"{self.retries + 1} attempt(s): {type(error).__name__}: {error}. Nothing was "
+                "written for that day; check the network and the exchange's status, then rerun "
+                "(finished days are kept)."
+            ) from error
 
     def fetch_day(self, key: SeriesKey, day: date) -> pl.DataFrame:
         exchange = self._validate(key)
@@ -180,7 +248,7 @@ class CcxtOhlcvSource(OhlcvSource):
         rows: dict[int, list[Any]] = {}
         since = start_ms
         for _ in range(self.max_pages):
-            batch = self._page(exchange, key, since, end_ms - 1)
+            batch = self._page(exchange, key, day, since, end_ms - 1)
             if not batch:
                 break
             rows.update({int(r[0]): r for r in batch if start_ms <= int(r[0]) < end_ms})
@@ -211,8 +279,9 @@ def make_source(
 
 
 def source_from_env() -> OhlcvSource:
-    """The source named by ``DRYDOCK_OHLCV_SOURCE`` (default sample) + ``DRYDOCK_CCXT_EXCHANGE``."""
+    """The source the settings name: DRYDOCK_OHLCV_SOURCE (default sample), DRYDOCK_CCXT_EXCHANGE."""
+    settings = get_settings()
     return make_source(
-        os.environ.get("DRYDOCK_OHLCV_SOURCE", "sample").strip().lower() or "sample",
-        os.environ.get("DRYDOCK_CCXT_EXCHANGE") or None,
+        settings.ohlcv_source.strip().lower() or "sample",
+        settings.ccxt_exchange.strip().lower() or None,
     )

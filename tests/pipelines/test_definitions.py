@@ -14,10 +14,12 @@ from dagster import (
     AssetKey,
     DagsterInstance,
     DefaultScheduleStatus,
+    EnvVar,
     build_schedule_context,
 )
 
 import pipelines.definitions
+from drydock.errors import DrydockError
 from pipelines.resources import CcxtOhlcvSource, SampleOhlcvSource
 
 
@@ -68,6 +70,25 @@ def test_env_selects_the_ccxt_source_and_switches_the_schedule_on(
     defs = importlib.reload(definitions).defs
     source = defs.resources["ohlcv_source"]
     assert isinstance(source, CcxtOhlcvSource)
-    assert source.exchange_id == "bybit"
+    assert source.exchange_id == EnvVar("DRYDOCK_CCXT_EXCHANGE")  # resolved by Dagster at run time
+    assert source.process_config_and_initialize().exchange_id == "bybit"
     schedule = defs.resolve_schedule_def("ohlcv_daily_schedule")
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
+
+
+def test_ccxt_without_an_exchange_in_the_env_uses_the_settings_default(
+    definitions: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRYDOCK_OHLCV_SOURCE", "ccxt")
+    monkeypatch.delenv("DRYDOCK_CCXT_EXCHANGE", raising=False)
+    source = importlib.reload(definitions).defs.resources["ohlcv_source"]
+    assert isinstance(source, CcxtOhlcvSource) and source.exchange_id == "binance"
+
+
+def test_a_bad_exchange_in_the_env_fails_at_load(
+    definitions: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRYDOCK_OHLCV_SOURCE", "ccxt")
+    monkeypatch.setenv("DRYDOCK_CCXT_EXCHANGE", "binanse")
+    with pytest.raises(DrydockError, match=r"Unknown ccxt exchange 'binanse'.*binance"):
+        importlib.reload(definitions)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import ccxt
 import polars as pl
 import pytest
 
+import pipelines.resources
 from drydock.errors import DrydockError
 from drydock.ohlcv import SeriesKey
 from drydock.sample import read_sample
@@ -98,19 +100,89 @@ def test_ccxt_drops_bars_outside_the_day_even_if_the_exchange_ignores_until() ->
     assert len(replay.requests) == 1  # the next bar is past the day: no second page
 
 
-def test_ccxt_retries_network_errors() -> None:
-    replay = KlinesReplay()
-    failures = iter([ccxt.RequestTimeout("timed out")])
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the retry waits instead of sleeping through them."""
+    recorded: list[float] = []
+    monkeypatch.setattr(pipelines.resources, "_sleep", recorded.append)
+    return recorded
 
-    def flaky(url: str, method: str = "GET", headers: object = None, body: object = None) -> object:
-        error = next(failures, None)
+
+def flaky(replay: KlinesReplay, errors: list[Exception]) -> Any:
+    """``Exchange.fetch`` that raises ``errors`` in turn, then answers from the replay."""
+    pending = iter(errors)
+
+    def fetch(url: str, method: str = "GET", headers: object = None, body: object = None) -> Any:
+        error = next(pending, None)
         if error is not None:
             raise error
         return replay(url, method, headers, body)
 
-    source = offline_binance(replay, retry_backoff_seconds=0.0)
-    source.exchange().fetch = flaky
-    assert source.fetch_day(BTC, DAY).height == 3
+    return fetch
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ccxt.RequestTimeout("binance GET /api/v3/klines 408 timed out"),
+        ccxt.NetworkError("binance GET /api/v3/klines connection reset"),
+        ccxt.DDoSProtection("binance 418 banned"),
+        ccxt.RateLimitExceeded("binance 429 Too Many Requests"),
+        ccxt.ExchangeNotAvailable("binance 503 Service Unavailable"),
+    ],
+)
+def test_ccxt_retries_transient_errors_with_jittered_backoff(
+    error: Exception, waits: list[float]
+) -> None:
+    replay = KlinesReplay()
+    source = offline_binance(replay, retry_backoff_seconds=2.0, retry_max_backoff_seconds=5.0)
+    source.exchange().fetch = flaky(replay, [error, error, error])
+
+    assert source.fetch_day(BTC, DAY).equals(expected_bars())
+    assert len(waits) == 3
+    # Full jitter: retry n waits a random time in [0, min(5, 2 * 2^n)].
+    assert all(0 <= wait <= bound for wait, bound in zip(waits, [4.0, 5.0, 5.0], strict=True))
+
+
+def test_ccxt_gives_up_after_bounded_attempts_naming_exchange_symbol_and_day(
+    waits: list[float],
+) -> None:
+    replay = KlinesReplay()
+    source = offline_binance(replay, retries=2)
+    source.exchange().fetch = flaky(replay, [ccxt.RequestTimeout("timed out")] * 10)
+
+    with pytest.raises(
+        DrydockError,
+        match=r"ccxt binance could not fetch BTC/USDT 1h for 2026-02-08 after 3 attempt\(s\): "
+        r"RequestTimeout: timed out\. Nothing was written",
+    ) as raised:
+        source.fetch_day(BTC, DAY)
+    assert isinstance(raised.value.__cause__, ccxt.RequestTimeout)
+    assert len(waits) == 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ccxt.BadSymbol("binance Invalid symbol."),
+        ccxt.AuthenticationError("binance API-key format invalid."),
+        ccxt.ExchangeError("binance Invalid interval."),
+    ],
+)
+def test_ccxt_does_not_retry_request_errors(error: Exception, waits: list[float]) -> None:
+    replay = KlinesReplay()
+    calls: list[str] = []
+    source = offline_binance(replay)
+    fail = flaky(replay, [error])
+
+    def counted(url: str, *args: Any) -> Any:
+        calls.append(url)
+        return fail(url, *args)
+
+    source.exchange().fetch = counted
+    with pytest.raises(type(error)):
+        source.fetch_day(BTC, DAY)
+    assert len(calls) == 1 and waits == []
 
 
 def test_ccxt_unknown_symbol_names_close_matches() -> None:
@@ -138,7 +210,10 @@ def test_source_choice_by_name_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DrydockError, match=r"Unknown ccxt exchange 'nope'.*binance"):
         make_source("ccxt", "nope")
     monkeypatch.delenv("DRYDOCK_OHLCV_SOURCE", raising=False)
+    monkeypatch.delenv("DRYDOCK_CCXT_EXCHANGE", raising=False)
     assert isinstance(source_from_env(), SampleOhlcvSource)
+    monkeypatch.setenv("DRYDOCK_OHLCV_SOURCE", " CCXT ")
+    assert source_from_env().describe() == "ccxt binance"  # the settings' default exchange
     monkeypatch.setenv("DRYDOCK_OHLCV_SOURCE", "ccxt")
     monkeypatch.setenv("DRYDOCK_CCXT_EXCHANGE", "okx")
     source = source_from_env()
