@@ -9,7 +9,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/data/numba_cache
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint typecheck bench app dagster mlflow clean lock
+.PHONY: demo test test-fast lint typecheck bench app dagster mlflow clean lock venv
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required: install it and/or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -26,12 +26,21 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/drydock demo
 
+# Every tier (unit, integration, e2e, slow).
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 -q
+
+# The unit tier only (under 30 s).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -1,58 +1,110 @@
-"""The ``drydock`` command line: the composition root of the repository.
+"""The ``drydock`` command line: a kernel root that packages extend through entry points.
 
-The kernel imports no package to its right at module import time. Command groups living in
-``research``, ``live`` and ``pipelines`` are registered when the CLI is built (``build_app``),
-each through a ``register(app)`` function in its package's ``cli`` module.
+The kernel imports no package to its right. Each package contributes its commands through the
+entry-point group ``drydock.commands`` (a ``register(app)`` function) and its lines of
+``drydock status`` through ``drydock.status`` (a function returning ``(label, value)`` rows);
+both groups are declared in ``pyproject.toml`` and read with :mod:`importlib.metadata`.
+Heavy libraries load inside the commands, so ``drydock --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
+from collections.abc import Callable, Iterable
+from importlib.metadata import EntryPoint, entry_points
+from typing import cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from drydock.errors import DrydockError
+from drydock import __version__
+from drydock.errors import ConfigError, DrydockError
 
-COMMAND_MODULES = ("pipelines.cli", "research.cli", "live.cli", "pipelines.demo")
+COMMANDS_GROUP = "drydock.commands"
+STATUS_GROUP = "drydock.status"
+REINSTALL_HINT = "Reinstall the project's metadata with `make venv` (or `uv pip install -e .`)."
 
-err_console = Console(stderr=True)
+StatusRows = Iterable[tuple[str, str]]
 
 
-def _strategies() -> None:
-    """List the library strategies with their parameters and sweep ranges."""
-    from strategies.registry import get_strategy, strategy_ids
+def _entry_points(group: str) -> list[EntryPoint]:
+    """The group's entry points sorted by name; none at all means stale install metadata."""
+    found = sorted(entry_points(group=group), key=lambda ep: ep.name)
+    if not found:
+        raise ConfigError(f"No `{group}` entry points are installed. {REINSTALL_HINT}")
+    return found
 
-    table = Table("strategy", "parameter", "default", "range", "description")
-    for sid in strategy_ids():
-        strategy = get_strategy(sid)
-        for i, spec in enumerate(strategy.params):
-            table.add_row(
-                sid if i == 0 else "",
-                spec.name,
-                f"{spec.default:g}",
-                f"{spec.low:g}..{spec.high:g} step {spec.step:g}",
-                spec.doc if i else f"{strategy.description} ({spec.doc})",
-            )
-    Console().print(table)
+
+def _load(ep: EntryPoint) -> Callable[..., object]:
+    """Load one entry point; a failure names it and the package that declared it."""
+    try:
+        loaded: Callable[..., object] = ep.load()
+    except Exception as exc:
+        raise ConfigError(
+            f"Entry point {ep.group}:{ep.name} = {ep.value} failed to load: "
+            f"{type(exc).__name__}: {exc}. {REINSTALL_HINT}"
+        ) from exc
+    return loaded
+
+
+def kernel_status() -> StatusRows:
+    """The kernel's lines of ``drydock status``: home, lake, kill switch."""
+    from drydock.ohlcv import available_series
+    from drydock.settings import get_settings
+
+    settings = get_settings()
+    kill = settings.kill_file
+    return [
+        ("home", str(settings.root)),
+        ("lake", f"{len(available_series())} series in {settings.lake_dir}"),
+        ("kill switch", f"ENGAGED ({kill})" if kill.exists() else f"off ({kill} absent)"),
+    ]
+
+
+def status_command() -> None:
+    """Show the home, lake series count, journal, kill switch state and unfinished runs."""
+    rows = list(kernel_status())
+    for ep in _entry_points(STATUS_GROUP):
+        provider = cast(Callable[[], StatusRows], _load(ep))
+        rows += provider()
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        typer.echo(f"{label:<{width}}  {value}")
+
+
+def _version(value: bool) -> None:
+    """Print the version and the resolved home, then exit."""
+    if value:
+        from drydock.settings import get_settings
+
+        typer.echo(f"drydock {__version__}\nhome {get_settings().root}")
+        raise typer.Exit()
+
+
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and the resolved DRYDOCK_HOME, then exit.",
+    ),
+) -> None:
+    """Drydock: ingest crypto market data, backtest strategies, track runs in MLflow, and replay
+    or run promoted strategies through the shared policy engine."""
 
 
 def build_app() -> typer.Typer:
-    """Root Typer app with every package's commands registered."""
+    """Root Typer app with the kernel's commands and every installed package's commands."""
     app = typer.Typer(
         name="drydock",
-        help="Drydock: ingest crypto market data, backtest strategies, track runs in MLflow, "
-        "and replay or run promoted strategies through the shared policy engine.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
     )
-    app.command("strategies")(_strategies)
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        module.register(app)
+    app.callback()(_root)
+    app.command("status")(status_command)
+    for ep in _entry_points(COMMANDS_GROUP):
+        _load(ep)(app)
     return app
 
 
@@ -61,7 +113,9 @@ def main() -> None:
     try:
         build_app()()
     except DrydockError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

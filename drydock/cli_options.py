@@ -1,8 +1,26 @@
-"""Parsing of repeated CLI options such as ``--param name=value``, shared by every command group."""
+"""CLI option parsers and shared option declarations, the same for every command group.
+
+Kept light (standard library, typer, :mod:`drydock.errors`, :mod:`drydock.symbols`) so that
+``drydock --help`` starts fast. Shared options: ``-e/--exchange``, ``-s/--symbol``,
+``-t/--timeframe``, ``-p/--param`` (repeatable), ``--start`` and ``--end`` (ISO date or datetime,
+naive = UTC, end exclusive). Declare them with ``Annotated``, the default after ``=``:
+``symbol: Annotated[str, symbol_option()] = DEFAULT_SYMBOL``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+
 from drydock.errors import ConfigError
+from drydock.symbols import canonical_exchange, canonical_symbol
+
+DEFAULT_EXCHANGE = "binance"
+DEFAULT_SYMBOL = "BTC/USDT"
+DEFAULT_TIMEFRAME = "1h"
 
 
 def parse_param_options(options: list[str] | None) -> dict[str, str]:
@@ -19,3 +37,87 @@ def parse_param_options(options: list[str] | None) -> dict[str, str]:
             raise ConfigError(f"--param {name} is given twice ({parsed[name]!r} and {value!r}).")
         parsed[name] = value
     return parsed
+
+
+def parse_when(raw: str | datetime | None, option: str) -> datetime | None:
+    """An ISO date or datetime as an aware UTC datetime; naive values are taken as UTC."""
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        value = raw
+    else:
+        try:
+            value = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            raise ConfigError(
+                f"{option} {raw!r} is not an ISO date or datetime; use e.g. 2024-01-01 or "
+                "2024-01-01T12:00:00Z (naive times are UTC)."
+            ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def when_parser(option: str) -> Callable[[str], datetime | None]:
+    """A Typer ``parser=`` for ``option``: :func:`parse_when` with the option named in errors."""
+
+    def parse(raw: str) -> datetime | None:
+        return parse_when(raw, option)
+
+    return parse
+
+
+def _symbol(value: str | None) -> str | None:
+    return None if value is None else canonical_symbol(value)
+
+
+def _exchange(value: str | None) -> str | None:
+    return None if value is None else canonical_exchange(value)
+
+
+def symbol_option(doc: str = "") -> Any:
+    """``-s/--symbol``: a ccxt unified symbol, validated and upper-cased by ``canonical_symbol``."""
+    return typer.Option(
+        "--symbol",
+        "-s",
+        callback=_symbol,
+        help=doc or "Market symbol (ccxt unified), e.g. BTC/USDT or BTC/USDT:USDT.",
+    )
+
+
+def exchange_option(doc: str = "") -> Any:
+    """``-e/--exchange``: a ccxt exchange id, validated and lower-cased."""
+    return typer.Option(
+        "--exchange",
+        "-e",
+        callback=_exchange,
+        help=doc or "Exchange id (ccxt), e.g. binance.",
+    )
+
+
+def timeframe_option(doc: str = "") -> Any:
+    """``-t/--timeframe``: a bar timeframe such as 1h."""
+    return typer.Option("--timeframe", "-t", help=doc or "Bar timeframe, e.g. 1h.")
+
+
+def param_option() -> Any:
+    """``-p/--param name=value``, repeatable."""
+    return typer.Option("--param", "-p", help="Strategy parameter override name=value; repeatable.")
+
+
+def start_option(doc: str = "") -> Any:
+    """``--start``: first bar, inclusive."""
+    return typer.Option(
+        "--start",
+        parser=when_parser("--start"),
+        metavar="DATE|DATETIME",
+        help=doc or "First bar, inclusive: ISO date or datetime, naive = UTC, e.g. 2024-03-01.",
+    )
+
+
+def end_option(doc: str = "") -> Any:
+    """``--end``: end of the window, exclusive."""
+    return typer.Option(
+        "--end",
+        parser=when_parser("--end"),
+        metavar="DATE|DATETIME",
+        help=doc or "End, exclusive: ISO date or datetime, naive = UTC, e.g. 2024-04-01.",
+    )

@@ -6,7 +6,10 @@ strategy's live form can reproduce its backtest exactly.
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # polars loads on first use, so listing strategies stays fast
+    import polars as pl
 
 
 def ema_alpha(span: int) -> float:
@@ -16,6 +19,8 @@ def ema_alpha(span: int) -> float:
 
 def ema(column: str | pl.Expr, span: int) -> pl.Expr:
     """Recursive EMA seeded with the first value: ``y0 = x0; y_t = (1-a) y_{t-1} + a x_t``."""
+    import polars as pl
+
     expr = pl.col(column) if isinstance(column, str) else column
     return expr.ewm_mean(alpha=ema_alpha(span), adjust=False)
 

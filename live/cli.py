@@ -4,34 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from drydock.cli_options import parse_param_options
-from drydock.errors import DrydockError
-from drydock.metrics import format_metric
-from drydock.settings import get_settings
-from live.journal import SqliteJournal
-from live.replay import ReplayResult, replay
+from drydock import cli_options as opt
+
+if TYPE_CHECKING:  # the journal and replay load inside the commands: `drydock --help` stays fast
+    from live.journal import RunSummary
+    from live.replay import ReplayResult
 
 GLOBAL_SCOPE = "global"
-
-
-def parse_when(raw: str | None, option: str) -> datetime | None:
-    """An ISO date or datetime; naive values are taken as UTC."""
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise DrydockError(
-            f"{option} {raw!r} is not an ISO date or datetime; use e.g. 2024-01-01 or "
-            "2024-01-01T12:00:00Z."
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def summary_table(result: ReplayResult) -> Table:
@@ -48,6 +33,8 @@ def summary_table(result: ReplayResult) -> Table:
         ("final equity", f"{result.final_equity:,.2f}"),
         ("final position", f"{result.final_position.qty} {result.final_position.symbol}"),
     ]
+    from drydock.metrics import format_metric
+
     rows += [(name, format_metric(name, value)) for name, value in result.metrics.items()]
     for name, value in rows:
         table.add_row(name, value)
@@ -56,14 +43,12 @@ def summary_table(result: ReplayResult) -> Table:
 
 def replay_command(
     strategy: Annotated[str, typer.Argument(help="Strategy id, see `drydock strategies`.")],
-    symbol: Annotated[str, typer.Option(help="Market symbol, e.g. BTC/USDT.")],
-    timeframe: Annotated[str, typer.Option(help="Bar timeframe, e.g. 1h.")] = "1h",
-    exchange: Annotated[str, typer.Option(help="Exchange whose lake bars to replay.")] = "binance",
-    param: Annotated[
-        list[str] | None, typer.Option(help="Strategy parameter name=value (repeatable).")
-    ] = None,
-    start: Annotated[str | None, typer.Option(help="First bar (ISO, UTC), inclusive.")] = None,
-    end: Annotated[str | None, typer.Option(help="End (ISO, UTC), exclusive.")] = None,
+    exchange: Annotated[str, opt.exchange_option()] = opt.DEFAULT_EXCHANGE,
+    symbol: Annotated[str, opt.symbol_option()] = opt.DEFAULT_SYMBOL,
+    timeframe: Annotated[str, opt.timeframe_option()] = opt.DEFAULT_TIMEFRAME,
+    param: Annotated[list[str] | None, opt.param_option()] = None,
+    start: Annotated[datetime | None, opt.start_option()] = None,
+    end: Annotated[datetime | None, opt.end_option()] = None,
     policy: Annotated[
         Path | None, typer.Option(help="Policy TOML (default policies/default.toml).")
     ] = None,
@@ -75,14 +60,16 @@ def replay_command(
     ] = None,
 ) -> None:
     """Replay a strategy on lake bars with paper fills, every order through the policy engine."""
+    from live.replay import replay
+
     result = replay(
         strategy,
-        parse_param_options(param),
+        opt.parse_param_options(param),
         exchange,
         symbol,
         timeframe,
-        parse_when(start, "--start"),
-        parse_when(end, "--end"),
+        start,
+        end,
         policy,
         cash=cash,
         fee=fee,
@@ -92,31 +79,73 @@ def replay_command(
     Console().print(summary_table(result))
 
 
+def unfinished_runs() -> list[RunSummary]:
+    """Runs of this home's journal that have not journaled ``run_finished`` (newest first)."""
+    from drydock.settings import get_settings
+    from live.journal import SqliteJournal
+
+    path = get_settings().journal_path
+    if not path.exists():
+        return []
+    with SqliteJournal(path) as journal:
+        return journal.runs(unfinished_only=True)
+
+
+def run_line(summary: RunSummary) -> str:
+    """One run as an operator reads it: id, strategy, mode, venue, symbol, start time."""
+    run = summary.run
+    return (
+        f"{run.run_id} ({run.strategy_id} {run.mode} {run.venue} {run.symbol} {run.timeframe}, "
+        f"started {summary.created_at:%Y-%m-%d %H:%M} UTC)"
+    )
+
+
 def kill_command(
     reason: Annotated[str, typer.Option(help="Why trading is being stopped.")] = "manual",
 ) -> None:
     """Engage the kill switch: create the kill file (new exposure is denied) and journal it."""
+    from drydock.settings import get_settings
+    from live.journal import SqliteJournal
+
     settings = get_settings()
     settings.kill_file.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     settings.kill_file.write_text(f"{now.isoformat()} {reason}\n", encoding="utf-8")
-    with SqliteJournal() as journal:
+    with SqliteJournal(settings.journal_path) as journal:
         journal.record_event("kill", GLOBAL_SCOPE, {"reason": reason}, now)
-    Console().print(f"kill switch engaged: {settings.kill_file}")
+    console = Console()
+    console.print(f"kill switch engaged: {settings.kill_file}", soft_wrap=True)
+    runs = unfinished_runs()
+    if not runs:
+        console.print(f"no unfinished runs in {settings.journal_path}", soft_wrap=True)
+    for summary in runs:
+        console.print(f"reaches unfinished run {run_line(summary)}", soft_wrap=True)
 
 
 def resume_command(
     reason: Annotated[str, typer.Option(help="Why trading may resume.")] = "manual",
 ) -> None:
     """Release the kill switch: remove the kill file and journal it."""
+    from drydock.settings import get_settings
+    from live.journal import SqliteJournal
+
     settings = get_settings()
     was_on = settings.kill_file.exists()
     settings.kill_file.unlink(missing_ok=True)
-    with SqliteJournal() as journal:
+    with SqliteJournal(settings.journal_path) as journal:
         journal.record_event(
             "resume", GLOBAL_SCOPE, {"reason": reason, "was_on": was_on}, datetime.now(UTC)
         )
     Console().print("kill switch released" if was_on else "kill switch was not engaged")
+
+
+def status_rows() -> list[tuple[str, str]]:
+    """The live package's lines of ``drydock status``: journal and unfinished runs."""
+    from drydock.settings import get_settings
+
+    runs = unfinished_runs()
+    rows = [("journal", str(get_settings().journal_path)), ("unfinished runs", str(len(runs)))]
+    return rows + [("", run_line(summary)) for summary in runs]
 
 
 def register(app: typer.Typer) -> None:

@@ -2,52 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from drydock import lake
+from drydock import cli_options as opt
 from drydock.errors import DrydockError, unknown_choice
-from drydock.ohlcv import SeriesKey
-from drydock.sample import sample_series
+from drydock.series import SeriesKey
+from drydock.symbols import canonical_exchange, canonical_symbol
 from drydock.timeframes import timeframe_seconds
-from pipelines.series import SOURCES
 
 if TYPE_CHECKING:  # dagster and ccxt load lazily so `drydock --help` stays fast
     from pipelines.ingest import CheckReport, IngestReport
 
 
-def parse_day(value: str | None, option: str) -> date | None:
-    """``YYYY-MM-DD`` -> date; a clear error naming the option otherwise."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
+def days_covering(start: datetime | None, end: datetime | None) -> tuple[date | None, date | None]:
+    """The first and last UTC day holding a bar of ``[start, end)`` (the lake's day partitions)."""
+    if start is not None and end is not None and end <= start:
         raise DrydockError(
-            f"Invalid {option} {value!r}: write a UTC calendar day as YYYY-MM-DD, e.g. 2024-03-01."
-        ) from None
-
-
-def normalize_symbol(symbol: str) -> str:
-    """Accept 'btc/usdt', 'BTC_USDT' (the lake's folder spelling) or 'BTC/USDT'."""
-    symbol = symbol.strip().upper()
-    return symbol if "/" in symbol else lake.decode_symbol(symbol)
+            f"--end {end:%Y-%m-%d %H:%M} is not after --start {start:%Y-%m-%d %H:%M}; the end is "
+            "exclusive, e.g. --start 2024-03-01 --end 2024-03-02 ingests one day."
+        )
+    last = None if end is None else (end - timedelta(microseconds=1)).date()
+    return (None if start is None else start.date()), last
 
 
 def select_series(
     source: str, exchange: str | None, symbol: str | None, timeframe: str | None
 ) -> list[SeriesKey] | None:
     """Series chosen by the CLI filters; None means the default (every bundled sample series)."""
+    from pipelines.series import SOURCES
+
+    exchange = None if exchange is None else canonical_exchange(exchange)
+    symbol = None if symbol is None else canonical_symbol(symbol)
     if source not in SOURCES:
         raise unknown_choice("--source", source, SOURCES)
     if source == "ccxt":
         import ccxt
 
-        exchange = (exchange or "binance").lower()
+        exchange = exchange or opt.DEFAULT_EXCHANGE
         if exchange not in ccxt.exchanges:
             raise unknown_choice("--exchange", exchange, ccxt.exchanges, "(ccxt exchange ids)")
         if symbol is None:
@@ -59,15 +55,17 @@ def select_series(
         supported = getattr(ccxt, exchange)().timeframes or {}
         if timeframe not in supported:
             raise unknown_choice("--timeframe", timeframe, supported, f"({exchange} timeframes)")
-        return [SeriesKey(exchange, normalize_symbol(symbol), timeframe)]
+        return [SeriesKey(exchange, symbol, timeframe)]
     if timeframe is not None:
         timeframe_seconds(timeframe)
+    from drydock.sample import sample_series
+
     chosen = sample_series()
     bundled = ", ".join(str(k) for k in chosen)
     hint = f"The bundled sample series are: {bundled}. Use --source ccxt to fetch other markets."
     for name, value, field in (
-        ("--exchange", exchange and exchange.lower(), "exchange"),
-        ("--symbol", symbol and normalize_symbol(symbol), "symbol"),
+        ("--exchange", exchange, "exchange"),
+        ("--symbol", symbol, "symbol"),
         ("--timeframe", timeframe, "timeframe"),
     ):
         if value is None:
@@ -115,44 +113,42 @@ def print_report(report: IngestReport, console: Console) -> None:
 
 
 def ingest_command(
-    exchange: str | None = typer.Option(
-        None, "--exchange", help="Exchange id (ccxt id, e.g. binance). Default: all bundled."
-    ),
-    symbol: str | None = typer.Option(
-        None, "--symbol", help="Market symbol, e.g. BTC/USDT (BTC_USDT also accepted)."
-    ),
-    timeframe: str | None = typer.Option(
-        None, "--timeframe", help="Bar timeframe, e.g. 1h. Default: all bundled (ccxt: 1h)."
-    ),
-    start: str | None = typer.Option(
-        None, "--start", help="First UTC day, YYYY-MM-DD. Default: start of the sample."
-    ),
-    end: str | None = typer.Option(
-        None, "--end", help="Last UTC day (inclusive), YYYY-MM-DD. Default: end of the sample."
-    ),
-    source: str = typer.Option(
-        "sample", "--source", help="Where bars come from: 'sample' (bundled, offline) or 'ccxt'."
-    ),
-    record: bool = typer.Option(
-        False, "--record", help="Record the runs in DAGSTER_HOME so the Dagster UI shows them."
-    ),
+    exchange: Annotated[
+        str | None, opt.exchange_option("Exchange id (ccxt), e.g. binance. Default: all bundled.")
+    ] = None,
+    symbol: Annotated[
+        str | None, opt.symbol_option("Market symbol (ccxt unified), e.g. BTC/USDT. Default: all.")
+    ] = None,
+    timeframe: Annotated[
+        str | None, opt.timeframe_option("Bar timeframe, e.g. 1h. Default: all bundled (ccxt: 1h).")
+    ] = None,
+    start: Annotated[datetime | None, opt.start_option()] = None,
+    end: Annotated[datetime | None, opt.end_option()] = None,
+    source: Annotated[
+        str,
+        typer.Option(help="Where bars come from: 'sample' (bundled, offline) or 'ccxt'."),
+    ] = "sample",
+    record: Annotated[
+        bool, typer.Option(help="Record the runs in DAGSTER_HOME so the Dagster UI shows them.")
+    ] = False,
 ) -> None:
     """Load OHLCV bars into the lake, check them and refresh the warehouse views.
 
-    Runs the Dagster `ohlcv` asset in-process over the requested days (one run per date range,
-    not one per day): bad rows are quarantined, gaps and duplicates reported.
-    Default: every bundled sample series over its full coverage.
+    Runs the Dagster `ohlcv` asset in-process over the UTC days that cover [--start, --end)
+    (one run per date range, not one per day): bad rows are quarantined, gaps and duplicates
+    reported. Default: every bundled sample series over its full coverage.
     """
     source = source.strip().lower()
     keys = select_series(source, exchange, symbol, timeframe)
     from pipelines.ingest import ingest
 
+    first, last = days_covering(start, end)
     report = ingest(
         keys,
-        parse_day(start, "--start"),
-        parse_day(end, "--end"),
+        first,
+        last,
         source=source,
-        exchange_id=exchange.lower() if exchange else None,
+        exchange_id=exchange,
         record=record,
     )
     print_report(report, Console())

@@ -13,12 +13,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from drydock.errors import ConfigError
-from drydock.types import Bar, OrderIntent, Side
+
+if TYPE_CHECKING:  # polars and the domain types load on first use: listing strategies stays fast
+    import polars as pl
+
+    from drydock.types import Bar, OrderIntent
 
 Params = dict[str, float]
 
@@ -110,6 +112,8 @@ class IncrementalRunner:
 
     def on_bar(self, bar: Bar) -> list[OrderIntent]:
         """Process one closed bar; return an intent if the desired exposure changed."""
+        from drydock.types import OrderIntent, Side
+
         new_target = self.strategy.step(self.state, bar, self.params)
         if new_target == self.target:
             return []
@@ -124,6 +128,8 @@ class IncrementalRunner:
 
 def iter_bars(frame: pl.DataFrame) -> list[Bar]:
     """Rows of a bar frame as :class:`Bar` objects (for the incremental form)."""
+    from drydock.types import Bar
+
     return [
         Bar(*row)
         for row in frame.select("ts", "open", "high", "low", "close", "volume").iter_rows()

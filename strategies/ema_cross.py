@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from drydock.errors import ConfigError
 from drydock.indicators import ema, ema_step
-from drydock.types import Bar
 from strategies.base import Params, ParamSpec, Strategy
+
+if TYPE_CHECKING:  # polars loads on first use, so listing strategies stays fast
+    import polars as pl
+
+    from drydock.types import Bar
 
 
 @dataclass
@@ -40,6 +43,8 @@ class EmaCross(Strategy):
         return int(params["slow"])
 
     def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
+        import polars as pl
+
         fast, slow = int(params["fast"]), int(params["slow"])
         return frame.with_columns(
             pl.when(

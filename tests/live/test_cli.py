@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from drydock.cli_options import parse_param_options as parse_params
+from drydock.cli_options import parse_when
 from drydock.errors import DrydockError
 from drydock.ohlcv import SeriesKey
 from drydock.settings import Settings
-from live.cli import parse_when, register
+from live.cli import register
 from live.journal import SqliteJournal
 
 
@@ -22,17 +25,7 @@ def app() -> typer.Typer:
     return root
 
 
-REPLAY = [
-    "live",
-    "replay",
-    "ema_cross",
-    "--symbol",
-    "BTC/USDT",
-    "--timeframe",
-    "1h",
-    "--exchange",
-    "binance",
-]
+REPLAY = ["live", "replay", "ema_cross", "-s", "btc/usdt", "-t", "1h", "-e", "Binance"]
 
 
 def test_replay_prints_a_summary(app: typer.Typer, lake: SeriesKey, settings: Settings) -> None:
@@ -43,8 +36,9 @@ def test_replay_prints_a_summary(app: typer.Typer, lake: SeriesKey, settings: Se
     for label in ("paper replay", "intents", "allowed / denied", "final equity", "sharpe"):
         assert label in result.output
     with SqliteJournal(settings.journal_path) as j:
-        [run_id] = [r[0] for r in j._conn.execute("SELECT run_id FROM runs")]
-    assert run_id in result.output
+        [summary] = j.runs()
+    assert summary.run.run_id in result.output
+    assert (summary.run.symbol, summary.run.venue) == ("BTC/USDT", "binance")  # canonicalized
 
 
 def test_replay_surfaces_user_errors(app: typer.Typer, lake: SeriesKey) -> None:
@@ -53,6 +47,7 @@ def test_replay_surfaces_user_errors(app: typer.Typer, lake: SeriesKey) -> None:
         (["--param", "fast=5", "--param", "fast=6"], "given twice"),
         (["--param", "fats=5"], "Unknown parameter 'fats'"),
         (["--start", "yesterday"], "--start 'yesterday' is not an ISO date"),
+        (["-s", "BTC/USDT*"], "glob character"),
     ]
     for extra, message in cases:
         result = CliRunner().invoke(app, [*REPLAY, *extra])
@@ -76,6 +71,42 @@ def test_kill_and_resume_toggle_the_file_and_journal_it(
         events = j.events(scope="global")
     assert [e.kind for e in events] == ["kill", "resume"]
     assert events[0].detail == {"reason": "drill"}
+
+
+def test_kill_from_another_directory_lands_under_home(
+    app: typer.Typer, lake: SeriesKey, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert CliRunner().invoke(app, [*REPLAY, "--run-id", "drill-run"]).exit_code == 0
+    with SqliteJournal(home / "live" / "journal.sqlite") as journal:
+        unfinished = journal.runs(unfinished_only=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(app, ["live", "kill"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    kill_file = home.resolve() / "live" / "KILL"
+    assert kill_file.exists() and not (elsewhere / "data").exists()
+    assert f"kill switch engaged: {kill_file}" in result.output
+    assert unfinished == []  # a replay that ran to its last bar journals run_finished
+    assert f"no unfinished runs in {home.resolve() / 'live' / 'journal.sqlite'}" in result.output
+
+
+def test_kill_names_each_unfinished_run(app: typer.Typer, home: Path) -> None:
+    from datetime import UTC, datetime
+
+    from live.journal import RunRecord
+
+    with SqliteJournal(home / "live" / "journal.sqlite") as journal:
+        for run_id in ("run-a", "run-b"):
+            record = RunRecord(
+                run_id, "ema_cross", {"fast": 12}, "paper", "paper", "BTC/USDT", "1h", "1", "h"
+            )
+            journal.start_run(record)
+        journal.record_event("run_finished", "run-b", {}, datetime.now(UTC))
+    result = CliRunner().invoke(app, ["live", "kill"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "reaches unfinished run run-a (ema_cross paper paper BTC/USDT 1h" in result.output
+    assert "run-b" not in result.output
 
 
 def test_parsers() -> None:

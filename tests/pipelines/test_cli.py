@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from drydock.errors import DrydockError
 from drydock.ohlcv import SeriesKey
-from pipelines.cli import normalize_symbol, parse_day, register, select_series
+from pipelines.cli import days_covering, register, select_series
 
 
 @pytest.fixture
@@ -28,13 +29,14 @@ def app() -> typer.Typer:
 def test_help_lists_every_option(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["ingest", "--help"], terminal_width=120)
     assert result.exit_code == 0
-    for option in ("--exchange", "--symbol", "--timeframe", "--start", "--end", "--source"):
+    for option in ("--exchange", "-e", "--symbol", "-s", "--timeframe", "-t", "--start", "--end"):
         assert option in result.output
     assert "Load OHLCV bars into the lake" in result.output
 
 
+@pytest.mark.integration
 def test_ingest_command_writes_the_lake_and_prints_the_report(app: typer.Typer, home: Path) -> None:
-    args = ["ingest", "--symbol", "btc_usdt", "--start", "2024-03-01", "--end", "2024-03-02"]
+    args = ["ingest", "-s", "btc/usdt", "--start", "2024-03-01", "--end", "2024-03-03"]
     result = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "binance BTC/USDT 1h" in result.output
@@ -49,7 +51,9 @@ def test_ingest_command_writes_the_lake_and_prints_the_report(app: typer.Typer, 
         (["--exchange", "kraken"], r"Unknown --exchange 'kraken'. Valid choices: binance\."),
         (["--timeframe", "4h"], r"Unknown --timeframe '4h'. Valid choices: 1h\."),
         (["--timeframe", "hourly"], r"Invalid timeframe 'hourly'"),
-        (["--start", "2024-02-30"], r"Invalid --start '2024-02-30': .*YYYY-MM-DD"),
+        (["--start", "2024-02-30"], r"--start '2024-02-30' is not an ISO date or datetime"),
+        (["--symbol", "BTC_USDT"], r"Invalid symbol 'BTC_USDT': expected the ccxt unified form"),
+        (["--symbol", "BTC/[A-Z]*"], r"glob character"),
         (["--source", "csv"], r"Unknown --source 'csv'. Valid choices: ccxt, sample"),
         (["--source", "ccxt"], r"--symbol is required with --source ccxt"),
         (["--source", "ccxt", "--symbol", "BTC/USDT", "--timeframe", "7m"], r"'7m'.*1h"),
@@ -64,10 +68,22 @@ def test_bad_input_raises_a_drydock_error(
         raise result.exception
 
 
+def test_end_is_exclusive_in_days() -> None:
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    assert days_covering(None, None) == (None, None)
+    assert days_covering(at("2024-03-01"), at("2024-03-03")) == (
+        date(2024, 3, 1),
+        date(2024, 3, 2),
+    )
+    assert days_covering(at("2024-03-01T23:00"), at("2024-03-02T00:30")) == (
+        date(2024, 3, 1),
+        date(2024, 3, 2),
+    )
+
+
 def test_filters_and_spellings() -> None:
-    assert normalize_symbol("eth_usdt") == "ETH/USDT"
-    assert normalize_symbol("BTC/USDT:USDT") == "BTC/USDT:USDT"
-    assert parse_day(None, "--end") is None
     assert select_series("sample", None, None, None) is None  # default: everything bundled
     assert select_series("sample", "BINANCE", "sol/usdt", "1h") == [
         SeriesKey("binance", "SOL/USDT", "1h")

@@ -1,7 +1,7 @@
 """``drydock demo``: ingest the bundled data with Dagster, backtest, log to MLflow, replay on paper.
 
-The demo is orchestration only (this package is a leaf): every step is a call into the packages
-that own it. It prints the backtest's metrics beside the paper replay's, so any disagreement
+The demo is orchestration only (``demo`` is a leaf package, like ``pipelines`` and ``app``): every
+step is a call into the package that owns it. It prints the backtest's metrics beside the paper replay's, so any disagreement
 between the vectorized and incremental paths, or a policy decision that changed the outcome,
 is visible.
 """
@@ -15,9 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from drydock.ohlcv import SeriesKey
-from drydock.settings import get_settings
-from research.cli import metrics_table
+from drydock.series import SeriesKey
 
 DEMO_KEY = SeriesKey("binance", "BTC/USDT", "1h")
 DEMO_STRATEGY = "ema_cross"
@@ -44,9 +42,11 @@ def denial_counts(run_id: str) -> Counter[str]:
 
 def run_demo() -> None:
     """Run the four steps and print the summary."""
+    from drydock.settings import get_settings
     from live.replay import replay
     from pipelines.ingest import ingest
     from research.backtest import backtest
+    from research.cli import metrics_table
     from research.tracking import log_backtest
     from strategies.registry import get_strategy
 

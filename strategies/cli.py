@@ -1,0 +1,35 @@
+"""``drydock strategies``: every discovered strategy, its parameters, ranges and origin."""
+
+from __future__ import annotations
+
+import typer
+
+
+def strategies_command() -> None:
+    """List the strategies (library and your own), their parameters, sweep ranges and origin."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from strategies.registry import strategy_sources
+
+    table = Table("strategy", "parameter", "default", "range", "description")
+    origins = Table("strategy", "from", title="Where each strategy came from")
+    for source in strategy_sources():
+        strategy = source.cls()
+        origins.add_row(source.id, source.origin)
+        for i, spec in enumerate(strategy.params or ()):
+            table.add_row(
+                source.id if i == 0 else "",
+                spec.name,
+                f"{spec.default:g}",
+                f"{spec.low:g}..{spec.high:g} step {spec.step:g}",
+                spec.doc if i else f"{strategy.description} ({spec.doc})",
+            )
+    console = Console()
+    console.print(table)
+    console.print(origins)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``drydock strategies`` to the root CLI."""
+    app.command("strategies")(strategies_command)
