@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from drydock import warehouse
+from drydock import lake, ohlcv, warehouse
 from drydock.errors import DrydockError
+from drydock.metrics import format_metric
 from research import tracking
 
 RUN_COLUMNS = [
@@ -21,6 +22,9 @@ RUN_COLUMNS = [
     "max_drawdown",
     "trade_count",
 ]
+RUN_METRICS = ("total_return", "sharpe", "max_drawdown", "trade_count")
+SERIES_COLUMNS = ["exchange", "symbol", "timeframe"]
+INGEST_HINT = "Run `drydock ingest` or `make demo` to load the sample data."
 
 
 @dataclass(frozen=True)
@@ -38,22 +42,96 @@ def data_coverage() -> Loaded:
     except DrydockError as exc:
         return Loaded(pl.DataFrame(), str(exc))
     if frame.is_empty():
-        return Loaded(
-            frame, "The lake is empty. Run `drydock ingest` or `make demo` to load the sample data."
-        )
+        return Loaded(frame, f"The lake is empty. {INGEST_HINT}")
     return Loaded(frame)
 
 
+def format_metrics(frame: pl.DataFrame, names: tuple[str, ...] = RUN_METRICS) -> pl.DataFrame:
+    """Metric columns as the CLI prints them (percentages, counts, three decimals, 'n/a')."""
+    return frame.with_columns(
+        pl.Series(name, [_shown(name, v) for v in frame[name].to_list()], dtype=pl.String)
+        for name in names
+        if name in frame.columns
+    )
+
+
+def _shown(name: str, value: float | None) -> str:
+    return format_metric(name, float("nan") if value is None else float(value))
+
+
 def backtest_runs(limit: int = 20) -> Loaded:
-    """The latest MLflow backtest runs with their headline metrics."""
+    """The latest MLflow backtest runs with their headline metrics, formatted for display."""
     frame = tracking.latest_runs(limit)
     if frame.is_empty():
         return Loaded(
             frame, "No backtests logged yet. Run `drydock backtest ema_cross` or `make demo`."
         )
-    return Loaded(frame.select([c for c in RUN_COLUMNS if c in frame.columns]))
+    return Loaded(format_metrics(frame.select([c for c in RUN_COLUMNS if c in frame.columns])))
 
 
 def run_equity(run_id: str) -> pl.DataFrame:
     """Equity curve artifact of one run."""
     return tracking.load_equity(run_id)
+
+
+def series_quality() -> Loaded:
+    """Per-series bar quality of the lake: bars, span, missing grid bars, duplicates, invalid."""
+    rows = []
+    quarantined = quarantine_rows()
+    for key in ohlcv.available_series():
+        frame = ohlcv.read(key)
+        quality = ohlcv.bar_quality(frame, key.timeframe)
+        mine = quarantined.filter(
+            (pl.col("exchange") == key.exchange)
+            & (pl.col("symbol") == key.symbol)
+            & (pl.col("timeframe") == key.timeframe)
+        )
+        rows.append(
+            {
+                "exchange": key.exchange,
+                "symbol": key.symbol,
+                "timeframe": key.timeframe,
+                "first": frame["ts"].min(),
+                "last": frame["ts"].max(),
+                "bars": quality.bars,
+                "missing": quality.missing,
+                "duplicates": quality.duplicates,
+                "invalid": quality.invalid,
+                "quarantined": mine.height,
+            }
+        )
+    if not rows:
+        return Loaded(pl.DataFrame(), f"The lake holds no OHLCV bars. {INGEST_HINT}")
+    return Loaded(pl.DataFrame(rows))
+
+
+def quarantine_rows() -> pl.DataFrame:
+    """Every row the lake refused, with its series, day and ``reason`` (empty when none)."""
+    parts = []
+    for path in lake.partition_files(ohlcv.QUARANTINE, {}):
+        keys = lake.partition_values(path)
+        frame = pl.read_parquet(path, hive_partitioning=False)
+        parts.append(
+            frame.with_columns(
+                *(pl.lit(keys.get(name, "")).alias(name) for name in SERIES_COLUMNS),
+                pl.lit(keys.get("date", "")).alias("date"),
+            )
+        )
+    if not parts:
+        return pl.DataFrame(
+            schema={**dict.fromkeys(SERIES_COLUMNS, pl.String), "reason": pl.String}
+        )
+    merged = pl.concat(parts, how="diagonal_relaxed")
+    first = [*SERIES_COLUMNS, "date", "reason"]
+    return merged.select(first + [c for c in merged.columns if c not in first])
+
+
+def quarantine_reasons(rows: pl.DataFrame) -> pl.DataFrame:
+    """Quarantined row counts per series and reason, most frequent first."""
+    if rows.is_empty():
+        return rows
+    return (
+        rows.group_by([*SERIES_COLUMNS, "reason"])
+        .agg(pl.len().alias("rows"))
+        .sort(["rows", *SERIES_COLUMNS, "reason"], descending=[True, False, False, False, False])
+    )

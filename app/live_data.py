@@ -1,0 +1,108 @@
+"""What the Live page reads from the journal: replay runs, their orders, fills and decisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from app.data import Loaded
+from drydock.settings import get_settings
+from live.journal import SqliteJournal
+
+REPLAY_HINT = (
+    "No replay runs in the journal {path}. Run `drydock live replay ema_cross` or `make demo`."
+)
+
+
+def _journal_path() -> Path:
+    return get_settings().journal_path
+
+
+def replay_runs() -> Loaded:
+    """Every journaled run, newest first, with its decision, order and fill counts."""
+    path = _journal_path()
+    if not path.exists():  # opening would create an empty journal: say what to run instead
+        return Loaded(pl.DataFrame(), REPLAY_HINT.format(path=path))
+    with SqliteJournal(path) as journal:
+        rows = [
+            {
+                "run_id": s.run.run_id,
+                "strategy": s.run.strategy_id,
+                "mode": s.run.mode,
+                "venue": s.run.venue,
+                "symbol": s.run.symbol,
+                "timeframe": s.run.timeframe,
+                "policy": s.run.policy_version,
+                "created_at": s.created_at,
+                "finished": s.finished,
+                **journal.counts(s.run.run_id),
+            }
+            for s in journal.runs()
+        ]
+    if not rows:
+        return Loaded(pl.DataFrame(), REPLAY_HINT.format(path=path))
+    return Loaded(pl.DataFrame(rows))
+
+
+def run_orders(run_id: str) -> pl.DataFrame:
+    """Orders of one run in journal order (quantities and prices as text, exact)."""
+    with SqliteJournal(_journal_path()) as journal:
+        orders = journal.orders(run_id)
+    return pl.DataFrame(
+        [
+            {
+                "ts": o.ts,
+                "client_order_id": o.client_order_id,
+                "side": o.side.value,
+                "qty": str(o.qty),
+                "price": str(o.price),
+                "status": o.status.value,
+            }
+            for o in orders
+        ],
+        schema=_schema("ts", "client_order_id", "side", "qty", "price", "status"),
+    )
+
+
+def run_fills(run_id: str) -> pl.DataFrame:
+    """Fills of one run in journal order."""
+    with SqliteJournal(_journal_path()) as journal:
+        fills = journal.fills(run_id)
+    return pl.DataFrame(
+        [
+            {
+                "ts": f.ts,
+                "client_order_id": f.client_order_id,
+                "side": f.side.value,
+                "qty": str(f.qty),
+                "price": str(f.price),
+                "fee": str(f.fee),
+            }
+            for f in fills
+        ],
+        schema=_schema("ts", "client_order_id", "side", "qty", "price", "fee"),
+    )
+
+
+def run_decisions(run_id: str) -> pl.DataFrame:
+    """Policy decisions of one run: verdict, and the rule ids and messages of its violations."""
+    with SqliteJournal(_journal_path()) as journal:
+        decisions = journal.decisions(run_id)
+    rows = []
+    for d in decisions:
+        violations = d.explanation.get("violations", [])
+        rows.append(
+            {
+                "ts": d.ts,
+                "verdict": d.verdict.value,
+                "rule_id": ", ".join(str(v.get("rule_id", "")) for v in violations),
+                "message": " | ".join(str(v.get("message", "")) for v in violations),
+            }
+        )
+    return pl.DataFrame(rows, schema=_schema("ts", "verdict", "rule_id", "message"))
+
+
+def _schema(*names: str) -> dict[str, pl.DataType]:
+    """String columns, except ``ts`` as a UTC timestamp."""
+    return {n: pl.Datetime("us", "UTC") if n == "ts" else pl.String() for n in names}
