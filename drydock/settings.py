@@ -74,7 +74,10 @@ class Settings(BaseModel):
         entries = [e for e in self.strategy_path.split(os.pathsep) if e.strip()]
         if not entries:
             return [self.root / "strategies"]
-        return [absolute_path(Path(e.strip()), "DRYDOCK_STRATEGY_PATH") for e in entries]
+        try:
+            return [absolute_path(Path(e.strip()), "DRYDOCK_STRATEGY_PATH") for e in entries]
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     @property
     def lake_dir(self) -> Path:

@@ -17,7 +17,9 @@ def strategies_command() -> None:
     for source in strategy_sources():
         strategy = source.cls()
         origins.add_row(source.id, source.origin)
-        for i, spec in enumerate(strategy.params or ()):
+        if not strategy.params:
+            table.add_row(source.id, "-", "", "", strategy.description)
+        for i, spec in enumerate(strategy.params):
             table.add_row(
                 source.id if i == 0 else "",
                 spec.name,

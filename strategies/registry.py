@@ -92,7 +92,7 @@ def _load_file(path: Path) -> ModuleType:
     return module
 
 
-def _user_files(folders: list[Path]) -> list[Path]:
+def _user_files(folders: list[Path], must_exist: bool) -> list[Path]:
     """The ``.py`` files of each strategy folder (a listed file counts as itself), sorted."""
     files: list[Path] = []
     for entry in folders:
@@ -100,6 +100,11 @@ def _user_files(folders: list[Path]) -> list[Path]:
             files.append(entry)
         elif entry.is_dir():
             files += sorted(p for p in entry.glob("*.py") if not p.name.startswith("_"))
+        elif must_exist:
+            raise ConfigError(
+                f"Strategy path {entry} (from DRYDOCK_STRATEGY_PATH) does not exist; fix the "
+                "setting or create the folder."
+            )
     return files
 
 
@@ -119,11 +124,13 @@ _cache: dict[tuple[object, ...], dict[str, StrategySource]] = {}
 
 def discover(folders: list[Path] | None = None) -> dict[str, StrategySource]:
     """Every strategy by id; ``folders`` defaults to the settings' strategy folders."""
+    must_exist = folders is not None
     if folders is None:
         from drydock.settings import get_settings
 
-        folders = get_settings().strategy_dirs
-    files = _user_files(folders)
+        settings = get_settings()
+        folders, must_exist = settings.strategy_dirs, bool(settings.strategy_path.strip())
+    files = _user_files(folders, must_exist)
     key = tuple((str(p), p.stat().st_mtime_ns) for p in files)
     if key in _cache:
         return _cache[key]
