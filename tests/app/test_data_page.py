@@ -6,12 +6,15 @@ import math
 from pathlib import Path
 
 import polars as pl
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from drydock import ohlcv
 from drydock.ohlcv import SeriesKey
 from drydock.sample import read_sample
 from drydock.settings import REPO_ROOT
+
+pytestmark = pytest.mark.integration  # Streamlit AppTest runs (~15 s each)
 
 PAGE = str(REPO_ROOT / "app" / "pages" / "1_Data.py")
 ETH = SeriesKey("binance", "ETH/USDT", "1h")

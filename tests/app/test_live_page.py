@@ -13,6 +13,8 @@ from drydock.sample import read_sample, sample_days
 from drydock.settings import REPO_ROOT
 from live.replay import replay
 
+pytestmark = pytest.mark.integration  # Streamlit AppTest over paper replays
+
 PAGE = str(REPO_ROOT / "app" / "pages" / "2_Live.py")
 BTC = SeriesKey("binance", "BTC/USDT", "1h")
 PARAMS = {"fast": "5", "slow": "20"}

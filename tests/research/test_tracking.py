@@ -15,6 +15,8 @@ from research.backtest import backtest
 from research.tracking import latest_runs, load_equity, log_backtest
 from strategies import get_strategy
 
+pytestmark = pytest.mark.integration  # MLflow on sqlite and a vectorbt backtest
+
 
 def test_run_contents(
     btc_lake: SeriesKey, settings: Settings, home: Path, monkeypatch: pytest.MonkeyPatch
