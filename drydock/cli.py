@@ -39,9 +39,10 @@ def _load(ep: EntryPoint) -> Callable[..., object]:
     try:
         loaded: Callable[..., object] = ep.load()
     except Exception as exc:
+        hint = REINSTALL_HINT if isinstance(exc, ImportError | AttributeError) else ""
         raise ConfigError(
             f"Entry point {ep.group}:{ep.name} = {ep.value} failed to load: "
-            f"{type(exc).__name__}: {exc}. {REINSTALL_HINT}"
+            f"{type(exc).__name__}: {exc}. {hint}".rstrip()
         ) from exc
     return loaded
 

@@ -179,3 +179,21 @@ def test_status_reports_home_lake_kill_switch_and_runs(
     (home / "live").mkdir(exist_ok=True)
     (home / "live" / "KILL").write_text("drill\n")
     assert "ENGAGED" in CliRunner().invoke(app, ["status"], terminal_width=400).output
+
+
+def test_a_broken_entry_point_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from drydock import cli
+    from drydock.errors import ConfigError
+
+    broken = EntryPoint("ghost", "ghost_package.cli:register", COMMANDS_GROUP)
+    monkeypatch.setattr(cli, "entry_points", lambda group: [broken])
+    with pytest.raises(ConfigError) as info:
+        build_app()
+    message = str(info.value)
+    assert "drydock.commands:ghost = ghost_package.cli:register failed to load" in message
+    assert "ModuleNotFoundError" in message and "make venv" in message
+    monkeypatch.setattr(cli, "entry_points", lambda group: [])
+    with pytest.raises(ConfigError, match=r"No `drydock\.commands` entry points are installed"):
+        build_app()
