@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import os
+import re
 import socket
 from collections.abc import Iterator
 from datetime import date
@@ -21,6 +23,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / "data" / "numba_cache")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 TIERS = ("integration", "e2e")
+_MODULE_TIER = re.compile(r"^pytestmark\b.*\bpytest\.mark\.(integration|e2e)\b", re.MULTILINE)
+_ANY_MARK = re.compile(r"\bpytest\.mark\.(\w+)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -29,6 +33,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not any(item.get_closest_marker(tier) for tier in TIERS):
             item.add_marker(pytest.mark.unit)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Do not even import a module whose every test ``-m`` deselects (``-m unit`` then skips the
+    Dagster, MLflow, vectorbt and Streamlit imports of integration modules).
+
+    Only modules declaring ``pytestmark = pytest.mark.integration`` (or e2e) are considered; the
+    module is skipped when the expression is false for every combination of the other marks its
+    source mentions, so no test the expression would select is ever left out.
+    """
+    markexpr: str = config.getoption("markexpr", "") or ""
+    if (
+        not markexpr
+        or collection_path.suffix != ".py"
+        or not collection_path.name.startswith("test_")
+    ):
+        return None
+    from _pytest.mark.expression import Expression
+
+    text = collection_path.read_text(encoding="utf-8")
+    tier = _MODULE_TIER.search(text)
+    if tier is None:
+        return None
+    others = sorted(set(_ANY_MARK.findall(text)) - {tier.group(1), "unit"})
+    if len(others) > 8:
+        return None
+    expression = Expression.compile(markexpr)
+    for chosen in itertools.product((False, True), repeat=len(others)):
+        present = {tier.group(1), *(m for m, on in zip(others, chosen, strict=True) if on)}
+        if expression.evaluate(lambda name, /, present=present, **_: name in present):
+            return None
+    return True
 
 
 class NetworkBlockedError(RuntimeError):
