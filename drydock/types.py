@@ -82,6 +82,17 @@ class Instrument:
     lot_size: Decimal = Decimal("0.00001")
     min_notional: Decimal = Decimal("5")
 
+    def __post_init__(self) -> None:
+        for name in ("tick_size", "lot_size", "min_notional"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal):
+                object.__setattr__(self, name, value := Decimal(str(value)))
+            if not value.is_finite() or value < 0 or (value == 0 and name != "min_notional"):
+                raise ValueError(
+                    f"Instrument {self.symbol} {name}={value} must be a finite positive number "
+                    "(min_notional may be 0), e.g. lot_size=Decimal('0.00001')."
+                )
+
     def round_price(self, price: float | Decimal) -> Decimal:
         """Round a price to the nearest tick."""
         ticks = (Decimal(str(price)) / self.tick_size).quantize(Decimal(1), ROUND_HALF_EVEN)
@@ -91,6 +102,10 @@ class Instrument:
         """Round a quantity down to whole lots (never buy more than was asked)."""
         lots = (Decimal(str(qty)) / self.lot_size).quantize(Decimal(1), ROUND_DOWN)
         return lots * self.lot_size
+
+    def below_min_notional(self, qty: Decimal, price: Decimal) -> bool:
+        """True when ``qty * price`` is under the venue's minimum order value."""
+        return qty * price < self.min_notional
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from drydock.execution import ExecutionModel
 from drydock.types import Fill, Instrument, Position, Side
-from live.venues.paper import Costs
 
 ZERO = Decimal(0)
 
@@ -64,22 +64,24 @@ class Book:
 
 
 def size_order(
-    book: Book, target: float, price: float, costs: Costs, instrument: Instrument
+    book: Book, target: float, price: float, execution: ExecutionModel, instrument: Instrument
 ) -> tuple[Side, Decimal] | None:
     """Side and lot-rounded quantity that move the book to ``target`` of equity at ``price``.
 
-    Targets are clipped to [0, 1] (spot, long-only; 1.0 = all of current equity). A buy is sized
-    so price, slippage and fee together fit in cash; a move to 0 sells exactly what is held.
-    Returns None when nothing (or less than one lot) needs trading.
+    ``target`` is a fraction of current equity in [0, 1] (spot, long-only; 1.0 = all in); anything
+    else raises ValueError (the replay checks targets first, with the strategy and bar named). A
+    buy is sized with the execution model's all-in formula so price, slippage and fees fit in
+    cash; a move to 0 sells exactly what is held. Returns None when less than one lot would trade.
     """
-    target = min(max(target, 0.0), 1.0)
+    if not 0.0 <= target <= 1.0:  # also rejects NaN
+        raise ValueError(f"target {target!r} is outside [0, 1] (spot, long-only)")
     px = Decimal(str(price))
     if target == 0:
         return (Side.SELL, book.qty) if book.qty > 0 else None
     delta = book.equity(px) * Decimal(str(target)) - book.qty * px
     if delta > 0:
-        unit_cost = costs.fill_price(Side.BUY, px) * (1 + costs.fee_rate)
-        qty = instrument.round_qty(min(delta, book.cash) / unit_cost)
+        fill_price = execution.slipped_price_dec(px, buy=True)
+        qty = execution.all_in_qty_dec(min(delta, book.cash), fill_price, instrument.lot_size)
         return (Side.BUY, qty) if qty > 0 else None
     qty = min(instrument.round_qty(-delta / px), book.qty)
     return (Side.SELL, qty) if qty > 0 else None

@@ -9,7 +9,10 @@ fee and slippage; the fill and the new position are journaled. Equity is marked 
 The journal wins on a rerun with the same run id: a stored decision is reused rather than
 re-evaluated, a stored order is never sent again, and a stored order without a fill is first
 reconciled with the venue and only then submitted (unless the venue rejected it: a rejection is
-journaled and final). Transient venue errors are retried with backoff. So a replay that crashed
+journaled and final). Transient venue errors are retried with jittered exponential backoff
+(tenacity, bounded attempts). Orders whose value at the fill price is below the instrument's min
+notional are skipped and counted (``below_min_notional``), as the backtest does; a target the
+execution model cannot trade stops the replay with the backtest's exact error. So a replay that crashed
 anywhere can be rerun to completion, and a finished one reruns to the same result without
 writing new rows.
 Intents on the last bar have no next open to fill at; they are counted as ``pending`` only.
@@ -19,15 +22,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from drydock import ohlcv
-from drydock.errors import DataNotFoundError, DrydockError
+from drydock.errors import ConfigError, DrydockError
+from drydock.execution import ExecutionModel, FillTiming, check_target
+from drydock.logs import get_logger
 from drydock.metrics import summarize
 from drydock.policy import Policy, PolicyContext, evaluate, load_policy
 from drydock.settings import get_settings
@@ -42,13 +55,17 @@ from live.journal import (
 )
 from live.portfolio import Book, size_order
 from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
-from live.venues.paper import Costs, PaperVenue
-from strategies.base import IncrementalRunner, iter_bars
+from live.venues.paper import PaperVenue
+from strategies.base import IncrementalRunner, Strategy, iter_bars
 from strategies.registry import get_strategy
 
+log = get_logger(__name__)
+
 MODE = "paper-replay"
-#: Seconds to wait before each retry of a transient venue error.
-RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)
+#: Attempts per venue call (1 + retries) on TransientVenueError.
+RETRY_ATTEMPTS = 4
+#: Default backoff between attempts: exponential with full jitter, 0.5 s base, 8 s cap.
+DEFAULT_RETRY_WAIT = wait_random_exponential(multiplier=0.5, max=8)
 BREAKER_LAYER = "circuit_breakers"
 
 
@@ -76,6 +93,7 @@ class ReplayResult:
     pending: int
     skipped: int
     failures: int
+    below_min_notional: int
     final_position: Position
     metrics: dict[str, float] = field(default_factory=dict)
 
@@ -99,11 +117,13 @@ class _Replay:
         policy: Policy,
         journal: JournalRepository,
         venue: Venue,
-        costs: Costs,
-        cash: float,
+        execution: ExecutionModel,
+        retry_wait: Any = None,
     ):
         self.run, self.policy, self.journal = run, policy, journal
-        self.venue, self.costs = venue, costs
+        self.venue, self.execution = venue, execution
+        self.retry_wait = retry_wait if retry_wait is not None else DEFAULT_RETRY_WAIT
+        cash = execution.init_cash
         self.book = Book(run.strategy_id, run.symbol, Decimal(str(cash)))
         self.instrument = venue.instrument(run.symbol)
         self.kill_file = get_settings().kill_file
@@ -116,8 +136,12 @@ class _Replay:
             for e in journal.events(scope=run.run_id, kind="order_failed")
         }
         self.counts = dict.fromkeys(
-            ("allowed", "denied", "orders", "fills", "new_orders", "skipped", "failures"), 0
-        )
+            (
+                "allowed", "denied", "orders", "fills", "new_orders", "skipped", "failures",
+                "below_min_notional",
+            ),
+            0,
+        )  # fmt: skip
 
     def context(self, bar: Bar) -> PolicyContext:
         held = float(self.book.qty * Decimal(str(bar.open)))
@@ -138,12 +162,22 @@ class _Replay:
         self, key: str, intent: OrderIntent, bar: Bar
     ) -> tuple[DecisionRecord, Order] | None:
         """Size the intent at ``bar``'s open and decide it (or reuse the journaled decision)."""
-        sized = size_order(self.book, intent.target, bar.open, self.costs, self.instrument)
+        sized = size_order(self.book, intent.target, bar.open, self.execution, self.instrument)
         if sized is None:
             self.counts["skipped"] += 1
             return None
         side, qty = sized
         price = Decimal(str(bar.open))
+        fill_price = self.execution.slipped_price_dec(price, buy=side is Side.BUY)
+        if self.instrument.below_min_notional(qty, fill_price):
+            self.counts["skipped"] += 1
+            self.counts["below_min_notional"] += 1
+            log.info(
+                "replay.skipped_min_notional", run_id=self.run.run_id, client_order_id=key,
+                qty=str(qty), fill_price=str(fill_price),
+                min_notional=str(self.instrument.min_notional),
+            )  # fmt: skip
+            return None
         action = Action(
             kind="order",
             venue=self.run.venue,
@@ -159,6 +193,11 @@ class _Replay:
             record = self.journal.record_decision(
                 self.run.run_id, key, bar.ts, action, decision, self.policy.version
             )
+            log.info(
+                "replay.decision", run_id=self.run.run_id, client_order_id=key,
+                verdict=decision.verdict.value, side=side.value, qty=str(qty),
+                rule_ids=[v.rule_id for v in decision.violations],
+            )  # fmt: skip
         order = Order(
             key, self.run.strategy_id, self.run.venue, self.run.symbol, side, qty, price, bar.ts
         )
@@ -216,6 +255,10 @@ class _Replay:
         try:
             fills = self._submit(order)
         except VenueError as exc:
+            log.warning(
+                "replay.venue_failed", run_id=self.run.run_id,
+                client_order_id=order.client_order_id, error=str(exc),
+            )  # fmt: skip
             self.journal.record_event(
                 "order_failed",
                 self.run.run_id,
@@ -232,14 +275,33 @@ class _Replay:
         return fills
 
     def _submit(self, order: Order) -> list[Fill]:
-        for delay in (*RETRY_DELAYS, None):
-            try:
-                return self.venue.fills_for(order.client_order_id) or self.venue.submit(order)
-            except TransientVenueError:
-                if delay is None:
-                    raise
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+        """Reconcile then submit, retrying transient errors with backoff (tenacity)."""
+
+        def before_sleep(state: RetryCallState) -> None:
+            log.warning(
+                "replay.venue_retry", run_id=self.run.run_id,
+                client_order_id=order.client_order_id, attempt=state.attempt_number,
+                error=str(state.outcome.exception()) if state.outcome else "",
+            )  # fmt: skip
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientVenueError),
+            stop=stop_after_attempt(RETRY_ATTEMPTS),
+            wait=self.retry_wait,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        fills: list[Fill] = retrying(self._call_venue, order)
+        return fills
+
+    def _call_venue(self, order: Order) -> list[Fill]:
+        known = self.venue.fills_for(order.client_order_id)
+        fills = known or self.venue.submit(order)
+        log.info(
+            "replay.venue_call", run_id=self.run.run_id, client_order_id=order.client_order_id,
+            venue=self.venue.name, call="fills_for" if known else "submit", fills=len(fills),
+        )  # fmt: skip
+        return fills
 
     def _failed(self) -> None:
         self.failures += 1
@@ -258,25 +320,40 @@ class _Replay:
 
 
 def _load_bars(
-    exchange: str,
-    symbol: str,
-    timeframe: str,
+    key: ohlcv.SeriesKey,
     start: datetime | None,
     end: datetime | None,
     lake_dir: Path | None,
+    strategy: Strategy,
+    params: Mapping[str, float],
 ) -> list[Bar]:
-    key = ohlcv.SeriesKey(exchange, symbol, timeframe)
-    bars = iter_bars(ohlcv.read(key, start, end, lake_dir))
-    if len(bars) < 2:
-        raise DataNotFoundError(
-            f"Only {len(bars)} bar(s) of {key} between {start} and {end}; a replay needs at least "
-            "two (a signal bar and the next bar to fill at). Widen --start/--end or ingest more."
-        )
-    return bars
+    """Bars of the window; at least warm-up + 1 (and 2: a signal bar and a bar to fill at)."""
+    frame = ohlcv.read(key, start, end, lake_dir)
+    warmup = strategy.warmup(dict(params))
+    ohlcv.require_bars(
+        frame, key, start, end, max(warmup + 1, 2),
+        f"a replay of {strategy.id} (warm-up {warmup} + 1 bar to act)", lake_dir,
+    )  # fmt: skip
+    if frame.height < 2 * warmup:
+        log.warning(
+            "replay.short_window", strategy=strategy.id, series=str(key), bars=frame.height,
+            warmup=warmup, note=f"fewer than 2 x warm-up ({2 * warmup}) bars: expect few or 0 trades",
+        )  # fmt: skip
+    return iter_bars(frame)
+
+
+def _extra_run_parts(execution: ExecutionModel) -> dict[str, object]:
+    """Cost settings beyond cash/fee/slippage, only when set (so older run ids stay stable)."""
+    parts: dict[str, object] = dict(execution.overrides())
+    if execution.fixed_fee:
+        parts["fixed_fee"] = execution.fixed_fee
+    if execution.fill != "next_open":
+        parts["fill"] = str(execution.fill)
+    return parts
 
 
 def replay(
-    strategy_id: str,
+    strategy_id: str | Strategy,
     params: Mapping[str, str | float] | None,
     exchange: str,
     symbol: str,
@@ -292,23 +369,36 @@ def replay(
     journal: JournalRepository | None = None,
     venue: SimulatedVenue | None = None,
     lake_dir: Path | None = None,
+    execution: ExecutionModel | None = None,
+    retry_wait: Any = None,
 ) -> ReplayResult:
-    """Replay ``strategy_id`` on lake bars through policy, journal and paper venue (resumable)."""
-    strategy = get_strategy(strategy_id)
+    """Replay a strategy (id or instance) on lake bars through policy, journal and paper venue.
+
+    ``execution`` (default: ``cash``, ``fee`` as taker fee, ``slippage_bps``) is the cost model;
+    ``retry_wait`` a tenacity wait for transient venue errors (tests pass ``wait_none()``).
+    """
+    strategy = strategy_id if isinstance(strategy_id, Strategy) else get_strategy(strategy_id)
+    strategy_id = strategy.id
     resolved = strategy.resolve_params(params)
-    if not cash > 0:
-        raise DrydockError(f"Starting cash must be positive, got {cash}; pass e.g. --cash 10000.")
-    costs = Costs(fee, slippage_bps)
+    if execution is None:
+        execution = ExecutionModel(init_cash=cash, taker_fee=fee, slippage_bps=slippage_bps)
+    if execution.fill != FillTiming.NEXT_OPEN:
+        raise ConfigError(
+            f"Execution fill={execution.fill.value!r} is not available in a paper replay: it fills "
+            "at the next bar's open, as live trading can. Use fill='next_open'."
+        )
+    cash, fee, slippage_bps = execution.init_cash, execution.taker_fee, execution.slippage_bps
     policy_file = Path(policy_path) if policy_path else get_settings().policy_dir / "default.toml"
     policy = load_policy(policy_file)
-    bars = _load_bars(exchange, symbol, timeframe, start, end, lake_dir)
+    key = ohlcv.SeriesKey(exchange, symbol, timeframe)
+    bars = _load_bars(key, start, end, lake_dir, strategy, resolved)
     tf = timeframe_delta(timeframe)
     run_id = run_id or default_run_id(
         {
             "strategy": strategy_id, "params": resolved, "exchange": exchange, "symbol": symbol,
             "timeframe": timeframe, "start": start, "end": end, "cash": cash, "fee": fee,
             "slippage_bps": slippage_bps, "policy": policy.content_hash,
-        }
+        } | _extra_run_parts(execution)
     )  # fmt: skip
     record = RunRecord(
         run_id, strategy_id, resolved, MODE, exchange, symbol, timeframe,
@@ -324,8 +414,8 @@ def replay(
                 f"{stored.policy_hash[:12]}, not {strategy_id!r} with {policy.content_hash[:12]} "
                 f"({policy_file}). Resume it with the same inputs, or pick a new --run-id."
             )
-        paper: SimulatedVenue = venue if venue is not None else PaperVenue(exchange, costs)
-        state = _Replay(record, policy, journal, paper, costs, cash)
+        paper: SimulatedVenue = venue if venue is not None else PaperVenue(exchange, execution)
+        state = _Replay(record, policy, journal, paper, execution, retry_wait)
         runner = IncrementalRunner(strategy, resolved, symbol, strategy_id=strategy_id)
         timestamps, equity = [bars[0].ts], [float(cash)]
         pending: list[OrderIntent] = []
@@ -336,6 +426,8 @@ def replay(
             for intent in pending:
                 state.execute(intent, bar)
             pending = runner.on_bar(bar)
+            for intent in pending:
+                check_target(strategy_id, intent.ts, intent.target)
             intents += len(pending)
             ts, value = state.mark(bar, tf)
             timestamps.append(ts)
@@ -348,6 +440,12 @@ def replay(
         if own_journal:
             journal.close()
     c = state.counts
+    log.info(
+        "replay.finished", run_id=run_id, strategy=strategy_id, series=str(key),
+        bars=len(bars), intents=intents, orders=c["orders"], fills=c["fills"],
+        denied=c["denied"], skipped=c["skipped"], below_min_notional=c["below_min_notional"],
+        failures=c["failures"], final_equity=round(equity[-1], 2),
+    )  # fmt: skip
     return ReplayResult(
         run_id=run_id,
         policy_hash=policy.content_hash,
@@ -365,6 +463,7 @@ def replay(
         pending=len(pending),
         skipped=c["skipped"],
         failures=c["failures"],
+        below_min_notional=c["below_min_notional"],
         final_position=state.book.position(),
         # Marks at bar closes only (drop the opening cash point), exactly as research does.
         metrics=summarize(equity[1:], state.book.trade_pnl, periods_per_year(timeframe)),

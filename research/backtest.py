@@ -1,19 +1,26 @@
-"""Vectorized backtests of library strategies with vectorbt, under research.semantics."""
+"""Vectorized backtests of library strategies with vectorbt, under drydock.execution's model."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
 from drydock import metrics, ohlcv
+from drydock.execution import ExecutionModel, FillTiming, check_targets
+from drydock.logs import get_logger
+from drydock.markets import instrument_for
 from drydock.ohlcv import SeriesKey
-from drydock.timeframes import periods_per_year
-from research.semantics import ExecutionConfig
+from drydock.timeframes import periods_per_year, timeframe_delta
+from drydock.types import Instrument
 from strategies.base import Params, Strategy
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -23,7 +30,7 @@ class BacktestResult:
     strategy_id: str
     params: Params
     key: SeriesKey
-    execution: ExecutionConfig
+    execution: ExecutionModel
     ts: np.ndarray
     equity: np.ndarray
     position: np.ndarray
@@ -34,6 +41,13 @@ class BacktestResult:
     start: datetime
     end: datetime
     orders: int = 0
+    final_equity: float = 0.0
+    #: Sum of the fees of every filled order, in quote currency.
+    fees_paid: float = 0.0
+    #: Orders skipped because their notional was below the instrument's min notional.
+    skipped_min_notional: int = 0
+    instrument: Instrument | None = None
+    run_id: str = ""
 
     def equity_frame(self) -> pl.DataFrame:
         """Equity, drawdown and position per bar."""
@@ -48,51 +62,103 @@ class BacktestResult:
 
 
 def order_sizes(target: np.ndarray, fill: str) -> np.ndarray:
-    """Order per bar (NaN = no order) under the fill timing of research.semantics.
+    """Order per bar (NaN = no order) for 0/1 targets under the fill timing.
 
-    Targets are all-in (1) or flat (0), so an entry buys as much as cash allows after fees
-    (``+inf`` amount) and an exit sells the whole position (``-inf``). This matches the reference
-    loop and paper venue exactly, where vectorbt's target-percent sizing would leave lot-size dust.
+    An entry buys as much as cash allows after fees (``+inf`` amount) and an exit sells the whole
+    position (``-inf``), exactly as the reference loop and the paper venue size them. Targets must
+    have passed :func:`drydock.execution.check_targets`.
     """
-    if not np.isin(target, (0.0, 1.0)).all():
-        raise ValueError("only long-only all-in/flat targets (0 or 1) are supported for now")
 
     def lag(values: np.ndarray) -> np.ndarray:
         return np.concatenate([np.zeros_like(values[:1]), values[:-1]])
 
-    held = lag(target) if fill == "next_open" else target
+    held = lag(target) if fill == FillTiming.NEXT_OPEN else target
     previous = lag(held)
     return np.where(held == previous, np.nan, np.where(held > previous, np.inf, -np.inf))
 
 
+def default_instrument(execution: ExecutionModel) -> Instrument:
+    """Binance BTC/USDT increments with the model's overrides (for targets without a market)."""
+    return instrument_for("binance", "BTC/USDT", execution.overrides())
+
+
 def run_vectorbt(
-    frame: pl.DataFrame, target: np.ndarray, execution: ExecutionConfig, timeframe: str
-):  # type: ignore[no-untyped-def]
-    """Simulate target exposures (one column per 2-D column: a sweep) with vectorbt."""
+    frame: pl.DataFrame,
+    target: np.ndarray,
+    execution: ExecutionModel,
+    timeframe: str,
+    instrument: Instrument | None = None,
+) -> Any:
+    """Simulate 0/1 targets (one column per 2-D column: a sweep) with vectorbt."""
+    return simulate_vectorbt(frame, target, execution, timeframe, instrument)[0]
+
+
+def simulate_vectorbt(
+    frame: pl.DataFrame,
+    target: np.ndarray,
+    execution: ExecutionModel,
+    timeframe: str,
+    instrument: Instrument | None = None,
+) -> tuple[Any, int]:
+    """(vectorbt Portfolio, orders skipped below min notional) for 0/1 targets."""
+    from drydock.runtime import prepare_numba
+
+    prepare_numba()
     import vectorbt as vbt
 
+    instrument = instrument or default_instrument(execution)
     index = pd.DatetimeIndex(frame["ts"].to_numpy(), name="ts")
     close = pd.Series(frame["close"].to_numpy(), index=index)
-    price = (
-        pd.Series(frame["open"].to_numpy(), index=index) if execution.fill == "next_open" else close
-    )
-    sizes = order_sizes(target, execution.fill)
-    # Round entries down to whole lots; exits sell everything held (rounding the float position
-    # again could leave one lot of dust behind).
-    granularity = np.where(sizes > 0, execution.lot_size, np.nan)
-    return vbt.Portfolio.from_orders(
-        close=close,
-        size=pd.DataFrame(sizes, index=index) if sizes.ndim == 2 else pd.Series(sizes, index=index),
-        size_type="amount",
-        direction="longonly",
-        price=price,
-        val_price=price,
-        fees=execution.fee,
-        slippage=execution.slippage,
-        size_granularity=granularity,
-        init_cash=execution.init_cash,
-        freq=pd.Timedelta(timeframe.replace("m", "min")),
-    )
+    next_open = execution.fill == FillTiming.NEXT_OPEN
+    price = pd.Series(frame["open"].to_numpy(), index=index) if next_open else close
+    sizes = order_sizes(np.asarray(target, dtype=np.float64), execution.fill)
+    min_notional = float(instrument.min_notional)
+    freq = pd.Timedelta(timeframe_delta(timeframe))
+    skipped = 0
+    while True:
+        # Round entries down to whole lots; exits sell everything held (rounding the float
+        # position again could leave one lot of dust behind).
+        granularity = np.where(sizes > 0, float(instrument.lot_size), np.nan)
+        pf = vbt.Portfolio.from_orders(
+            close=close,
+            size=pd.DataFrame(sizes, index=index) if sizes.ndim == 2 else pd.Series(sizes, index),
+            size_type="amount",
+            direction="longonly",
+            price=price,
+            val_price=price,
+            fees=execution.taker_fee,
+            fixed_fees=execution.fixed_fee,
+            slippage=execution.slippage,
+            size_granularity=granularity,
+            init_cash=execution.init_cash,
+            freq=freq,
+        )
+        records = pf.orders.values
+        small = records["size"] * records["price"] < min_notional
+        if not small.any():
+            return pf, skipped
+        # Skip the first too-small order of each column and simulate again: what follows it
+        # depends on it (an exit skipped keeps the position).
+        for col in np.unique(records["col"][small]):
+            idx = int(records["idx"][small & (records["col"] == col)].min())
+            if sizes.ndim == 2:
+                sizes[idx, col] = np.nan
+            else:
+                sizes[idx] = np.nan
+            skipped += 1
+
+
+def _warn_short_window(strategy: Strategy, params: Params, key: SeriesKey, bars: int) -> None:
+    warmup = strategy.warmup(params)
+    if bars < 2 * warmup:
+        log.warning(
+            "backtest.short_window",
+            strategy=strategy.id,
+            series=str(key),
+            bars=bars,
+            warmup=warmup,
+            note=f"fewer than 2 x warm-up ({2 * warmup}) bars: expect few or 0 trades",
+        )
 
 
 def backtest_frame(
@@ -100,15 +166,20 @@ def backtest_frame(
     params: Params,
     frame: pl.DataFrame,
     key: SeriesKey,
-    execution: ExecutionConfig,
+    execution: ExecutionModel,
+    instrument: Instrument | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on an in-memory bar frame."""
+    instrument = instrument or instrument_for(key.exchange, key.symbol, execution.overrides())
     target = strategy.signals(frame, params)["target"].to_numpy()
-    pf = run_vectorbt(frame, target, execution, key.timeframe)
+    check_targets(strategy.id, frame["ts"].to_list(), target)
+    _warn_short_window(strategy, params, key, frame.height)
+    pf, skipped = simulate_vectorbt(frame, target, execution, key.timeframe, instrument)
     equity = pf.value().to_numpy()
     position = pf.assets().to_numpy()
-    trade_pnl = pf.trades.closed.pnl.values
-    return BacktestResult(
+    trade_pnl = np.asarray(pf.trades.closed.pnl.values, dtype=np.float64)
+    orders = pf.orders.values
+    result = BacktestResult(
         strategy_id=strategy.id,
         params=params,
         key=key,
@@ -116,25 +187,53 @@ def backtest_frame(
         ts=frame["ts"].to_numpy(),
         equity=equity,
         position=position,
-        trade_pnl=np.asarray(trade_pnl, dtype=np.float64),
+        trade_pnl=trade_pnl,
         metrics=metrics.summarize(equity, trade_pnl, periods_per_year(key.timeframe))
         | {"exposure": metrics.exposure(position)},
         data_fingerprint=ohlcv.fingerprint(frame),
         bars=frame.height,
         start=frame["ts"][0],
         end=frame["ts"][-1],
-        orders=int(pf.orders.count()),
+        orders=len(orders),
+        final_equity=float(equity[-1]),
+        fees_paid=float(orders["fees"].sum()),
+        skipped_min_notional=skipped,
+        instrument=instrument,
+        run_id=uuid.uuid4().hex[:12],
     )
+    log.info(
+        "backtest.finished",
+        run_id=result.run_id,
+        strategy=strategy.id,
+        params=dict(params),
+        series=str(key),
+        start=result.start.isoformat(),
+        end=result.end.isoformat(),
+        bars=result.bars,
+        trades=len(trade_pnl),
+        orders=result.orders,
+        skipped_min_notional=skipped,
+        final_equity=round(result.final_equity, 2),
+        fees_paid=round(result.fees_paid, 2),
+    )
+    return result
 
 
 def backtest(
     strategy: Strategy,
     params: Params,
     key: SeriesKey,
-    execution: ExecutionConfig | None = None,
+    execution: ExecutionModel | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on lake bars of ``key`` in ``[start, end)``."""
+    execution = execution or ExecutionModel()
+    instrument = instrument_for(key.exchange, key.symbol, execution.overrides())
     frame = ohlcv.read(key, start, end)
-    return backtest_frame(strategy, params, frame, key, execution or ExecutionConfig())
+    warmup = strategy.warmup(params)
+    ohlcv.require_bars(
+        frame, key, start, end, warmup + 1,
+        f"{strategy.id} (warm-up {warmup} + 1 bar to act)",
+    )  # fmt: skip
+    return backtest_frame(strategy, params, frame, key, execution, instrument)

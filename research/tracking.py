@@ -85,6 +85,13 @@ def log_backtest(
     strategy_module = inspect.getmodule(type(get_strategy(result.strategy_id)))
     params: dict[str, Any] = {f"param.{k}": v for k, v in result.params.items()}
     params |= result.execution.as_params()
+    if result.instrument is not None:  # the increments actually used (market data or override)
+        inst = result.instrument
+        params |= {
+            "instrument.lot_size": str(inst.lot_size),
+            "instrument.tick_size": str(inst.tick_size),
+            "instrument.min_notional": str(inst.min_notional),
+        }
     params |= {
         "strategy": result.strategy_id,
         "exchange": result.key.exchange,
@@ -94,7 +101,13 @@ def log_backtest(
         "end": result.end.isoformat(),
         "bars": result.bars,
     }
-    finite = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
+    outcome = {
+        "final_equity": result.final_equity,
+        "fees_paid": result.fees_paid,
+        "orders": float(result.orders),
+        "skipped_min_notional": float(result.skipped_min_notional),
+    }
+    finite = {k: v for k, v in (result.metrics | outcome).items() if math.isfinite(v)}
     with mlflow.start_run(
         experiment_id=experiment_id(settings),
         run_name=run_name or f"{result.strategy_id} {result.key.symbol} {result.key.timeframe}",

@@ -15,6 +15,10 @@ class TransientVenueError(VenueError):
     """A failure worth retrying with backoff (timeouts, rate limits, 5xx)."""
 
 
+class MinNotionalError(VenueError):
+    """The order's value is below the instrument's min notional (final, never retried)."""
+
+
 class Venue(Protocol):
     """Submit orders keyed by client order id and look up what a venue did with them.
 

@@ -1,52 +1,20 @@
-"""A paper venue: market orders fill at the open of the bar it is given, with research's costs.
+"""A paper venue: market orders fill at the open of the bar it is given, under drydock.execution.
 
 The rule is the backtest's: a signal on bar t's close is filled at bar t+1's open. The runner
-calls :meth:`PaperVenue.set_bar` with bar t+1 before submitting what bar t decided. Costs match
-research: slippage in bps moves the price against the trader (buys pay more, sells get less) and
-the fee is a fraction of the filled notional. Quantities are rounded down to the lot size.
+calls :meth:`PaperVenue.set_bar` with bar t+1 before submitting what bar t decided. Prices, fees,
+lot rounding and the min-notional check are the execution model's Decimal helpers, so paper fills
+match research to the cent. Like an exchange, it rejects orders that round to zero lots or fall
+below the instrument's min notional (the runner skips those before sending them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal
 
+from drydock.execution import ExecutionModel
+from drydock.markets import instrument_for
 from drydock.types import Bar, Fill, Instrument, Order, Side
-from live.venues.base import VenueError
-
-
-@dataclass(frozen=True, slots=True)
-class Costs:
-    """Fee as a fraction of notional and adverse slippage in basis points (research defaults)."""
-
-    fee: float = 0.001
-    slippage_bps: float = 5.0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.fee < 1:
-            raise ValueError(f"fee must be a fraction in [0, 1), got {self.fee}")
-        if not 0 <= self.slippage_bps < 10_000:
-            raise ValueError(f"slippage_bps must be in [0, 10000), got {self.slippage_bps}")
-
-    @property
-    def fee_rate(self) -> Decimal:
-        return Decimal(str(self.fee))
-
-    def fill_price(self, side: Side, price: float | Decimal) -> Decimal:
-        """``price * (1 + bps/1e4)`` for buys and ``price * (1 - bps/1e4)`` for sells."""
-        slip = Decimal(str(self.slippage_bps)) / Decimal(10_000)
-        base = Decimal(str(price))
-        return base * (1 + slip) if side is Side.BUY else base * (1 - slip)
-
-    def fee_of(self, qty: Decimal, fill_price: Decimal) -> Decimal:
-        return qty * fill_price * self.fee_rate
-
-
-def default_instrument(venue: str, symbol: str) -> Instrument:
-    """A spot instrument with the kernel's default increments, e.g. BTC/USDT -> BTC, USDT."""
-    base, _, quote = symbol.partition("/")
-    return Instrument(venue, symbol, base, quote.split(":")[0] or "USD")
+from live.venues.base import MinNotionalError, VenueError
 
 
 class PaperVenue:
@@ -55,18 +23,21 @@ class PaperVenue:
     def __init__(
         self,
         name: str = "paper",
-        costs: Costs | None = None,
+        execution: ExecutionModel | None = None,
         instruments: Mapping[str, Instrument] | None = None,
     ):
         self.name = name
-        self.costs = costs or Costs()
+        self.execution = execution or ExecutionModel()
         self._instruments = dict(instruments or {})
         self._bar: Bar | None = None
         self._fills: dict[str, list[Fill]] = {}
 
     def instrument(self, symbol: str) -> Instrument:
+        """The symbol's increments: given at construction, else from drydock.markets."""
         if symbol not in self._instruments:
-            self._instruments[symbol] = default_instrument(self.name, symbol)
+            self._instruments[symbol] = instrument_for(
+                self.name, symbol, self.execution.overrides()
+            )
         return self._instruments[symbol]
 
     def set_bar(self, bar: Bar) -> None:
@@ -79,13 +50,19 @@ class PaperVenue:
             return list(self._fills[order.client_order_id])
         if self._bar is None:
             raise VenueError("paper venue has no bar to fill at; call set_bar() first")
-        qty = self.instrument(order.symbol).round_qty(order.qty)
+        instrument = self.instrument(order.symbol)
+        qty = instrument.round_qty(order.qty)
         if qty <= 0:
             raise VenueError(
                 f"order {order.client_order_id} qty {order.qty} rounds to zero lots of "
-                f"{self.instrument(order.symbol).lot_size}"
+                f"{instrument.lot_size}"
             )
-        price = self.costs.fill_price(order.side, self._bar.open)
+        price = self.execution.slipped_price_dec(self._bar.open, buy=order.side is Side.BUY)
+        if instrument.below_min_notional(qty, price):
+            raise MinNotionalError(
+                f"order {order.client_order_id}: {qty} {order.symbol} at {price} is "
+                f"{qty * price:.2f}, below the min notional {instrument.min_notional}"
+            )
         fill = Fill(
             order.client_order_id,
             self.name,
@@ -93,7 +70,7 @@ class PaperVenue:
             order.side,
             qty,
             price,
-            self.costs.fee_of(qty, price),
+            self.execution.fee_of_dec(qty, price),
             self._bar.ts,
         )
         self._fills[order.client_order_id] = [fill]

@@ -1,4 +1,4 @@
-"""Paper fills against hand-computed prices, and the book's cash and trade accounting."""
+"""Paper fills against hand-computed prices, fees, lots and min notional; the book's accounting."""
 
 from __future__ import annotations
 
@@ -6,53 +6,69 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from drydock.execution import ExecutionModel
 from drydock.types import Bar, Fill, Instrument, Order, Side
 from live.portfolio import Book, size_order
-from live.venues.base import SimulatedVenue, VenueError
-from live.venues.paper import Costs, PaperVenue, default_instrument
+from live.venues.base import MinNotionalError, SimulatedVenue, VenueError
+from live.venues.paper import PaperVenue
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BAR = Bar(T0, open=100.0, high=110.0, low=90.0, close=105.0, volume=1.0)
 BTC = Instrument("paper", "BTC/USDT", "BTC", "USDT", lot_size=Decimal("0.001"))
+MODEL = ExecutionModel(taker_fee=0.001, slippage_bps=5)
 
 
 def order(side: Side, qty: str, coid: str = "c1") -> Order:
     return Order(coid, "s", "paper", "BTC/USDT", side, Decimal(qty), Decimal(100), T0)
 
 
-def venue() -> PaperVenue:
-    v = PaperVenue("paper", Costs(fee=0.001, slippage_bps=5), {"BTC/USDT": BTC})
+def venue(model: ExecutionModel = MODEL, instrument: Instrument = BTC) -> PaperVenue:
+    v = PaperVenue("paper", model, {"BTC/USDT": instrument})
     v.set_bar(BAR)
     return v
 
 
-def test_is_a_simulated_venue() -> None:
-    v: SimulatedVenue = venue()
-    assert v.name == "paper"
-
-
 def test_buy_pays_slippage_and_fee_at_the_open() -> None:
-    [f] = venue().submit(order(Side.BUY, "2.0"))
+    v: SimulatedVenue = venue()
+    [f] = v.submit(order(Side.BUY, "2.0"))
     # 100 * (1 + 5/10_000) = 100.05; fee = 2 * 100.05 * 0.001 = 0.2001
-    assert f.price == Decimal("100.05")
-    assert f.fee == Decimal("0.2001")
-    assert f.qty == Decimal("2.000")
-    assert f.ts == BAR.ts
+    assert (f.price, f.fee, f.qty, f.ts, f.side) == (
+        Decimal("100.05"),
+        Decimal("0.2001"),
+        Decimal("2.000"),
+        BAR.ts,
+        Side.BUY,
+    )
 
 
-def test_sell_receives_less() -> None:
+def test_sell_receives_less_and_fixed_fees_add_per_order() -> None:
     [f] = venue().submit(order(Side.SELL, "1.5"))
     # 100 * (1 - 0.0005) = 99.95; fee = 1.5 * 99.95 * 0.001 = 0.149925
-    assert f.price == Decimal("99.95")
-    assert f.fee == Decimal("0.149925")
+    assert (f.price, f.fee) == (Decimal("99.95"), Decimal("0.149925"))
+    [g] = venue(ExecutionModel(taker_fee=0.001, slippage_bps=5, fixed_fee=1.5)).submit(
+        order(Side.SELL, "1.5")
+    )
+    assert g.fee == Decimal("1.649925")
 
 
 def test_quantity_rounds_down_to_lots() -> None:
     [f] = venue().submit(order(Side.BUY, "1.23456"))
     assert f.qty == Decimal("1.234")
-    with pytest.raises(VenueError, match="rounds to zero"):
+    with pytest.raises(VenueError, match=r"rounds to zero lots of 0\.001"):
         venue().submit(order(Side.BUY, "0.0009", coid="dust"))
+
+
+def test_orders_below_min_notional_are_rejected_and_not_recorded() -> None:
+    v = venue()
+    # 0.049 * 100.05 = 4.90 < 5 (the default min notional)
+    with pytest.raises(MinNotionalError, match=r"4.90, below the min notional 5"):
+        v.submit(order(Side.BUY, "0.049", coid="small"))
+    assert v.fills_for("small") == []
+    [f] = v.submit(order(Side.BUY, "0.050", coid="ok"))  # 5.0025 >= 5
+    assert f.qty * f.price == Decimal("5.002500")
 
 
 def test_resubmitting_a_client_order_id_does_not_trade_again() -> None:
@@ -60,22 +76,19 @@ def test_resubmitting_a_client_order_id_does_not_trade_again() -> None:
     first = v.submit(order(Side.BUY, "1"))
     v.set_bar(Bar(T0, 200.0, 200.0, 200.0, 200.0, 1.0))
     assert v.submit(order(Side.BUY, "1")) == first
-    assert v.fills_for("c1") == first
+    assert v.fills_for("c1") == first and first[0].price == Decimal("100.05")
     assert v.fills_for("other") == []
+    [second] = v.submit(order(Side.BUY, "1", coid="c2"))
+    assert second.price == Decimal("200.1")
 
 
-def test_needs_a_bar() -> None:
+def test_needs_a_bar_and_instruments_come_from_the_markets() -> None:
     with pytest.raises(VenueError, match="set_bar"):
         PaperVenue().submit(order(Side.BUY, "1"))
-
-
-def test_costs_validate_and_default_instrument() -> None:
-    with pytest.raises(ValueError):
-        Costs(fee=1.5)
-    with pytest.raises(ValueError):
-        Costs(slippage_bps=-1)
-    inst = default_instrument("binance", "ETH/USDT:USDT")
-    assert (inst.base, inst.quote) == ("ETH", "USDT")
+    binance = PaperVenue("binance")
+    assert binance.instrument("ETH/USDT").lot_size == Decimal("0.0001")
+    coarse = PaperVenue("binance", ExecutionModel(lot_size=0.01))
+    assert coarse.instrument("BTC/USDT").lot_size == Decimal("0.01")
 
 
 def fill(side: Side, qty: str, price: str, fee: str) -> Fill:
@@ -102,18 +115,41 @@ def test_book_round_trip_pnl_includes_fees() -> None:
 
 
 def test_all_in_sizing_fits_cash_after_slippage_and_fee() -> None:
-    costs = Costs(fee=0.001, slippage_bps=5)
     book = Book("s", "BTC/USDT", Decimal(10_000))
-    side, qty = size_order(book, 1.0, 100.0, costs, BTC) or (None, None)
-    # 10_000 / (100.05 * 1.001) = 99.850... -> 99.850 lots of 0.001
+    side, qty = size_order(book, 1.0, 100.0, MODEL, BTC) or (None, None)
+    # 10_000 / 1.001 / 100.05 = 99.850... -> 99.850 lots of 0.001
     assert side is Side.BUY and qty == Decimal("99.850")
     [f] = venue().submit(order(Side.BUY, str(qty)))
     book.apply(f)
     assert 0 <= book.cash < Decimal("0.2")
-    assert size_order(book, 1.0, 100.0, costs, BTC) is None  # already all in
-    assert size_order(book, 0.0, 100.0, costs, BTC) == (Side.SELL, qty)
-    assert size_order(Book("s", "BTC/USDT", Decimal(10)), 0.0, 100.0, costs, BTC) is None
-    assert size_order(book, -1.0, 100.0, costs, BTC) == (Side.SELL, qty)  # long-only: clipped
+    assert size_order(book, 1.0, 100.0, MODEL, BTC) is None  # already all in
+    assert size_order(book, 0.0, 100.0, MODEL, BTC) == (Side.SELL, qty)
+    assert size_order(Book("s", "BTC/USDT", Decimal(10)), 0.0, 100.0, MODEL, BTC) is None
+    with pytest.raises(ValueError, match=r"target -1.0 is outside \[0, 1\]"):
+        size_order(book, -1.0, 100.0, MODEL, BTC)  # no silent clipping any more
     # equity = cash + 9985 -> half is ~4992.55: sell (9985 - 4992.55) / 100 = 49.9245 -> 49.924
-    half = size_order(book, 0.5, 100.0, costs, BTC)
+    half = size_order(book, 0.5, 100.0, MODEL, BTC)
     assert half is not None and half[0] is Side.SELL and half[1] == Decimal("49.924")
+
+
+@given(
+    cash=st.decimals(10, 10**6, places=2),
+    price=st.floats(0.01, 1e5),
+    fixed=st.floats(0, 2),
+)
+def test_sized_buys_always_fit_in_cash(cash: Decimal, price: float, fixed: float) -> None:
+    model = ExecutionModel(taker_fee=0.001, slippage_bps=5, fixed_fee=fixed)
+    book = Book("s", "BTC/USDT", cash)
+    sized = size_order(book, 1.0, price, model, BTC)
+    if sized is None:
+        return
+    v = venue(
+        model,
+        Instrument(
+            "paper", "BTC/USDT", "BTC", "USDT", lot_size=Decimal("0.001"), min_notional=Decimal(0)
+        ),
+    )
+    v.set_bar(Bar(T0, price, price, price, price, 1.0))
+    [f] = v.submit(order(sized[0], str(sized[1])))
+    book.apply(f)
+    assert book.cash >= 0

@@ -8,13 +8,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tenacity import wait_none
 
 from drydock.errors import ConfigError, DataNotFoundError, DrydockError
+from drydock.execution import ExecutionModel
 from drydock.ohlcv import SeriesKey, read
 from drydock.settings import Settings
 from drydock.types import Fill, Instrument, Order, Side
 from live.journal import SqliteJournal, client_order_id
-from live.replay import ReplayResult, replay
+from live.replay import RETRY_ATTEMPTS, ReplayResult, replay
 from live.venues.base import TransientVenueError, VenueError
 from live.venues.paper import PaperVenue
 
@@ -148,15 +150,35 @@ def test_venue_rejection_is_journaled_and_final(lake: SeriesKey, settings: Setti
     assert again.failures == 1 and again.equity == failing.equity
 
 
-def test_transient_errors_are_retried(
-    lake: SeriesKey, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("live.replay.RETRY_DELAYS", (0.0, 0.0))
+def test_transient_errors_are_retried(lake: SeriesKey, settings: Settings) -> None:
     clean = run(lake, run_id="clean")
     venue = CrashingVenue(nth=2, error=TransientVenueError("timeout"))
-    result = run(lake, run_id="retried", venue=venue)
+    result = run(lake, run_id="retried", venue=venue, retry_wait=wait_none())
     assert result.failures == 0 and result.equity == clean.equity
     assert venue.calls == clean.orders + 1
+
+
+class AlwaysTimingOut(PaperVenue):
+    def __init__(self) -> None:
+        super().__init__("binance")
+        self.calls = 0
+
+    def submit(self, order: Order) -> list[Fill]:
+        self.calls += 1
+        raise TransientVenueError("timeout")
+
+
+def test_retries_are_bounded_then_journaled_as_a_failure(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    venue = AlwaysTimingOut()
+    result = run(lake, run_id="down", venue=venue, retry_wait=wait_none())
+    assert result.fills == 0 and result.failures == result.orders > 0
+    assert venue.calls == RETRY_ATTEMPTS * result.orders
+    with SqliteJournal(settings.journal_path) as j:
+        assert {e.detail["error"] for e in j.events(scope="down", kind="order_failed")} == {
+            "timeout"
+        }
 
 
 def test_kill_file_denies_every_entry_and_journals_it(lake: SeriesKey, settings: Settings) -> None:
@@ -253,8 +275,10 @@ def test_user_errors(lake: SeriesKey, tmp_path: Path) -> None:
         replay("ema_cross", {}, "binance", "BTC/USDT", "1h", start, start + timedelta(hours=1))
     with pytest.raises(ConfigError, match="does not exist"):
         replay("ema_cross", {}, "binance", "BTC/USDT", "1h", policy_path=tmp_path / "none.toml")
-    with pytest.raises(DrydockError, match="cash must be positive"):
+    with pytest.raises(ConfigError, match=r"init_cash=0 is out of range.*\(0, 1e\+12\)"):
         replay("ema_cross", {}, "binance", "BTC/USDT", "1h", cash=0)
+    with pytest.raises(ConfigError, match="not available in a paper replay"):
+        replay("ema_cross", {}, "binance", "BTC/USDT", "1h", execution=ExecutionModel(fill="close"))  # type: ignore[arg-type]
 
 
 def test_start_and_end_bound_the_bars(lake: SeriesKey) -> None:

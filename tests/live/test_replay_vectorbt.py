@@ -12,17 +12,18 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from drydock.execution import ExecutionModel
 from drydock.ohlcv import SeriesKey, read
 from drydock.types import Instrument
 from live.replay import replay
-from live.venues.paper import Costs, PaperVenue
+from live.venues.paper import PaperVenue
 from strategies.registry import get_strategy
 
 
 def test_replay_matches_vectorbt(lake: SeriesKey) -> None:
     vbt = pytest.importorskip("vectorbt")
     fine = Instrument("binance", "BTC/USDT", "BTC", "USDT", lot_size=Decimal("1e-12"))
-    venue = PaperVenue("binance", Costs(0.001, 5.0), {"BTC/USDT": fine})
+    venue = PaperVenue("binance", ExecutionModel(), {"BTC/USDT": fine})
     params = {"fast": 5.0, "slow": 20.0}
     result = replay("ema_cross", params, "binance", "BTC/USDT", "1h", venue=venue)
 
