@@ -275,10 +275,12 @@ def configure_logging(
 
     ``fmt`` is "console", "json" or "auto" (console on a TTY, else JSON) and ``level`` a level
     name; both default to the settings (DRYDOCK_LOG_FORMAT, DRYDOCK_LOG_LEVEL). Logs go to
-    ``stream`` (default: the current stderr). Calling again with the same choice does nothing;
-    a different choice reconfigures. Third-party loggers are shown from WARNING up unless the
+    ``stream`` (default: the current stderr). A bare call once configured does nothing (entry
+    points call it freely); explicit arguments that differ from the current setup reconfigure. Third-party loggers are shown from WARNING up unless the
     level is DEBUG.
     """
+    if fmt is None and level is None and stream is None and is_configured():
+        return  # entry points call this bare: the first configuration of the process wins
     resolved_fmt, resolved_level = _resolve(fmt, level)
     key = (resolved_fmt, resolved_level, id(stream))
     with _config_lock:

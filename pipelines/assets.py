@@ -23,10 +23,13 @@ from dagster import (
 from pydantic import Field
 
 from drydock import ohlcv, warehouse
+from drydock.logs import get_logger
 from drydock.ohlcv import SeriesKey
 from drydock.settings import get_settings
 from pipelines.resources import OhlcvSource
 from pipelines.series import format_series, resolve_series
+
+log = get_logger(__name__)
 
 PARTITIONS_START = "2021-01-01"
 DAILY = DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
@@ -74,6 +77,13 @@ def load_series(
         load.rows_quarantined += quarantined
         if quarantined:
             context.log.warning(f"{key} {day}: {quarantined} bad row(s) quarantined")
+            log.warning(
+                "ohlcv.quarantined",
+                run_id=context.run_id,
+                series=format_series(key),
+                day=day.isoformat(),
+                rows=quarantined,
+            )
         if path is not None:
             load.files += 1
             load.rows_written += frame.height - quarantined
@@ -104,6 +114,16 @@ with warnings.catch_warnings():
         for spec, load in loads.items():
             if load.files == 0:
                 context.log.info(f"{spec}: no bars in {days[0]}..{days[-1]}; nothing written")
+            log.info(
+                "ohlcv.materialized",
+                run_id=context.run_id,
+                series=spec,
+                first_day=days[0].isoformat(),
+                last_day=days[-1].isoformat(),
+                days=len(days),
+                source=ohlcv_source.describe(),
+                **asdict(load),
+            )
         return MaterializeResult(
             metadata={
                 "rows_written": sum(load.rows_written for load in loads.values()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import ccxt
 import duckdb
 import polars as pl
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetCheckKey, AssetKey, DagsterEventType, DagsterInstance
 
+import pipelines.resources
 from drydock import ohlcv
 from drydock.errors import DrydockError
+from drydock.logs import configure_logging, json_lines
 from drydock.ohlcv import SeriesKey
 from pipelines.ingest import CheckReport, ingest, last_partition_day
 from pipelines.resources import CcxtOhlcvSource
@@ -48,18 +51,65 @@ def test_default_ingest_loads_every_bundled_series_over_its_coverage(home: Path)
     assert rows == [("BTC/USDT", 8_784, 366), ("ETH/USDT", 3_617, 151), ("SOL/USDT", 1_000, 43)]
 
 
-def test_record_keeps_the_runs_in_dagster_home(home: Path) -> None:
-    report = ingest([BTC], date(2024, 3, 1), date(2024, 3, 3), record=True, progress=False)
+def test_ingest_records_partitions_and_checks_in_dagster_home(home: Path) -> None:
+    report = ingest([BTC, ETH], date(2021, 3, 1), date(2024, 3, 3), progress=False)
+
+    assert report.get(ETH).rows_written == 92 * 24 - 6  # 2021-03-01 .. 05-31: 6 bars missing
+    assert report.get(BTC).rows_written == 63 * 24  # 2024-01-01 .. 2024-03-03
+    assert "PooledSqliteEventLogStorage" in (home / "dagster" / "dagster.yaml").read_text()
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        assert type(instance.event_log_storage).__name__ == "PooledSqliteEventLogStorage"
+        assert sorted(run.run_id for run in instance.get_runs()) == sorted(report.run_ids)
+        partitions = instance.get_materialized_partitions(AssetKey("ohlcv"))
+        btc_days = {f"2024-01-{d:02d}" for d in range(1, 32)} | {"2024-03-03", "2024-02-29"}
+        assert btc_days <= partitions and "2021-03-01" in partitions and "2021-05-31" in partitions
+        assert len(partitions) == 92 + 63  # ETH Mar-May 2021; BTC Jan 1 .. Mar 3 2024
+        materializations = instance.fetch_materializations(AssetKey("ohlcv"), limit=1000).records
+        assert len(materializations) == len(partitions)  # one event per partition: a green bar
+        check = AssetCheckKey(AssetKey("ohlcv"), "bar_integrity")
+        evaluations = [
+            entry.dagster_event.asset_check_evaluation_data
+            for run_id in report.run_ids
+            for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+            if entry.dagster_event is not None
+        ]
+        assert {e.asset_check_key for e in evaluations} == {check}
+        assert sorted(e.passed for e in evaluations) == [False, True]  # ETH's gaps warn
+        assert sorted(e.metadata["bars"].value for e in evaluations) == [1_512, 2_202]
+
+
+def test_record_false_leaves_dagster_home_untouched(home: Path) -> None:
+    report = ingest([BTC], date(2024, 3, 1), date(2024, 3, 3), record=False, progress=False)
 
     assert report.get(BTC).rows_written == 72
-    assert "enabled: false" in (home / "dagster" / "dagster.yaml").read_text()
-    with DagsterInstance.from_config(str(home / "dagster")) as instance:
-        assert [run.run_id for run in instance.get_runs()] == list(report.run_ids)
-        assert instance.get_materialized_partitions(AssetKey("ohlcv")) == {
-            "2024-03-01",
-            "2024-03-02",
-            "2024-03-03",
-        }
+    assert not (home / "dagster" / "dagster.yaml").exists()
+    assert list((home / "dagster").iterdir()) == []
+
+
+def test_ingest_logs_each_series_run_as_json(home: Path) -> None:
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    try:
+        report = ingest([SOL], date(2024, 10, 30), progress=False)
+    finally:
+        configure_logging("json", "info")
+    events = {e["event"]: e for e in json_lines(stream.getvalue())}
+    assert events["ingest.series"] == {
+        **events["ingest.series"],
+        "run_id": report.run_ids[0],
+        "series": "binance:SOL/USDT:1h",
+        "start": "2024-10-30",
+        "end": "2024-10-31",
+        "days": 2,
+        "rows_written": 39,
+        "rows_quarantined": 0,
+        "check": "PASS",
+        "source": "bundled sample",
+        "recorded": True,
+    }
+    assert events["ohlcv.materialized"]["run_id"] == report.run_ids[0]
+    assert events["ohlcv.materialized"]["files"] == 2
+    assert events["ingest.finished"]["rows_written"] == 39
 
 
 def test_sample_dates_are_clipped_to_each_series_coverage(home: Path) -> None:
@@ -99,13 +149,43 @@ def test_errors_inside_the_run_surface_as_drydock_errors(
     with pytest.raises(DrydockError, match=r"Unknown symbol 'DOGE/USDT' on binance"):
         ingest([doge], date(2026, 2, 8), source=source, progress=False)
 
-    def offline(self: object, url: str, *args: object) -> object:
-        raise ccxt.NetworkError("binance GET https://api.binance.com/api/v3/klines failed")
+    def refused(self: object, url: str, *args: object) -> object:
+        raise ccxt.PermissionDenied("binance 403 Forbidden")
 
-    monkeypatch.setattr(ccxt.binance, "fetch", offline)
-    source = CcxtOhlcvSource(markets_file=str(MARKETS), retries=0)
-    with pytest.raises(DrydockError, match=r"ccxt binance failed while ingesting .*NetworkError"):
+    monkeypatch.setattr(ccxt.binance, "fetch", refused)
+    source = CcxtOhlcvSource(markets_file=str(MARKETS))
+    with pytest.raises(
+        DrydockError, match=r"ccxt binance failed while ingesting .*PermissionDenied"
+    ):
         ingest([BTC], date(2026, 2, 8), date(2026, 2, 8), source=source, progress=False)
+
+
+def test_exhausted_retries_keep_finished_days_and_write_nothing_for_the_failed_day(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Day 1 (the recorded klines) lands; day 2 keeps timing out: no file, a clear error."""
+    waits: list[float] = []
+    monkeypatch.setattr(pipelines.resources, "_sleep", waits.append)
+    replay = KlinesReplay()
+    day_two_ms = 1_770_595_200_000  # 2026-02-09T00:00:00Z
+
+    def fetch(self: object, url: str, *args: object) -> object:
+        if "startTime" in url and int(url.split("startTime=")[1].split("&")[0]) >= day_two_ms:
+            raise ccxt.RequestTimeout("binance GET /api/v3/klines request timed out (10000 ms)")
+        return replay(url)
+
+    monkeypatch.setattr(ccxt.binance, "fetch", fetch)
+    source = CcxtOhlcvSource(markets_file=str(MARKETS), retries=3, retry_backoff_seconds=1.0)
+    with pytest.raises(
+        DrydockError,
+        match=r"ccxt binance could not fetch BTC/USDT 1h for 2026-02-09 after 4 attempt\(s\): "
+        r"RequestTimeout",
+    ):
+        ingest([BTC], date(2026, 2, 8), date(2026, 2, 9), source=source, progress=False)
+    assert len(waits) == 3 and all(0 <= w <= 8 for w in waits)
+    files = sorted(p.relative_to(home / "lake") for p in (home / "lake").rglob("*") if p.is_file())
+    assert len(files) == 1 and "date=2026-02-08" in str(files[0])
+    assert ohlcv.read(BTC)["close"].to_list() == [69340.16, 69220.52, 69383.06]
 
 
 @pytest.mark.parametrize(
