@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from drydock.errors import ConfigError
+from drydock.execution import ExecutionModel, FillTiming
 from drydock.symbols import canonical_exchange, canonical_symbol
 
 DEFAULT_EXCHANGE = "binance"
@@ -120,4 +121,52 @@ def end_option(doc: str = "") -> Any:
         parser=when_parser("--end"),
         metavar="DATE|DATETIME",
         help=doc or "End, exclusive: ISO date or datetime, naive = UTC, e.g. 2024-04-01.",
+    )
+
+
+def cash_option() -> Any:
+    """``--cash``: starting cash in the quote currency."""
+    return typer.Option("--cash", help="Starting cash in the quote currency.")
+
+
+def fee_option() -> Any:
+    """``--fee``: taker fee rate of the market orders."""
+    return typer.Option(
+        "--fee", help="Taker fee as a fraction of traded notional (0.001 = 10 bps)."
+    )
+
+
+def slippage_option() -> Any:
+    """``--slippage-bps``: adverse slippage."""
+    return typer.Option("--slippage-bps", help="Adverse slippage in basis points.")
+
+
+def increment_option(name: str, what: str) -> Any:
+    """``--lot-size``, ``--tick-size`` or ``--min-notional``: override the market's value."""
+    return typer.Option(
+        f"--{name.replace('_', '-')}",
+        help=f"Override the {what} (default: the market's, from the bundled ccxt markets).",
+    )
+
+
+def execution_model(
+    cash: float,
+    fee: float,
+    slippage_bps: float,
+    fill: FillTiming = FillTiming.NEXT_OPEN,
+    *,
+    lot_size: float | None = None,
+    tick_size: float | None = None,
+    min_notional: float | None = None,
+) -> ExecutionModel:
+    """The execution model the CLI options describe (``--fee`` is the taker and maker fee)."""
+    return ExecutionModel(
+        init_cash=cash,
+        taker_fee=fee,
+        maker_fee=fee,
+        slippage_bps=slippage_bps,
+        fill=fill,
+        lot_size=lot_size,
+        tick_size=tick_size,
+        min_notional=min_notional,
     )

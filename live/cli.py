@@ -52,9 +52,14 @@ def replay_command(
     policy: Annotated[
         Path | None, typer.Option(help="Policy TOML (default policies/default.toml).")
     ] = None,
-    cash: Annotated[float, typer.Option(help="Starting cash in the quote currency.")] = 10_000.0,
-    fee: Annotated[float, typer.Option(help="Fee as a fraction of notional.")] = 0.001,
-    slippage_bps: Annotated[float, typer.Option(help="Adverse slippage in bps.")] = 5.0,
+    cash: Annotated[float, opt.cash_option()] = 10_000.0,
+    fee: Annotated[float, opt.fee_option()] = 0.001,
+    slippage_bps: Annotated[float, opt.slippage_option()] = 5.0,
+    lot_size: Annotated[float | None, opt.increment_option("lot_size", "lot size")] = None,
+    tick_size: Annotated[float | None, opt.increment_option("tick_size", "tick size")] = None,
+    min_notional: Annotated[
+        float | None, opt.increment_option("min_notional", "minimum order notional")
+    ] = None,
     run_id: Annotated[
         str | None, typer.Option(help="Resume or name a run (default: derived from inputs).")
     ] = None,
@@ -71,10 +76,15 @@ def replay_command(
         start,
         end,
         policy,
-        cash=cash,
-        fee=fee,
-        slippage_bps=slippage_bps,
         run_id=run_id,
+        execution=opt.execution_model(
+            cash,
+            fee,
+            slippage_bps,
+            lot_size=lot_size,
+            tick_size=tick_size,
+            min_notional=min_notional,
+        ),
     )
     Console().print(summary_table(result))
 

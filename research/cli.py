@@ -42,10 +42,8 @@ def backtest_command(
     param: Annotated[list[str] | None, opt.param_option()] = None,
     start: Annotated[datetime | None, opt.start_option()] = None,
     end: Annotated[datetime | None, opt.end_option()] = None,
-    fee: Annotated[
-        float, typer.Option(help="Fee as a fraction of traded notional (0.001 = 10 bps).")
-    ] = 0.001,
-    slippage_bps: Annotated[float, typer.Option(help="Adverse slippage in basis points.")] = 5.0,
+    fee: Annotated[float, opt.fee_option()] = 0.001,
+    slippage_bps: Annotated[float, opt.slippage_option()] = 5.0,
     fill: Annotated[
         FillTiming,
         typer.Option(
@@ -53,27 +51,32 @@ def backtest_command(
             help="Fill timing: next_open (bar t+1's open, realistic) or close (bar t's close).",
         ),
     ] = FillTiming.NEXT_OPEN,
-    lot_size: Annotated[
-        float | None,
-        typer.Option(help="Override the quantity increment (default: the instrument's lot)."),
+    lot_size: Annotated[float | None, opt.increment_option("lot_size", "lot size")] = None,
+    tick_size: Annotated[float | None, opt.increment_option("tick_size", "tick size")] = None,
+    min_notional: Annotated[
+        float | None, opt.increment_option("min_notional", "minimum order notional")
     ] = None,
-    cash: Annotated[float, typer.Option(help="Starting cash in quote currency.")] = 10_000.0,
+    cash: Annotated[float, opt.cash_option()] = 10_000.0,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow (--no-track to skip).")] = True,
 ) -> None:
     """Backtest STRATEGY on lake bars with fees and slippage; print metrics; log it to MLflow."""
     from drydock.settings import get_settings
     from drydock.timeframes import timeframe_seconds
     from research.backtest import backtest
-    from research.semantics import ExecutionConfig
     from research.tracking import log_backtest
     from strategies.registry import get_strategy
 
     timeframe_seconds(timeframe)
     strat = get_strategy(strategy)
     params = strat.resolve_params(opt.parse_param_options(param))
-    lot = {} if lot_size is None else {"lot_size": lot_size}
-    execution = ExecutionConfig(
-        init_cash=cash, fee=fee, slippage_bps=slippage_bps, fill=fill.value, **lot
+    execution = opt.execution_model(
+        cash,
+        fee,
+        slippage_bps,
+        fill,
+        lot_size=lot_size,
+        tick_size=tick_size,
+        min_notional=min_notional,
     )
     key = SeriesKey(exchange, symbol, timeframe)
     with console.status(f"Backtesting {strategy} on {key} (first run compiles vectorbt, ~15 s)..."):
@@ -84,7 +87,8 @@ def backtest_command(
             {"backtest": result.metrics},
         )
     )
-    console.print(f"final equity {result.equity[-1]:,.2f} (start {cash:,.2f})")
+    console.print(f"final equity {result.final_equity:,.2f} (started with {cash:,.2f})")
+    console.print(f"fees paid {result.fees_paid:,.2f} over {result.orders} orders")
     if track:
         run_id = log_backtest(result)
         console.print(

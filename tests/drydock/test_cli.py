@@ -197,3 +197,47 @@ def test_a_broken_entry_point_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "entry_points", lambda group: [])
     with pytest.raises(ConfigError, match=r"No `drydock\.commands` entry points are installed"):
         build_app()
+
+
+@pytest.mark.integration
+def test_backtest_prints_final_equity_and_fees_and_takes_market_overrides(
+    app: typer.Typer, btc_lake: SeriesKey
+) -> None:
+    from datetime import UTC, datetime
+
+    from drydock.execution import ExecutionModel
+    from research.backtest import backtest
+    from strategies.registry import get_strategy
+
+    window = ["--end", "2024-02-01", "--no-track"]
+    env = {"COLUMNS": "200"}
+    end = datetime(2024, 2, 1, tzinfo=UTC)
+    strategy = get_strategy("ema_cross")
+    params = strategy.resolve_params()
+    equities = set()
+    for extra, execution in (
+        ([], ExecutionModel()),
+        (["--lot-size", "0.1"], ExecutionModel(lot_size=0.1)),
+        (["--fill", "CLOSE", "--fee", "0.002"], ExecutionModel(taker_fee=0.002, fill="close")),  # type: ignore[arg-type]
+    ):
+        result = CliRunner().invoke(app, ["backtest", "ema_cross", *window, *extra], env=env)
+        assert result.exit_code == 0, result.output
+        direct = backtest(strategy, params, btc_lake, execution, end=end)
+        assert direct.orders > 0 and direct.fees_paid > 0
+        assert f"final equity {direct.final_equity:,.2f} (started with 10,000.00)" in result.output
+        assert f"fees paid {direct.fees_paid:,.2f} over {direct.orders} orders" in result.output
+        equities.add(round(direct.final_equity, 2))
+    assert len(equities) == 3  # each override changes the outcome
+    result = CliRunner().invoke(
+        app, ["backtest", "ema_cross", *window, "--min-notional", "1000000"], env=env
+    )
+    assert "final equity 10,000.00 (started with 10,000.00)" in result.output
+    assert "fees paid 0.00 over 0 orders" in result.output
+
+
+def test_replay_takes_market_overrides(app: typer.Typer, btc_lake: SeriesKey) -> None:
+    args = ["live", "replay", "ema_cross", "--end", "2024-02-01", "--min-notional", "1000000"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "fills │ 0 " in text and "final equity │ 10,000.00" in text
