@@ -205,7 +205,7 @@ def test_backtest_prints_final_equity_and_fees_and_takes_market_overrides(
 ) -> None:
     from datetime import UTC, datetime
 
-    from drydock.execution import ExecutionModel
+    from drydock.execution import ExecutionModel, FillTiming
     from research.backtest import backtest
     from strategies.registry import get_strategy
 
@@ -218,7 +218,10 @@ def test_backtest_prints_final_equity_and_fees_and_takes_market_overrides(
     for extra, execution in (
         ([], ExecutionModel()),
         (["--lot-size", "0.1"], ExecutionModel(lot_size=0.1)),
-        (["--fill", "CLOSE", "--fee", "0.002"], ExecutionModel(taker_fee=0.002, fill="close")),  # type: ignore[arg-type]
+        (
+            ["--fill", "CLOSE", "--fee", "0.002"],
+            ExecutionModel(taker_fee=0.002, fill=FillTiming.CLOSE),
+        ),
     ):
         result = CliRunner().invoke(app, ["backtest", "ema_cross", *window, *extra], env=env)
         assert result.exit_code == 0, result.output
