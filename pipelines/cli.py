@@ -41,16 +41,16 @@ def select_series(
     if source not in SOURCES:
         raise unknown_choice("--source", source, SOURCES)
     if source == "ccxt":
-        import ccxt
-
-        exchange = exchange or opt.DEFAULT_EXCHANGE
-        if exchange not in ccxt.exchanges:
-            raise unknown_choice("--exchange", exchange, ccxt.exchanges, "(ccxt exchange ids)")
         if symbol is None:
             raise DrydockError(
                 "--symbol is required with --source ccxt: give a unified ccxt symbol such as "
                 "BTC/USDT (spot) or BTC/USDT:USDT (USDT-margined perpetual)."
             )
+        import ccxt  # ~seconds: only once the cheap checks passed
+
+        exchange = exchange or opt.DEFAULT_EXCHANGE
+        if exchange not in ccxt.exchanges:
+            raise unknown_choice("--exchange", exchange, ccxt.exchanges, "(ccxt exchange ids)")
         timeframe = timeframe or "1h"
         supported = getattr(ccxt, exchange)().timeframes or {}
         if timeframe not in supported:
@@ -140,9 +140,9 @@ def ingest_command(
     """
     source = source.strip().lower()
     keys = select_series(source, exchange, symbol, timeframe)
-    from pipelines.ingest import ingest
-
     first, last = days_covering(start, end)
+    from pipelines.ingest import ingest  # dagster loads only once the input is valid
+
     report = ingest(
         keys,
         first,

@@ -60,10 +60,7 @@ def backtest_command(
     track: Annotated[bool, typer.Option(help="Log the run to MLflow (--no-track to skip).")] = True,
 ) -> None:
     """Backtest STRATEGY on lake bars with fees and slippage; print metrics; log it to MLflow."""
-    from drydock.settings import get_settings
     from drydock.timeframes import timeframe_seconds
-    from research.backtest import backtest
-    from research.tracking import log_backtest
     from strategies.registry import get_strategy
 
     timeframe_seconds(timeframe)
@@ -79,6 +76,10 @@ def backtest_command(
         min_notional=min_notional,
     )
     key = SeriesKey(exchange, symbol, timeframe)
+    from drydock.settings import get_settings  # the heavy engines load once the input is valid
+    from research.backtest import backtest
+    from research.tracking import log_backtest
+
     with console.status(f"Backtesting {strategy} on {key} (first run compiles vectorbt, ~15 s)..."):
         result = backtest(strat, params, key, execution, start, end)
     console.print(
