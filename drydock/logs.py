@@ -81,6 +81,8 @@ _LEVELS = {
 }
 _FORMATS = ("auto", "console", "json")
 _STRUCTLOG_KEYS = frozenset({"event", "level", "timestamp", "logger", "exception"})
+#: Libraries that install their own stderr handler (bypassing redaction) unless told not to.
+SELF_CONFIGURING_LOGGERS = {"mlflow": "MLFLOW_CONFIGURE_LOGGING"}
 
 
 def is_secret_name(name: str) -> bool:
@@ -304,12 +306,24 @@ def configure_logging(
         if _state["handler"] is not None:
             root.removeHandler(_state["handler"])
         root.addHandler(handler)
+        _adopt_self_configuring_loggers()
         root.setLevel(
             resolved_level
             if resolved_level == logging.DEBUG
             else max(resolved_level, logging.WARNING)
         )
         _state.update(key=key, handler=handler)
+
+
+def _adopt_self_configuring_loggers() -> None:
+    """Make MLflow & co. log through the root handler (so through redaction), now and later."""
+    for name, switch in SELF_CONFIGURING_LOGGERS.items():
+        os.environ.setdefault(switch, "false")  # read when the library is first imported
+        logger = logging.getLogger(name)
+        if not logger.propagate:
+            logger.handlers.clear()
+            logger.propagate = True
+            logger.setLevel(logging.NOTSET)
 
 
 def is_configured() -> bool:

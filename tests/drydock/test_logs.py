@@ -119,6 +119,20 @@ def test_stdlib_loggers_go_through_the_same_redaction(
     assert SECRET not in captured.getvalue() and API_KEY not in captured.getvalue()
 
 
+def test_mlflow_logs_are_adopted_not_printed_by_its_own_handler(
+    secrets_env: None, captured: io.StringIO
+) -> None:
+    import mlflow  # noqa: F401  (installs its own handler unless MLFLOW_CONFIGURE_LOGGING=false)
+
+    configure_logging("json", "debug", stream=captured)  # same choice: a no-op
+    configure_logging("json", "info", stream=captured)  # a different one: reconfigure, adopt
+    logging.getLogger("mlflow.store.db.utils").warning("db at sqlite:///x %s", SECRET)
+    [event] = json_lines(captured.getvalue())
+    assert event["logger"] == "mlflow.store.db.utils"
+    assert event["event"] == f"db at sqlite:///x {MASK}"
+    assert logging.getLogger("mlflow").propagate
+
+
 def test_console_renderer_redacts_too(secrets_env: None) -> None:
     stream = io.StringIO()
     try:
