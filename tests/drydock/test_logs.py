@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from drydock.logs import (
     MASK,
@@ -220,3 +222,33 @@ def test_format_and_level_come_from_settings(monkeypatch: pytest.MonkeyPatch) ->
     text = stream.getvalue()
     assert "hidden" not in text
     assert "shown" in text and "n=1" in text and not text.startswith("{")
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+    | st.text(max_size=8).map(lambda t: f"{t}{API_KEY}{t}")
+)
+_trees = st.recursive(
+    _scalars,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["a", "rows", "token", "note", "px"]), children, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tree=_trees)
+def test_redact_never_leaks_and_never_crashes(secrets_env: None, tree: object) -> None:
+    cleaned = redact(tree)
+    assert API_KEY not in repr(cleaned)
+    assert redact(cleaned) == cleaned or "nan" in repr(cleaned)  # idempotent (NaN != NaN aside)
