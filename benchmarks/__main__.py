@@ -1,25 +1,36 @@
-"""``python -m benchmarks [--only NAME]``: print one JSON line per figure."""
+"""``python -m benchmarks [--only NAME ...]``: print one JSON line per figure."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-
-from drydock.settings import get_settings
-
-os.environ.setdefault("NUMBA_CACHE_DIR", str(get_settings().numba_cache_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.backtest import BENCHMARKS
-
+    """Run the selected figures (all by default) and print each as one JSON object."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--only", choices=sorted(BENCHMARKS), help="run one benchmark")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run the figure with this exact name (repeatable)",
+    )
     args = parser.parse_args(argv)
-    for name, bench in BENCHMARKS.items():
-        if args.only in (None, name):
-            print(bench().json(), flush=True)
+
+    from benchmarks.registry import FIGURES
+
+    unknown = [name for name in args.only if name not in FIGURES]
+    if unknown:
+        parser.error(
+            f"unknown figure {', '.join(map(repr, unknown))}; valid names: {', '.join(FIGURES)}"
+        )
+    from drydock.runtime import prepare_numba
+
+    prepare_numba()  # before vectorbt (and numba) are imported by the figures
+    for name, figure in FIGURES.items():
+        if not args.only or name in args.only:
+            print(figure().json(), flush=True)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Timing helpers and the JSON line format of DESIGN.md's Benchmarks section."""
+"""Timing helpers and the JSON line format of a benchmark figure."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+FIELDS = ("name", "value", "unit", "baseline", "ratio", "n")
+
 
 @dataclass(frozen=True)
 class Figure:
-    """One benchmark figure: ``ratio = baseline / value`` (above 1 means Drydock is faster)."""
+    """One figure: ``value`` in ``unit``, the peer's ``baseline`` and ``ratio`` (>1: we win)."""
 
     name: str
     value: float
@@ -21,11 +23,14 @@ class Figure:
     n: int
 
     def json(self) -> str:
+        """The figure as one JSON object with exactly the keys of :data:`FIELDS`."""
         return json.dumps(asdict(self))
 
 
-def best_of(func: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls after one warm-up call (compilation, caches)."""
+def median_time(func: Callable[[], object], repeat: int) -> float:
+    """Median wall time in seconds of ``repeat`` calls, after one untimed warm-up call."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
     func()
     times = []
     for _ in range(repeat):
@@ -33,12 +38,3 @@ def best_of(func: Callable[[], object], repeat: int) -> float:
         func()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def compare(
-    name: str, ours: Callable[[], object], peer: Callable[[], object], n: int, repeat: int = 5
-) -> Figure:
-    """Time ``ours`` against ``peer`` and express the result as a speed ratio."""
-    value = best_of(ours, repeat)
-    baseline = best_of(peer, repeat)
-    return Figure(name, round(value, 6), "s", round(baseline, 6), round(baseline / value, 3), n)

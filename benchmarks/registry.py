@@ -1,0 +1,24 @@
+"""Figure names -> the functions that measure them (imported only when a figure runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+
+from benchmarks.harness import Figure
+
+
+def _lazy(module: str, function: str) -> Callable[[], Figure]:
+    """A figure function loaded on first call, so listing names stays cheap."""
+
+    def run() -> Figure:
+        figure: Callable[[], Figure] = getattr(import_module(module), function)
+        return figure()
+
+    return run
+
+
+FIGURES: dict[str, Callable[[], Figure]] = {
+    "backtest_vs_python_loop_ratio": _lazy("benchmarks.backtest", "backtest_vs_python_loop_ratio"),
+    "sweep_bar_params_per_s": _lazy("benchmarks.backtest", "sweep_bar_params_per_s"),
+}
