@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
-from typing import cast
+from typing import Any, cast
 
 import typer
 
@@ -24,6 +24,34 @@ STATUS_GROUP = "drydock.status"
 REINSTALL_HINT = "Reinstall the project's metadata with `make venv` (or `uv pip install -e .`)."
 
 StatusRows = Iterable[tuple[str, str]]
+#: Commands that only list things and log nothing: they skip logging setup to start fast.
+LISTING_COMMANDS = frozenset({"strategies", "status"})
+
+
+def _skip_coercion_of_unset_options() -> None:
+    """Let options left unset (value None) pass typer without building a pydantic adapter.
+
+    typer 0.29 builds a pydantic ``TypeAdapter`` for every option of the command being run, even
+    for an unset ``--help`` whose value is None, which costs ~0.3 s of imports on every command.
+    Coercing None yields None, so skipping it changes no result; required and callback handling
+    stay as typer does them. Set values (and list options) are coerced by typer as before.
+    """
+    from typer._click.exceptions import MissingParameter
+    from typer.core import _TyperParameter
+
+    original = _TyperParameter.process_value
+    if getattr(original, "__drydock_lazy__", False):
+        return
+
+    def process_value(self: Any, ctx: Any, value: Any) -> Any:
+        if value is not None or self.multiple or self.nargs == -1:
+            return original(self, ctx, value)
+        if self.required:
+            raise MissingParameter(ctx=ctx, param=self)
+        return self.callback(ctx, self, value) if self.callback is not None else value
+
+    process_value.__drydock_lazy__ = True  # type: ignore[attr-defined]
+    _TyperParameter.process_value = process_value  # type: ignore[method-assign]
 
 
 def _entry_points(group: str) -> list[EntryPoint]:
@@ -82,6 +110,7 @@ def _version(value: bool) -> None:
 
 
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False,
         "--version",
@@ -92,6 +121,10 @@ def _root(
 ) -> None:
     """Drydock: ingest crypto market data, backtest strategies, track runs in MLflow, and replay
     or run promoted strategies through the shared policy engine."""
+    if ctx.invoked_subcommand not in LISTING_COMMANDS:
+        from drydock.logs import configure_logging  # structlog + rich: ~0.15 s, not for listings
+
+        configure_logging()  # once, before any command logs (DRYDOCK_LOG_FORMAT / _LEVEL)
 
 
 def build_app() -> typer.Typer:
@@ -103,6 +136,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         rich_markup_mode=None,  # plain click help: typer's rich help costs ~0.3 s of imports
     )
+    _skip_coercion_of_unset_options()
     app.callback()(_root)
     app.command("status")(status_command)
     for ep in _entry_points(COMMANDS_GROUP):

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from drydock.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DRYDOCK_"
+LOG_FORMATS = ("auto", "console", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def environment_values() -> dict[str, str]:
@@ -32,36 +31,55 @@ def environment_values() -> dict[str, str]:
     }
 
 
-class Settings(BaseModel):
+def _choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
+    cleaned = value.strip().lower()
+    if cleaned not in allowed:
+        raise ConfigError(
+            f"DRYDOCK_{field.upper()} {value!r} is not valid; use one of {', '.join(allowed)}."
+        )
+    return cleaned
+
+
+class Settings:
     """Paths and defaults, read from ``DRYDOCK_*`` environment variables (keywords win).
 
-    A plain pydantic model fed from the environment, like pydantic-settings' ``BaseSettings``
-    with ``env_prefix="DRYDOCK_"`` but without its ~0.3 s import (the CLI starts faster).
+    A plain class rather than pydantic-settings' ``BaseSettings``: every field is a path or a
+    short string validated here at load, and the CLI starts ~0.5 s faster without pydantic.
+    Unknown ``DRYDOCK_*`` variables (API keys and the like) are ignored.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    __slots__ = (
+        "ccxt_exchange",
+        "home",
+        "log_format",
+        "log_level",
+        "ohlcv_source",
+        "sample_dir",
+        "strategy_path",
+    )
 
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**{**environment_values(), **values})
-
-    home: Path = REPO_ROOT / "data"
-    sample_dir: Path = REPO_ROOT / "data" / "sample"
-    #: Where the ``ohlcv`` asset gets bars: "sample" (bundled, offline) or "ccxt".
-    ohlcv_source: str = "sample"
-    #: ccxt exchange id used by the ccxt OHLCV source.
-    ccxt_exchange: str = "binance"
-    #: Log rendering: "console" for people, "json" for machines, "auto" (json when not a TTY).
-    log_format: str = "auto"
-    #: Minimum log level: debug, info, warning, error.
-    log_level: str = "info"
-    #: Extra strategy folders or .py files, separated by os.pathsep (default: $DRYDOCK_HOME/strategies).
-    strategy_path: str = ""
-
-    @field_validator("home", "sample_dir", mode="after")
-    @classmethod
-    def _absolute(cls, value: Path, info: ValidationInfo) -> Path:
-        """Expand ``~`` and require an absolute path, so no path depends on the working directory."""
-        return absolute_path(value, f"DRYDOCK_{(info.field_name or 'home').upper()}")
+    def __init__(self, **values: str | Path) -> None:
+        known = set(self.__slots__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise TypeError(f"Unknown settings {unknown}; known: {sorted(known)}")
+        merged = {k: v for k, v in environment_values().items() if k in known} | values
+        #: Root of every generated store (absolute; the repository's data/ by default).
+        self.home = absolute_path(Path(merged.get("home", REPO_ROOT / "data")), "DRYDOCK_HOME")
+        #: The bundled sample data.
+        self.sample_dir = absolute_path(
+            Path(merged.get("sample_dir", REPO_ROOT / "data" / "sample")), "DRYDOCK_SAMPLE_DIR"
+        )
+        #: Where the ``ohlcv`` asset gets bars: "sample" (bundled, offline) or "ccxt".
+        self.ohlcv_source = str(merged.get("ohlcv_source", "sample"))
+        #: ccxt exchange id used by the ccxt OHLCV source.
+        self.ccxt_exchange = str(merged.get("ccxt_exchange", "binance"))
+        #: Log rendering: "console" for people, "json" for machines, "auto" (json when no TTY).
+        self.log_format = _choice("log_format", str(merged.get("log_format", "auto")), LOG_FORMATS)
+        #: Minimum log level: debug, info, warning, error, critical.
+        self.log_level = _choice("log_level", str(merged.get("log_level", "info")), LOG_LEVELS)
+        #: Extra strategy folders or .py files, separated by os.pathsep.
+        self.strategy_path = str(merged.get("strategy_path", ""))
 
     @property
     def root(self) -> Path:
@@ -74,10 +92,7 @@ class Settings(BaseModel):
         entries = [e for e in self.strategy_path.split(os.pathsep) if e.strip()]
         if not entries:
             return [self.root / "strategies"]
-        try:
-            return [absolute_path(Path(e.strip()), "DRYDOCK_STRATEGY_PATH") for e in entries]
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        return [absolute_path(Path(e.strip()), "DRYDOCK_STRATEGY_PATH") for e in entries]
 
     @property
     def lake_dir(self) -> Path:
@@ -130,7 +145,7 @@ def absolute_path(value: Path, variable: str) -> Path:
     """``value`` with ``~`` expanded and resolved; a relative path is an error naming ``variable``."""
     expanded = value.expanduser()
     if not expanded.is_absolute():
-        raise ValueError(
+        raise ConfigError(
             f"{variable} {str(value)!r} is a relative path, which would mean a different place "
             f"from every working directory; give an absolute path, e.g. {Path.cwd() / value}."
         )
@@ -139,8 +154,4 @@ def absolute_path(value: Path, variable: str) -> Path:
 
 def get_settings() -> Settings:
     """Read settings fresh from the environment; a bad value is a :class:`ConfigError`."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        raise ConfigError(f"Invalid Drydock settings: {problems}") from None
+    return Settings()

@@ -30,6 +30,7 @@ def summary_table(result: ReplayResult) -> Table:
         ("orders (new)", f"{result.orders} ({result.new_orders})"),
         ("fills", str(result.fills)),
         ("pending / skipped / failed", f"{result.pending} / {result.skipped} / {result.failures}"),
+        ("skipped below min notional", str(result.below_min_notional)),
         ("final equity", f"{result.final_equity:,.2f}"),
         ("final position", f"{result.final_position.qty} {result.final_position.symbol}"),
     ]

@@ -172,7 +172,7 @@ class _Replay:
         if self.instrument.below_min_notional(qty, fill_price):
             self.counts["skipped"] += 1
             self.counts["below_min_notional"] += 1
-            log.info(
+            log.debug(
                 "replay.skipped_min_notional", run_id=self.run.run_id, client_order_id=key,
                 qty=str(qty), fill_price=str(fill_price),
                 min_notional=str(self.instrument.min_notional),
@@ -193,7 +193,7 @@ class _Replay:
             record = self.journal.record_decision(
                 self.run.run_id, key, bar.ts, action, decision, self.policy.version
             )
-            log.info(
+            log.debug(
                 "replay.decision", run_id=self.run.run_id, client_order_id=key,
                 verdict=decision.verdict.value, side=side.value, qty=str(qty),
                 rule_ids=[v.rule_id for v in decision.violations],
@@ -297,7 +297,7 @@ class _Replay:
     def _call_venue(self, order: Order) -> list[Fill]:
         known = self.venue.fills_for(order.client_order_id)
         fills = known or self.venue.submit(order)
-        log.info(
+        log.debug(
             "replay.venue_call", run_id=self.run.run_id, client_order_id=order.client_order_id,
             venue=self.venue.name, call="fills_for" if known else "submit", fills=len(fills),
         )  # fmt: skip

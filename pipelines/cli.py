@@ -129,8 +129,13 @@ def ingest_command(
         typer.Option(help="Where bars come from: 'sample' (bundled, offline) or 'ccxt'."),
     ] = "sample",
     record: Annotated[
-        bool, typer.Option(help="Record the runs in DAGSTER_HOME so the Dagster UI shows them.")
-    ] = False,
+        bool,
+        typer.Option(
+            "--record/--no-record",
+            help="Record the runs in DAGSTER_HOME so the Dagster UI shows them (default); "
+            "--no-record uses a throwaway instance.",
+        ),
+    ] = True,
 ) -> None:
     """Load OHLCV bars into the lake, check them and refresh the warehouse views.
 

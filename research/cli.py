@@ -90,6 +90,12 @@ def backtest_command(
     )
     console.print(f"final equity {result.final_equity:,.2f} (started with {cash:,.2f})")
     console.print(f"fees paid {result.fees_paid:,.2f} over {result.orders} orders")
+    if result.skipped_min_notional:
+        floor = result.instrument.min_notional if result.instrument else "?"
+        console.print(
+            f"{result.skipped_min_notional} order(s) skipped: below the instrument's min notional "
+            f"{floor} (override with --min-notional)"
+        )
     if track:
         run_id = log_backtest(result)
         console.print(
