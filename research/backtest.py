@@ -114,38 +114,55 @@ def simulate_vectorbt(
     sizes = order_sizes(np.asarray(target, dtype=np.float64), execution.fill)
     min_notional = float(instrument.min_notional)
     freq = pd.Timedelta(timeframe_delta(timeframe))
-    skipped = 0
-    while True:
-        # Round entries down to whole lots; exits sell everything held (rounding the float
-        # position again could leave one lot of dust behind).
-        granularity = np.where(sizes > 0, float(instrument.lot_size), np.nan)
-        pf = vbt.Portfolio.from_orders(
-            close=close,
-            size=pd.DataFrame(sizes, index=index) if sizes.ndim == 2 else pd.Series(sizes, index),
-            size_type="amount",
-            direction="longonly",
-            price=price,
-            val_price=price,
-            fees=execution.taker_fee,
-            fixed_fees=execution.fixed_fee,
-            slippage=execution.slippage,
-            size_granularity=granularity,
-            init_cash=execution.init_cash,
-            freq=freq,
+    # An order whose notional at its slipped fill price is below the instrument's min notional
+    # is rejected by vectorbt's min_size (min notional / that bar's fill price, per side): it is
+    # skipped, and what follows plays out without it (a skipped exit keeps the position), in one
+    # simulation. vectorbt compares sizes with a 1e-9 relative tolerance.
+    px = price.to_numpy() if sizes.ndim == 1 else price.to_numpy()[:, None]
+    fill_px = np.where(sizes > 0, px * (1 + execution.slippage), px * (1 - execution.slippage))
+    min_size = np.where(np.isnan(sizes), 0.0, min_notional / fill_px)
+    wrap = (
+        (lambda a: pd.DataFrame(a, index=index))
+        if sizes.ndim == 2
+        else (lambda a: pd.Series(a, index))
+    )
+    # Round entries down to whole lots; exits sell everything held (rounding the float position
+    # again could leave one lot of dust behind).
+    granularity = np.where(sizes > 0, float(instrument.lot_size), np.nan)
+    pf = vbt.Portfolio.from_orders(
+        close=close,
+        size=wrap(sizes),
+        size_type="amount",
+        direction="longonly",
+        price=price,
+        val_price=price,
+        fees=execution.taker_fee,
+        fixed_fees=execution.fixed_fee,
+        slippage=execution.slippage,
+        size_granularity=granularity,
+        min_size=wrap(min_size),
+        init_cash=execution.init_cash,
+        freq=freq,
+        log=bool(min_notional > 0),
+    )
+    if not min_notional > 0:
+        return pf, 0
+    from vectorbt.portfolio.enums import OrderStatusInfo
+
+    logs = pf.logs.values
+    rejected = logs[logs["res_status_info"] == OrderStatusInfo.MinSizeNotReached]
+    # vectorbt also rejects, as below min size, a buy whose cash cannot pay for one lot; the
+    # reference loop and the replay see that as no order at all, so it is not counted.
+    lot = float(instrument.lot_size)
+    counted = [
+        row["req_size"] < 0
+        or execution.all_in_qty(
+            float(row["cash"]), execution.slipped_price(row["req_price"], buy=True), lot
         )
-        records = pf.orders.values
-        small = records["size"] * records["price"] < min_notional
-        if not small.any():
-            return pf, skipped
-        # Skip the first too-small order of each column and simulate again: what follows it
-        # depends on it (an exit skipped keeps the position).
-        for col in np.unique(records["col"][small]):
-            idx = int(records["idx"][small & (records["col"] == col)].min())
-            if sizes.ndim == 2:
-                sizes[idx, col] = np.nan
-            else:
-                sizes[idx] = np.nan
-            skipped += 1
+        > 0
+        for row in rejected
+    ]
+    return pf, int(sum(counted))
 
 
 def _warn_short_window(strategy: Strategy, params: Params, key: SeriesKey, bars: int) -> None:

@@ -16,10 +16,12 @@ import polars as pl
 import pytest
 
 from drydock.ohlcv import SeriesKey
+from drydock.runtime import prepare_numba
 from drydock.settings import REPO_ROOT, Settings
 
-# Reuse vectorbt's numba compilation cache across runs (set before numba is imported).
-os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / "data" / "numba_cache"))
+# Reuse vectorbt's numba compilation cache across test sessions: every test gets a tmp home, so
+# the settings' default ($DRYDOCK_HOME/numba_cache) would compile from scratch each session.
+prepare_numba(REPO_ROOT / "data" / "numba_cache")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 TIERS = ("integration", "e2e")

@@ -146,6 +146,8 @@ def stamped(day: date, close: float) -> pl.DataFrame:
     )
 
 
+@pytest.mark.integration  # hypothesis x DuckDB: ~10 s, the biggest cost of the unit tier
+@pytest.mark.slow
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -19,6 +19,8 @@ from live.replay import replay
 from live.venues.paper import PaperVenue
 from strategies.registry import get_strategy
 
+pytestmark = pytest.mark.integration
+
 
 def test_replay_matches_vectorbt(lake: SeriesKey) -> None:
     vbt = pytest.importorskip("vectorbt")

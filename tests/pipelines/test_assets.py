@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pytest
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckSeverity,
@@ -24,6 +25,8 @@ from pipelines.assets import ohlcv_asset, warehouse_views
 from pipelines.checks import bar_integrity
 from pipelines.ingest import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.resources import OhlcvSource, SampleOhlcvSource
+
+pytestmark = pytest.mark.integration
 
 BTC = "binance:BTC/USDT:1h"
 ETH = "binance:ETH/USDT:1h"

@@ -13,6 +13,8 @@ from drydock.errors import DrydockError
 from drydock.ohlcv import SeriesKey
 from pipelines.cli import days_covering, register, select_series
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def app() -> typer.Typer:

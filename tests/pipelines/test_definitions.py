@@ -22,6 +22,8 @@ import pipelines.definitions
 from drydock.errors import DrydockError
 from pipelines.resources import CcxtOhlcvSource, SampleOhlcvSource
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def definitions(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:

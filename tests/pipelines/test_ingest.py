@@ -21,6 +21,8 @@ from pipelines.ingest import CheckReport, ingest, last_partition_day
 from pipelines.resources import CcxtOhlcvSource
 from tests.pipelines.replay import MARKETS, KlinesReplay
 
+pytestmark = pytest.mark.integration
+
 BTC = SeriesKey("binance", "BTC/USDT", "1h")
 ETH = SeriesKey("binance", "ETH/USDT", "1h")
 SOL = SeriesKey("binance", "SOL/USDT", "1h")

@@ -15,6 +15,8 @@ from research import reference
 from research.backtest import backtest, backtest_frame, order_sizes, run_vectorbt
 from strategies import get_strategy
 
+pytestmark = pytest.mark.integration
+
 BTC = SeriesKey("binance", "BTC/USDT", "1h")
 
 
@@ -72,6 +74,24 @@ def test_orders_below_min_notional_are_skipped_and_counted_like_the_reference() 
     targets = reference.ema_cross_targets(frame["close"].to_list(), 12, 26)
     ref = reference.run(frame["open"].to_list(), frame["close"].to_list(), targets, execution)
     assert result.skipped_min_notional == ref.skipped_min_notional > 0
+    assert result.orders == ref.orders
+    np.testing.assert_allclose(result.equity, ref.equity, rtol=1e-9)
+
+
+def test_min_notional_skips_in_one_simulation_match_the_reference_at_scale() -> None:
+    """A 1m account that bleeds to dust: hundreds of skipped entries and exits, and buys that
+    cannot pay one lot (not counted), agree with the reference loop bar for bar."""
+    from benchmarks.data import minute_bars
+
+    frame = minute_bars(30_000)
+    strategy = get_strategy("ema_cross")
+    params = strategy.resolve_params({"fast": 2, "slow": 5})
+    execution = ExecutionModel()
+    key = SeriesKey("binance", "BTC/USDT", "1m")
+    result = backtest_frame(strategy, params, frame, key, execution)
+    targets = strategy.signals(frame, params)["target"].to_list()
+    ref = reference.run(frame["open"].to_list(), frame["close"].to_list(), targets, execution)
+    assert result.skipped_min_notional == ref.skipped_min_notional > 300
     assert result.orders == ref.orders
     np.testing.assert_allclose(result.equity, ref.equity, rtol=1e-9)
 

@@ -17,6 +17,8 @@ from research.backtest import backtest
 from strategies import get_strategy
 from strategies.base import Params, ParamSpec, Strategy
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.parametrize("params", [{"fast": 12, "slow": 26}, {"fast": 5, "slow": 80}])
 def test_replay_under_research_policy_equals_backtest(
