@@ -50,6 +50,7 @@ class Settings:
 
     __slots__ = (
         "ccxt_exchange",
+        "given",
         "home",
         "log_format",
         "log_level",
@@ -59,11 +60,13 @@ class Settings:
     )
 
     def __init__(self, **values: str | Path) -> None:
-        known = set(self.__slots__)
+        known = set(self.__slots__) - {"given"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise TypeError(f"Unknown settings {unknown}; known: {sorted(known)}")
         merged = {k: v for k, v in environment_values().items() if k in known} | values
+        #: Fields set by the environment or a keyword rather than left at their default.
+        self.given = frozenset(merged)
         #: Root of every generated store (absolute; the repository's data/ by default).
         self.home = absolute_path(Path(merged.get("home", REPO_ROOT / "data")), "DRYDOCK_HOME")
         #: The bundled sample data.

@@ -33,7 +33,7 @@ def configured_source() -> OhlcvSource:
     """The settings' source (validated now, not mid-run); an env-given exchange as an EnvVar."""
     source = source_from_env()
     log.info("dagster.definitions.loaded", source=source.describe())
-    if isinstance(source, CcxtOhlcvSource) and "ccxt_exchange" in get_settings().model_fields_set:
+    if isinstance(source, CcxtOhlcvSource) and "ccxt_exchange" in get_settings().given:
         return CcxtOhlcvSource(exchange_id=EnvVar(EXCHANGE_ENV))
     return source
 

@@ -52,6 +52,16 @@ def test_environment_is_read_by_prefix_and_keywords_win(
     settings = Settings()
     assert (settings.log_level, settings.ccxt_exchange, settings.root) == ("debug", "okx", home)
     assert Settings(log_level="warning").log_level == "warning"
+    assert {"log_level", "ccxt_exchange", "home"} <= settings.given
+    assert "ohlcv_source" not in settings.given  # left at its default
+
+
+def test_bad_log_settings_fail_at_load_naming_the_variable(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRYDOCK_LOG_LEVEL", "loud")
+    with pytest.raises(ConfigError, match="DRYDOCK_LOG_LEVEL 'loud' is not valid; use one of"):
+        get_settings()
 
 
 def test_strategy_path_lists_absolute_entries(
