@@ -75,6 +75,10 @@ def run_demo() -> None:
             status,
         )
     console.print(ingest_table)
+    console.print(
+        f"{len(report.run_ids)} Dagster runs recorded in {settings.dagster_home}: `make dagster` "
+        "shows the materialized partitions and check results."
+    )
 
     console.rule("2/4 backtest: vectorbt, next-open fills, 10 bps fee, 5 bps slippage")
     strategy = get_strategy(DEMO_STRATEGY)
@@ -145,6 +149,11 @@ def run_demo() -> None:
 
 def demo_command() -> None:
     """Run the end-to-end demo on the bundled data: ingest, backtest, MLflow, paper replay."""
+    from drydock.logs import configure_logging
+    from drydock.settings import get_settings
+
+    if "log_level" not in get_settings().given:
+        configure_logging(level="warning")  # the tables tell the story; DRYDOCK_LOG_LEVEL=info logs
     run_demo()
 
 
