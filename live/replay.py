@@ -193,7 +193,8 @@ class _Replay:
             record = self.journal.record_decision(
                 self.run.run_id, key, bar.ts, action, decision, self.policy.version
             )
-            log.debug(
+            # Denials are rare and matter to an operator: info. Allows are every order: debug.
+            (log.debug if decision.allowed else log.info)(
                 "replay.decision", run_id=self.run.run_id, client_order_id=key,
                 verdict=decision.verdict.value, side=side.value, qty=str(qty),
                 rule_ids=[v.rule_id for v in decision.violations],
