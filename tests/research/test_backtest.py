@@ -12,7 +12,13 @@ from drydock.markets import instrument_for
 from drydock.ohlcv import SeriesKey
 from drydock.sample import read_sample
 from research import reference
-from research.backtest import backtest, backtest_frame, order_sizes, run_vectorbt
+from research.backtest import (
+    backtest,
+    backtest_frame,
+    order_sizes,
+    run_vectorbt,
+    simulate_vectorbt,
+)
 from strategies import get_strategy
 
 pytestmark = pytest.mark.integration
@@ -94,6 +100,19 @@ def test_min_notional_skips_in_one_simulation_match_the_reference_at_scale() -> 
     assert result.skipped_min_notional == ref.skipped_min_notional > 300
     assert result.orders == ref.orders
     np.testing.assert_allclose(result.equity, ref.equity, rtol=1e-9)
+    # A sweep (2-D targets) counts the same skips per column as separate runs do.
+    other = strategy.resolve_params({"fast": 4, "slow": 30})
+    grid = np.column_stack(
+        [strategy.signals(frame, p)["target"].to_numpy() for p in (params, other)]
+    )
+    _, swept = simulate_vectorbt(frame, grid, execution, "1m")
+    ref_other = reference.run(
+        frame["open"].to_list(),
+        frame["close"].to_list(),
+        strategy.signals(frame, other)["target"].to_list(),
+        execution,
+    )
+    assert swept == ref.skipped_min_notional + ref_other.skipped_min_notional
 
 
 def test_next_open_fill_prices_and_sizes() -> None:
