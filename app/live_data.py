@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -46,9 +47,17 @@ def replay_runs() -> Loaded:
 
 
 def run_orders(run_id: str) -> pl.DataFrame:
-    """Orders of one run in journal order (quantities and prices as text, exact)."""
+    """Orders of one run in journal order (quantities and prices as text, exact).
+
+    ``filled`` is the quantity the run's fills executed against each order: the journal records an
+    order once, before it is sent (status ``new``), and its executions as fill rows.
+    """
     with SqliteJournal(_journal_path()) as journal:
         orders = journal.orders(run_id)
+        fills = journal.fills(run_id)
+    filled: dict[str, Decimal] = {}
+    for fill in fills:
+        filled[fill.client_order_id] = filled.get(fill.client_order_id, Decimal(0)) + fill.qty
     return pl.DataFrame(
         [
             {
@@ -57,11 +66,11 @@ def run_orders(run_id: str) -> pl.DataFrame:
                 "side": o.side.value,
                 "qty": str(o.qty),
                 "price": str(o.price),
-                "status": o.status.value,
+                "filled": str(filled.get(o.client_order_id, Decimal(0))),
             }
             for o in orders
         ],
-        schema=_schema("ts", "client_order_id", "side", "qty", "price", "status"),
+        schema=_schema("ts", "client_order_id", "side", "qty", "price", "filled"),
     )
 
 

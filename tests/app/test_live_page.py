@@ -63,6 +63,7 @@ def test_runs_with_orders_fills_and_a_denied_rule(btc_days: SeriesKey, tmp_path:
     assert len(orders) == traded.orders and len(fills) == traded.fills
     assert orders["client_order_id"].tolist() == fills["client_order_id"].tolist()
     assert orders["side"].tolist()[:2] == ["buy", "sell"]
+    assert orders["filled"].tolist() == orders["qty"].tolist()  # paper fills the whole order
 
     at.selectbox[0].select("guarded").run()
     assert not at.exception
