@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.integration  # fresh interpreters in subprocesses
+
 HEAVY = ("pydantic", "polars", "numpy", "pandas", "vectorbt", "dagster", "mlflow", "ccxt")
 
 
