@@ -109,11 +109,6 @@ class ExecutionModel:
     # -- shared formulas (float) -------------------------------------------------------------
 
     @property
-    def fee(self) -> float:
-        """Fee rate of the market orders every path sends (taker)."""
-        return self.taker_fee
-
-    @property
     def slippage(self) -> float:
         """Adverse slippage as a fraction of price."""
         return self.slippage_bps / 1e4
@@ -180,10 +175,6 @@ def below_min_notional(qty: float | Decimal, fill_price: float | Decimal, minimu
     return qty * fill_price < float(minimum)
 
 
-def _supported(value: float) -> bool:
-    return value in SUPPORTED_TARGETS
-
-
 def unsupported_target(strategy_id: str, ts: datetime, target: float) -> UnsupportedTargetError:
     """The one error every path raises for a target it cannot trade."""
     return UnsupportedTargetError(
@@ -194,7 +185,7 @@ def unsupported_target(strategy_id: str, ts: datetime, target: float) -> Unsuppo
 
 def check_target(strategy_id: str, ts: datetime, target: float) -> None:
     """Raise :class:`UnsupportedTargetError` unless ``target`` is tradable."""
-    if not _supported(float(target)):
+    if float(target) not in SUPPORTED_TARGETS:
         raise unsupported_target(strategy_id, ts, float(target))
 
 

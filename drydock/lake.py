@@ -49,11 +49,6 @@ def decode_value(text: str) -> str:
     return unquote(text, errors="strict")
 
 
-# Kept for callers written against the old names (pipelines/cli.py); remove once they move.
-encode_key = encode_value
-decode_symbol = decode_value
-
-
 def _root(lake_dir: Path | None) -> Path:
     return lake_dir if lake_dir is not None else get_settings().lake_dir
 

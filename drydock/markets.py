@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -104,34 +105,18 @@ def market_to_instrument(exchange: str, market: Mapping[str, Any], mode: str) ->
     )
 
 
-def _from_overrides(exchange: str, symbol: str, overrides: Mapping[str, float]) -> Instrument:
-    base, _, quote = symbol.partition("/")
-    return Instrument(
-        exchange,
-        symbol,
-        base,
-        quote.split(":")[0],
-        tick_size=Decimal(str(overrides["tick_size"])),
-        lot_size=Decimal(str(overrides["lot_size"])),
-        min_notional=Decimal(str(overrides["min_notional"])),
-    )
-
-
 def _apply(instrument: Instrument, overrides: Mapping[str, float]) -> Instrument:
     """``instrument`` with the given increments replaced."""
 
-    def pick(name: str, current: Decimal) -> Decimal:
-        return Decimal(str(overrides[name])) if name in overrides else current
+    def pick(name: str) -> Decimal:
+        value = overrides.get(name)
+        return Decimal(str(value)) if value is not None else Decimal(getattr(instrument, name))
 
-    return Instrument(
-        instrument.venue,
-        instrument.symbol,
-        instrument.base,
-        instrument.quote,
-        instrument.kind,
-        tick_size=pick("tick_size", instrument.tick_size),
-        lot_size=pick("lot_size", instrument.lot_size),
-        min_notional=pick("min_notional", instrument.min_notional),
+    return replace(
+        instrument,
+        tick_size=pick("tick_size"),
+        lot_size=pick("lot_size"),
+        min_notional=pick("min_notional"),
     )
 
 
@@ -155,7 +140,8 @@ def instrument_for(
     if market is not None:
         return _apply(market_to_instrument(exchange, market, mode), overrides)
     if {"lot_size", "tick_size", "min_notional"} <= set(overrides):
-        return _from_overrides(exchange, symbol, overrides)
+        base, _, quote = symbol.partition("/")
+        return _apply(Instrument(exchange, symbol, base, quote.split(":")[0]), overrides)
     known = ", ".join(sorted(markets)) or f"none (bundled exchanges: {known_exchanges(folder)})"
     raise DrydockError(
         f"No market metadata for {symbol} on {exchange}: known markets are {known}. Give the "

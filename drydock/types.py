@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 import polars as pl
+
+from drydock.execution import round_down
 
 #: OHLCV bar schema: ``ts`` is the UTC open time of the bar; prices float64; volume in base units.
 BAR_SCHEMA: dict[str, pl.DataType] = {
@@ -100,12 +102,7 @@ class Instrument:
 
     def round_qty(self, qty: float | Decimal) -> Decimal:
         """Round a quantity down to whole lots (never buy more than was asked)."""
-        lots = (Decimal(str(qty)) / self.lot_size).quantize(Decimal(1), ROUND_DOWN)
-        return lots * self.lot_size
-
-    def below_min_notional(self, qty: Decimal, price: Decimal) -> bool:
-        """True when ``qty * price`` is under the venue's minimum order value."""
-        return qty * price < self.min_notional
+        return round_down(Decimal(str(qty)), self.lot_size)
 
 
 @dataclass(frozen=True, slots=True)

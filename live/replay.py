@@ -39,7 +39,7 @@ from tenacity import (
 
 from drydock import ohlcv
 from drydock.errors import ConfigError, DrydockError
-from drydock.execution import ExecutionModel, FillTiming, check_target
+from drydock.execution import ExecutionModel, FillTiming, below_min_notional, check_target
 from drydock.logs import get_logger
 from drydock.metrics import summarize
 from drydock.policy import Policy, PolicyContext, evaluate, load_policy
@@ -169,7 +169,7 @@ class _Replay:
         side, qty = sized
         price = Decimal(str(bar.open))
         fill_price = self.execution.slipped_price_dec(price, buy=side is Side.BUY)
-        if self.instrument.below_min_notional(qty, fill_price):
+        if below_min_notional(qty, fill_price, self.instrument.min_notional):
             self.counts["skipped"] += 1
             self.counts["below_min_notional"] += 1
             log.debug(
@@ -328,18 +328,9 @@ def _load_bars(
     strategy: Strategy,
     params: Mapping[str, float],
 ) -> list[Bar]:
-    """Bars of the window; at least warm-up + 1 (and 2: a signal bar and a bar to fill at)."""
+    """Bars of the window, checked by the strategy exactly as a backtest checks them."""
     frame = ohlcv.read(key, start, end, lake_dir)
-    warmup = strategy.warmup(dict(params))
-    ohlcv.require_bars(
-        frame, key, start, end, max(warmup + 1, 2),
-        f"a replay of {strategy.id} (warm-up {warmup} + 1 bar to act)", lake_dir,
-    )  # fmt: skip
-    if frame.height < 2 * warmup:
-        log.warning(
-            "replay.short_window", strategy=strategy.id, series=str(key), bars=frame.height,
-            warmup=warmup, note=f"fewer than 2 x warm-up ({2 * warmup}) bars: expect few or 0 trades",
-        )  # fmt: skip
+    strategy.require_history(frame, key, dict(params), start, end, lake_dir)
     return iter_bars(frame)
 
 
@@ -348,8 +339,6 @@ def _extra_run_parts(execution: ExecutionModel) -> dict[str, object]:
     parts: dict[str, object] = dict(execution.overrides())
     if execution.fixed_fee:
         parts["fixed_fee"] = execution.fixed_fee
-    if execution.fill != "next_open":
-        parts["fill"] = str(execution.fill)
     return parts
 
 

@@ -41,13 +41,17 @@ class BacktestResult:
     start: datetime
     end: datetime
     orders: int = 0
-    final_equity: float = 0.0
     #: Sum of the fees of every filled order, in quote currency.
     fees_paid: float = 0.0
     #: Orders skipped because their notional was below the instrument's min notional.
     skipped_min_notional: int = 0
     instrument: Instrument | None = None
     run_id: str = ""
+
+    @property
+    def final_equity(self) -> float:
+        """Account value at the last bar's close."""
+        return float(self.equity[-1])
 
     def equity_frame(self) -> pl.DataFrame:
         """Equity, drawdown and position per bar."""
@@ -187,19 +191,6 @@ def _min_notional_skips(
     return exits + int(entries)
 
 
-def _warn_short_window(strategy: Strategy, params: Params, key: SeriesKey, bars: int) -> None:
-    warmup = strategy.warmup(params)
-    if bars < 2 * warmup:
-        log.warning(
-            "backtest.short_window",
-            strategy=strategy.id,
-            series=str(key),
-            bars=bars,
-            warmup=warmup,
-            note=f"fewer than 2 x warm-up ({2 * warmup}) bars: expect few or 0 trades",
-        )
-
-
 def backtest_frame(
     strategy: Strategy,
     params: Params,
@@ -211,8 +202,7 @@ def backtest_frame(
     """Backtest ``strategy`` on an in-memory bar frame."""
     instrument = instrument or instrument_for(key.exchange, key.symbol, execution.overrides())
     target = strategy.signals(frame, params)["target"].to_numpy()
-    check_targets(strategy.id, frame["ts"].to_list(), target)
-    _warn_short_window(strategy, params, key, frame.height)
+    check_targets(strategy.id, frame["ts"], target)
     pf, skipped = simulate_vectorbt(frame, target, execution, key.timeframe, instrument)
     equity = pf.value().to_numpy()
     position = pf.assets().to_numpy()
@@ -234,7 +224,6 @@ def backtest_frame(
         start=frame["ts"][0],
         end=frame["ts"][-1],
         orders=len(orders),
-        final_equity=float(equity[-1]),
         fees_paid=float(orders["fees"].sum()),
         skipped_min_notional=skipped,
         instrument=instrument,
@@ -270,9 +259,5 @@ def backtest(
     execution = execution or ExecutionModel()
     instrument = instrument_for(key.exchange, key.symbol, execution.overrides())
     frame = ohlcv.read(key, start, end)
-    warmup = strategy.warmup(params)
-    ohlcv.require_bars(
-        frame, key, start, end, warmup + 1,
-        f"{strategy.id} (warm-up {warmup} + 1 bar to act)",
-    )  # fmt: skip
+    strategy.require_history(frame, key, params, start, end)
     return backtest_frame(strategy, params, frame, key, execution, instrument)

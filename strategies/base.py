@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from drydock.errors import ConfigError
 
 if TYPE_CHECKING:  # polars and the domain types load on first use: listing strategies stays fast
+    from datetime import datetime
+    from pathlib import Path
+
     import polars as pl
 
+    from drydock.series import SeriesKey
     from drydock.types import Bar, OrderIntent
 
 Params = dict[str, float]
@@ -83,6 +87,31 @@ class Strategy(ABC):
     @abstractmethod
     def warmup(self, params: Params) -> int:
         """Bars needed before the first non-flat target."""
+
+    def require_history(
+        self,
+        frame: pl.DataFrame,
+        key: SeriesKey,
+        params: Params,
+        start: datetime | None,
+        end: datetime | None,
+        lake_dir: Path | None = None,
+    ) -> None:
+        """The one window check of backtest and replay: warm-up + 1 bars (and a signal bar and a
+        bar to fill at), else the same one-line error in both; a warning below 2 x warm-up."""
+        from drydock import ohlcv
+        from drydock.logs import get_logger
+
+        warmup = self.warmup(params)
+        ohlcv.require_bars(
+            frame, key, start, end, max(warmup + 1, 2),
+            f"{self.id} (warm-up {warmup} + 1 bar to act)", lake_dir,
+        )  # fmt: skip
+        if frame.height < 2 * warmup:
+            get_logger(__name__).warning(
+                "strategy.short_window", strategy=self.id, series=str(key), bars=frame.height,
+                warmup=warmup, note=f"fewer than 2 x warm-up ({2 * warmup}) bars: expect few or 0 trades",
+            )  # fmt: skip
 
     @abstractmethod
     def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:

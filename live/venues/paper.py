@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from drydock.execution import ExecutionModel
+from drydock.execution import ExecutionModel, below_min_notional
 from drydock.markets import instrument_for
 from drydock.types import Bar, Fill, Instrument, Order, Side
 from live.venues.base import MinNotionalError, VenueError
@@ -58,7 +58,7 @@ class PaperVenue:
                 f"{instrument.lot_size}"
             )
         price = self.execution.slipped_price_dec(self._bar.open, buy=order.side is Side.BUY)
-        if instrument.below_min_notional(qty, price):
+        if below_min_notional(qty, price, instrument.min_notional):
             raise MinNotionalError(
                 f"order {order.client_order_id}: {qty} {order.symbol} at {price} is "
                 f"{qty * price:.2f}, below the min notional {instrument.min_notional}"
