@@ -189,6 +189,11 @@ def read(
     lake_dir: Path | None = None,
 ) -> pl.DataFrame:
     """Bars of one series with ``start <= ts < end``; a clear error when the window has none."""
+    if start is not None and end is not None and start >= end:
+        raise DataNotFoundError(
+            f"The window {_span(start, end)} for {key} is empty: the start must be before the "
+            "end (the end is exclusive). Swap them or widen the window."
+        )
     files = lake.partition_files(DATASET, key.keys(), lake_dir)
     if start is not None or end is not None:
         lo = (start - timedelta(days=1)).date() if start else date.min

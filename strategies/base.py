@@ -10,6 +10,7 @@ A strategy declares its parameters (with sweep ranges), warm-up and required dat
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,6 +50,11 @@ class ParamSpec:
             raise ConfigError(
                 f"Parameter {self.name}={raw!r} is not a number; give e.g. {self.name}={self.default:g}."
             ) from None
+        if not math.isfinite(value):
+            raise ConfigError(
+                f"Parameter {self.name}={raw!r} is not finite (NaN or infinity); give e.g. "
+                f"{self.name}={self.default:g}."
+            )
         if self.integer and value != int(value):
             raise ConfigError(f"Parameter {self.name}={raw!r} must be a whole number.")
         if not self.low <= value <= self.high:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -168,3 +168,11 @@ def test_require_bars_reports_shortfall(home: Path) -> None:
         "the lake holds 2024-03-01 00:00 UTC .. 2024-03-01 23:00 UTC (24 bars)"
     )
     assert "--start 2024-03-01 --end 2024-03-01`" in text
+
+
+@pytest.mark.parametrize("days", [0, -3])
+def test_a_window_that_ends_before_it_starts_says_so(btc_lake: SeriesKey, days: int) -> None:
+    """start >= end is named as an inverted window, not as missing data with a nonsense fix."""
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    with pytest.raises(DataNotFoundError, match="is empty: the start must be before the end"):
+        ohlcv.read(btc_lake, start, start + timedelta(days=days))

@@ -63,6 +63,9 @@ def test_warmup_is_flat() -> None:
     ("overrides", "fragment"),
     [
         ({"fast": "abc"}, "is not a number"),
+        ({"fast": "nan"}, "is not finite"),
+        ({"slow": "inf"}, "is not finite"),
+        ({"fast": "-1e309"}, "is not finite"),
         ({"fast": "1"}, "allowed 2..100"),
         ({"fast": "2.5"}, "whole number"),
         ({"speed": "3"}, "Valid parameters: fast, slow"),
