@@ -54,7 +54,13 @@ def parse_when(raw: str | datetime | None, option: str) -> datetime | None:
                 f"{option} {raw!r} is not an ISO date or datetime; use e.g. 2024-01-01 or "
                 "2024-01-01T12:00:00Z (naive times are UTC)."
             ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ConfigError(
+            f"{option} {raw!s} falls outside the calendar once converted to UTC; use a date "
+            "between years 1 and 9999, e.g. 2024-01-01."
+        ) from None
 
 
 def when_parser(option: str) -> Callable[[str], datetime | None]:

@@ -52,8 +52,9 @@ _BOUNDS: dict[str, tuple[float, float, bool, str]] = {
     "maker_fee": (0.0, 0.1, True, "0.001 for 10 bps"),
     "fixed_fee": (0.0, 1e6, True, "0 or 1.5 (quote currency per order)"),
     "slippage_bps": (0.0, 1000.0, True, "5 for 5 bps"),
-    "lot_size": (0.0, 1e9, False, "0.00001 (Binance BTC/USDT)"),
-    "tick_size": (0.0, 1e9, False, "0.01 (Binance BTC/USDT)"),
+    # Below 1e-12 a lot has no exchange meaning and Decimal lot rounding runs out of precision.
+    "lot_size": (1e-12, 1e9, True, "0.00001 (Binance BTC/USDT)"),
+    "tick_size": (1e-12, 1e9, True, "0.01 (Binance BTC/USDT)"),
     "min_notional": (0.0, 1e12, True, "5 (Binance USDT spot)"),
 }
 

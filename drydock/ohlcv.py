@@ -21,7 +21,7 @@ from drydock import lake
 from drydock.errors import DataNotFoundError, DrydockError
 from drydock.series import SeriesKey as SeriesKey  # re-exported
 from drydock.settings import get_settings
-from drydock.timeframes import timeframe_delta
+from drydock.timeframes import timeframe_delta, timeframe_seconds
 from drydock.types import BAR_SCHEMA
 
 DATASET = "ohlcv"
@@ -158,13 +158,15 @@ def _holdings(key: SeriesKey, lake_dir: Path | None) -> str:
 
 
 def _fill_command(key: SeriesKey, start: datetime | None, end: datetime | None) -> str:
-    """The ``drydock ingest`` command that fills ``key`` over the window (inclusive UTC days)."""
+    """The ``drydock ingest`` command that fills ``key`` over the window (UTC days, end exclusive
+    like every ``--end``: the day after the last day the window touches)."""
     parts = ["drydock", "ingest", "--exchange", key.exchange, "--symbol", key.symbol]
     parts += ["--timeframe", key.timeframe]
     if start is not None:
         parts += ["--start", start.date().isoformat()]
     if end is not None:
-        parts += ["--end", (end - timedelta(microseconds=1)).date().isoformat()]
+        last_day = (end - timedelta(microseconds=1)).date()
+        parts += ["--end", (last_day + timedelta(days=1)).isoformat()]
     return " ".join(shlex.quote(part) for part in parts)
 
 
@@ -189,6 +191,7 @@ def read(
     lake_dir: Path | None = None,
 ) -> pl.DataFrame:
     """Bars of one series with ``start <= ts < end``; a clear error when the window has none."""
+    timeframe_seconds(key.timeframe)  # a malformed timeframe fails the same way in every path
     if start is not None and end is not None and start >= end:
         raise DataNotFoundError(
             f"The window {_span(start, end)} for {key} is empty: the start must be before the "
@@ -196,7 +199,7 @@ def read(
         )
     files = lake.partition_files(DATASET, key.keys(), lake_dir)
     if start is not None or end is not None:
-        lo = (start - timedelta(days=1)).date() if start else date.min
+        lo = (start - timedelta(days=1)).date() if start and start.date() > date.min else date.min
         hi = end.date() if end else date.max
         files = [
             f for f in files if lo <= date.fromisoformat(lake.partition_values(f)["date"]) <= hi

@@ -95,7 +95,7 @@ class Settings:
         entries = [e for e in self.strategy_path.split(os.pathsep) if e.strip()]
         if not entries:
             return [self.root / "strategies"]
-        return [absolute_path(Path(e.strip()), "DRYDOCK_STRATEGY_PATH") for e in entries]
+        return [absolute_path(Path(e), "DRYDOCK_STRATEGY_PATH", folder=False) for e in entries]
 
     @property
     def lake_dir(self) -> Path:
@@ -144,9 +144,21 @@ class Settings:
         return REPO_ROOT / "policies"
 
 
-def absolute_path(value: Path, variable: str) -> Path:
-    """``value`` with ``~`` expanded and resolved; a relative path is an error naming ``variable``."""
-    expanded = value.expanduser()
+def absolute_path(value: Path, variable: str, folder: bool = True) -> Path:
+    """``value`` stripped, ``~`` expanded and resolved; a relative path, an unknown ``~user`` or an
+    existing non-folder is an error naming ``variable`` (so nothing is written somewhere else)."""
+    value = Path(str(value).strip())
+    try:
+        expanded = value.expanduser()
+    except RuntimeError:
+        raise ConfigError(
+            f"{variable} {str(value)!r} names a home directory that does not exist; give an "
+            "absolute path."
+        ) from None
+    if folder and expanded.exists() and not expanded.is_dir():
+        raise ConfigError(
+            f"{variable} {str(value)!r} exists but is not a folder; point it at a folder."
+        )
     if not expanded.is_absolute():
         raise ConfigError(
             f"{variable} {str(value)!r} is a relative path, which would mean a different place "

@@ -13,7 +13,7 @@ _PATTERN = re.compile(r"^(\d+)([mhdw])$")
 
 def timeframe_seconds(timeframe: str) -> int:
     """Seconds in one bar of ``timeframe``; raises a clear error for a malformed string."""
-    match = _PATTERN.match(timeframe)
+    match = _PATTERN.fullmatch(timeframe)
     if not match or int(match.group(1)) == 0:
         raise DrydockError(
             f"Invalid timeframe {timeframe!r}: use a positive number followed by m, h, d or w, "

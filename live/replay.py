@@ -41,6 +41,7 @@ from drydock import ohlcv
 from drydock.errors import ConfigError, DrydockError
 from drydock.execution import ExecutionModel, FillTiming, below_min_notional, check_target
 from drydock.logs import get_logger
+from drydock.markets import instrument_for
 from drydock.metrics import summarize
 from drydock.policy import Policy, PolicyContext, evaluate, load_policy
 from drydock.settings import get_settings
@@ -381,6 +382,8 @@ def replay(
     policy_file = Path(policy_path) if policy_path else get_settings().policy_dir / "default.toml"
     policy = load_policy(policy_file)
     key = ohlcv.SeriesKey(exchange, symbol, timeframe)
+    # Market metadata before bars, in the backtest's order: an unknown market fails alike.
+    instrument = instrument_for(exchange, symbol, execution.overrides())
     bars = _load_bars(key, start, end, lake_dir, strategy, resolved)
     tf = timeframe_delta(timeframe)
     run_id = run_id or default_run_id(
@@ -404,7 +407,11 @@ def replay(
                 f"{stored.policy_hash[:12]}, not {strategy_id!r} with {policy.content_hash[:12]} "
                 f"({policy_file}). Resume it with the same inputs, or pick a new --run-id."
             )
-        paper: SimulatedVenue = venue if venue is not None else PaperVenue(exchange, execution)
+        paper: SimulatedVenue = (
+            venue
+            if venue is not None
+            else PaperVenue(exchange, execution, instruments={symbol: instrument})
+        )
         state = _Replay(record, policy, journal, paper, execution, retry_wait)
         runner = IncrementalRunner(strategy, resolved, symbol, strategy_id=strategy_id)
         timestamps, equity = [bars[0].ts], [float(cash)]

@@ -109,6 +109,11 @@ class Strategy(ABC):
         from drydock.logs import get_logger
 
         warmup = self.warmup(params)
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise ConfigError(
+                f"Strategy {self.id!r}: warmup() returned {warmup!r}; it must return a whole "
+                "number of bars >= 0."
+            )
         ohlcv.require_bars(
             frame, key, start, end, max(warmup + 1, 2),
             f"{self.id} (warm-up {warmup} + 1 bar to act)", lake_dir,

@@ -83,7 +83,7 @@ def _load_file(path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a stray sys.exit() must not end the command silently
         del sys.modules[name]
         raise ConfigError(
             f"Strategy file {path} failed to import: {type(exc).__name__}: {exc}. Fix the file "

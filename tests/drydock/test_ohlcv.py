@@ -142,7 +142,7 @@ def test_empty_window_names_series_window_holdings_and_fix(home: Path) -> None:
         "No OHLCV bars for binance BTC/USDT 1h in 2024-03-03 00:00 UTC .. 2024-03-05 00:00 UTC "
         "(end exclusive); the lake holds 2024-03-01 00:00 UTC .. 2024-03-02 23:00 UTC (48 bars) "
         "for binance BTC/USDT 1h. Fill it with `drydock ingest --exchange binance --symbol "
-        "BTC/USDT --timeframe 1h --start 2024-03-03 --end 2024-03-04`, or pick a window inside "
+        "BTC/USDT --timeframe 1h --start 2024-03-03 --end 2024-03-05`, or pick a window inside "
         "what it holds."
     )
 
@@ -167,7 +167,7 @@ def test_require_bars_reports_shortfall(home: Path) -> None:
         "binance BTC/USDT 1h in 2024-03-01 00:00 UTC .. 2024-03-01 10:00 UTC (end exclusive); "
         "the lake holds 2024-03-01 00:00 UTC .. 2024-03-01 23:00 UTC (24 bars)"
     )
-    assert "--start 2024-03-01 --end 2024-03-01`" in text
+    assert "--start 2024-03-01 --end 2024-03-02`" in text
 
 
 @pytest.mark.parametrize("days", [0, -3])
