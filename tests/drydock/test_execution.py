@@ -35,8 +35,9 @@ T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
         ("slippage_bps", -1, "[0, 1000)"),
         ("init_cash", 0, "(0, 1e+12)"),
         ("fixed_fee", -1, "[0, 1e+06)"),
-        ("lot_size", 0, "(0, 1e+09)"),
-        ("tick_size", math.nan, "(0, 1e+09)"),
+        ("lot_size", 0, "[1e-12, 1e+09)"),
+        ("lot_size", 1e-30, "[1e-12, 1e+09)"),  # Decimal lot rounding ran out of precision
+        ("tick_size", math.nan, "[1e-12, 1e+09)"),
         ("min_notional", -5, "[0, 1e+12)"),
     ],
 )
