@@ -13,6 +13,10 @@ class DataNotFoundError(DrydockError):
     """Requested data is not in the lake."""
 
 
+class CorruptDataError(DrydockError):
+    """A lake file is unreadable or holds rows that break the lake's invariants."""
+
+
 class ConfigError(DrydockError):
     """Configuration or parameters failed validation at load time."""
 

@@ -15,20 +15,23 @@ users of it yet, so no migration exists.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob as globlib
+import hashlib
 import os
 import string
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
 import polars as pl
 
-from drydock.errors import DrydockError
+from drydock.errors import CorruptDataError, DrydockError
 from drydock.settings import get_settings
 
 PART_FILE = "part-0.parquet"
+LOCKS = ".locks"
 
 
 _SAFE = frozenset(string.ascii_letters + string.digits + "_-")
@@ -132,3 +135,72 @@ def partition_values(path: Path) -> dict[str, str]:
         key: decode_value(value)
         for key, value in (part.split("=", 1) for part in path.parent.parts if "=" in part)
     }
+
+
+@contextlib.contextmanager
+def partition_lock(folder: Path, lake_dir: Path | None = None) -> Iterator[None]:
+    """Hold an exclusive OS lock on one partition folder (read-modify-write across processes).
+
+    Lock files live in ``<lake>/.locks/`` named by a hash of the folder, outside the partition
+    folders (so readers' globs never see them and empty folders can go); they are never deleted,
+    because deleting a lock file another process waits on would split the lock.
+    """
+    root = _root(lake_dir)
+    locks = root / LOCKS
+    locks.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(folder.relative_to(root)).encode()).hexdigest()[:32]
+    with open(locks / f"{name}.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def read_partition_file(path: Path, rebuild: str) -> pl.DataFrame:
+    """Read one partition file; an unreadable file raises CorruptDataError naming it and ``rebuild``."""
+    try:
+        return pl.read_parquet(path, hive_partitioning=False)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise CorruptDataError(
+            f"The lake file {path} is unreadable ({type(exc).__name__}: {str(exc)[:120]}). "
+            f"Rebuild it with `{rebuild}` (the writer replaces an unreadable file), or delete it."
+        ) from exc
+
+
+def merge_partition(
+    dataset: str,
+    keys: Mapping[str, str],
+    new: pl.DataFrame,
+    keep: pl.Expr | None,
+    rebuild: str,
+    lake_dir: Path | None = None,
+    sort_by: str = "ts",
+) -> Path | None:
+    """Replace part of one partition under its lock: existing rows where ``keep`` holds + ``new``.
+
+    ``keep=None`` keeps every existing row. The result is sorted by ``sort_by`` (stable) and
+    written atomically, only when it differs from the file (so re-writing the same data leaves the
+    file byte-identical and untouched); an empty result removes the file. An unreadable existing
+    file is renamed aside (``part-0.parquet.corrupt``) and replaced: the caller is rebuilding.
+    Returns the partition file, or None when the partition is now empty.
+    """
+    folder = partition_dir(dataset, keys, lake_dir)
+    path = folder / PART_FILE
+    with partition_lock(folder, lake_dir):
+        existing: pl.DataFrame | None = None
+        if path.exists():
+            try:
+                existing = read_partition_file(path, rebuild)
+            except CorruptDataError:
+                os.replace(path, path.with_name(PART_FILE + ".corrupt"))
+        kept = existing if existing is None or keep is None else existing.filter(keep)
+        parts = [frame for frame in (kept, new) if frame is not None and frame.height]
+        if not parts:
+            remove_partition(dataset, keys, lake_dir)
+            return None
+        merged = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
+        merged = merged.sort(sort_by, maintain_order=True)
+        if existing is not None and existing.equals(merged):
+            return path
+        return atomic_write_parquet(merged, path)

@@ -1,39 +1,79 @@
-"""OHLCV in the lake: validation with quarantine, daily partitions, and range reads.
+"""OHLCV in the lake: validation with quarantine, period files merged by day, and range reads.
 
-Layout: ``ohlcv/exchange=<ex>/symbol=<symbol>/timeframe=<tf>/date=<YYYY-MM-DD>/part-0.parquet``,
-values percent-encoded by :mod:`drydock.lake` (``BTC/USDT`` -> ``BTC%2FUSDT``). Rows failing sanity
-checks (null timestamp, a null/NaN/inf value, non-positive prices, high/low not enclosing
-open/close, negative volume, duplicate timestamps) are written to ``_quarantine/ohlcv/...`` with a
-reason, never to the lake.
+Layout: ``<dataset>/exchange=<ex>/symbol=<symbol>/timeframe=<tf>/period=<P>/part-0.parquet``,
+values percent-encoded by :mod:`drydock.lake` (``BTC/USDT`` -> ``BTC%2FUSDT``). ``P`` is the UTC
+month (``2024-03``) for timeframes below 1h and the UTC year (``2024``) from 1h up: a month of 1m
+bars is 44,640 rows and a year of 1h bars 8,784, big enough that reads and writes are not
+dominated by per-file overhead (docs/data.md has the measurements). Datasets: ``ohlcv`` (trade
+bars) and ``mark_prices`` (mark-price bars, same schema).
+
+Writers replace or merge whole UTC days inside a period file under the folder's lock. Rows failing
+sanity checks (see :func:`split_valid`) go to ``_quarantine/<dataset>/...`` with a ``day`` and a
+``reason``, never to the lake.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
 from drydock import lake
-from drydock.errors import DataNotFoundError, DrydockError
+from drydock.errors import CorruptDataError, DataNotFoundError, DrydockError
 from drydock.series import SeriesKey as SeriesKey  # re-exported
 from drydock.settings import get_settings
 from drydock.timeframes import timeframe_delta, timeframe_seconds
 from drydock.types import BAR_SCHEMA
 
 DATASET = "ohlcv"
+DATASETS = ("ohlcv", "mark_prices")
 QUARANTINE = "_quarantine/ohlcv"
+PERIOD = "period"
 NUMERIC = ("open", "high", "low", "close", "volume")
+_MONDAY_OFFSET_S = 4 * 86_400  # 1970-01-01 was a Thursday; weekly bars open on Mondays
+WriteMode = Literal["replace", "merge"]
 
 
-def conform(frame: pl.DataFrame) -> pl.DataFrame:
-    """Cast a frame to the bar schema (UTC microsecond ``ts``, float64 values), sorted by ``ts``.
+def quarantine_dataset(dataset: str) -> str:
+    """Where the bad rows of ``dataset`` go."""
+    return f"_quarantine/{dataset}"
 
-    The sort is stable: rows sharing a timestamp keep their arrival order, which is what lets
-    :func:`split_valid` keep the first-arriving duplicate.
+
+def _check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise DrydockError(f"Unknown bar dataset {dataset!r}; use one of {', '.join(DATASETS)}.")
+
+
+def period_of(timeframe: str, day: date) -> str:
+    """The period file holding ``day``'s bars: 'YYYY-MM' below 1h, 'YYYY' from 1h up."""
+    if timeframe_seconds(timeframe) < 3600:
+        return f"{day.year:04d}-{day.month:02d}"
+    return f"{day.year:04d}"
+
+
+def period_span(period: str) -> tuple[date, date]:
+    """First day and the day after the last day of a period ('2024-03' or '2024')."""
+    if len(period) == 7:
+        year, month = int(period[:4]), int(period[5:])
+        first = date(year, month, 1)
+        following = date(year + month // 12, month % 12 + 1, 1)
+        return first, following
+    year = int(period)
+    return date(year, 1, 1), date(year + 1, 1, 1)
+
+
+def conform(frame: pl.DataFrame, *, sort: bool = True) -> pl.DataFrame:
+    """Cast a frame to the bar schema (UTC microsecond ``ts``, float64 values).
+
+    Naive timestamps are taken as UTC; zone-aware ones are converted. With ``sort`` the rows are
+    ordered by ``ts`` stably (rows sharing a timestamp keep their arrival order); without it the
+    arrival order is kept, which is what :func:`split_valid` needs to see out-of-order rows.
     """
     missing = [c for c in BAR_SCHEMA if c not in frame.columns]
     if missing:
@@ -49,10 +89,11 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
             if dtype.time_zone is None
             else ts.dt.convert_time_zone("UTC")
         )
-    return frame.select(
+    out = frame.select(
         ts.cast(pl.Datetime("us", "UTC")).alias("ts"),
         *[pl.col(c).cast(pl.Float64) for c in BAR_SCHEMA if c != "ts"],
-    ).sort("ts", maintain_order=True)
+    )
+    return out.sort("ts", maintain_order=True) if sort else out
 
 
 def _non_finite_reason() -> pl.Expr:
@@ -65,14 +106,23 @@ def _non_finite_reason() -> pl.Expr:
     return pl.coalesce(reasons)
 
 
-def split_valid(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return (valid bars, rejected bars with a ``reason`` column).
+def misaligned(timeframe: str) -> pl.Expr:
+    """True where ``ts`` is not a bar open time of ``timeframe`` (weekly bars open on Monday)."""
+    step_us = timeframe_seconds(timeframe) * 1_000_000
+    offset_us = _MONDAY_OFFSET_S * 1_000_000 if timeframe.endswith("w") else 0
+    return ((pl.col("ts").dt.epoch("us") - offset_us) % step_us) != 0
 
-    Of several valid rows sharing a timestamp the first to arrive (row order of ``frame``) is
-    kept, whatever the values; the others are rejected as duplicates. A row rejected for another
-    reason does not shadow a later valid row with the same timestamp.
+
+def split_valid(frame: pl.DataFrame, timeframe: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return (valid bars sorted by ts, rejected rows with a ``reason``).
+
+    Reasons, first match wins: null timestamp, non-finite value, non-positive price, high below
+    open/close/low, low above open/close/high, negative volume, a timestamp not aligned to the
+    timeframe (a shifted clock or wrong timezone), a duplicate timestamp (the first valid arrival
+    is kept, whatever its values), an out-of-order timestamp (earlier than a valid row that
+    arrived before it). A rejected row never shadows a later valid row with the same timestamp.
     """
-    frame = conform(frame)
+    frame = conform(frame, sort=False)
     prices = ["open", "high", "low", "close"]
     finite = _non_finite_reason()
     reason = (
@@ -86,49 +136,197 @@ def split_valid(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .then(pl.lit("low above open/close/high"))
         .when(pl.col("volume") < 0)
         .then(pl.lit("negative volume"))
+        .when(misaligned(timeframe))
+        .then(pl.lit(f"timestamp not aligned to {timeframe}"))
         .otherwise(None)
         .alias("reason")
     )
     tagged = frame.with_columns(reason)
     checked = tagged.filter(pl.col("reason").is_null())
     duplicate = ~pl.col("ts").is_first_distinct()
-    good = checked.filter(~duplicate).drop("reason")
     repeats = checked.filter(duplicate).with_columns(pl.lit("duplicate timestamp").alias("reason"))
-    bad = pl.concat([tagged.filter(pl.col("reason").is_not_null()), repeats]).sort(
-        "ts", maintain_order=True
-    )
+    distinct = checked.filter(~duplicate)
+    if distinct["ts"].is_sorted():  # the common case (a clean download): nothing is late
+        late, good = distinct.clear(), distinct.drop("reason")
+    else:
+        backwards = (pl.col("ts") < pl.col("ts").cum_max().shift(1)).fill_null(False)
+        late = distinct.filter(backwards).with_columns(
+            pl.lit("out-of-order timestamp").alias("reason")
+        )
+        good = distinct.filter(~backwards).drop("reason")
+    rejected = [tagged.filter(pl.col("reason").is_not_null()), late, repeats]
+    bad = pl.concat([part for part in rejected if part.height] or [tagged.clear()])
     return good, bad
+
+
+@dataclass(frozen=True, slots=True)
+class WriteReport:
+    """What one write did: rows kept and quarantined (by reason), days replaced, files touched."""
+
+    rows_written: int
+    rows_quarantined: int
+    reasons: dict[str, int]
+    days: tuple[date, ...]
+    files: tuple[Path, ...]
+
+
+def _rebuild_command(key: SeriesKey, first: date, stop: date) -> str:
+    parts = ["drydock", "ingest", "--exchange", key.exchange, "--symbol", key.symbol]
+    parts += ["--timeframe", key.timeframe, "--start", first.isoformat(), "--end", stop.isoformat()]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def _day_set(days: Iterable[date]) -> list[date]:
+    out = sorted(set(days))
+    for day in out:
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise DrydockError(f"write_bars days must be datetime.date values, got {day!r}.")
+    return out
+
+
+def _attach_day(bad: pl.DataFrame, fallback: date) -> pl.DataFrame:
+    """Quarantine rows get the UTC day they belong to (rows with no timestamp: ``fallback``)."""
+    return bad.with_columns(pl.col("ts").dt.date().fill_null(fallback).alias("day"))
+
+
+def write_bars(
+    key: SeriesKey,
+    frame: pl.DataFrame,
+    *,
+    days: Iterable[date] | None = None,
+    mode: WriteMode = "replace",
+    dataset: str = DATASET,
+    lake_dir: Path | None = None,
+) -> WriteReport:
+    """Validate ``frame`` and store it by UTC day into the series' period files.
+
+    ``days`` (default: every day an input row falls on) are the days this write owns. Mode
+    ``replace`` (downloads) makes the lake's rows of those days exactly the frame's good rows, so
+    a day with none is emptied; mode ``merge`` (imports) keeps the stored rows and lets the
+    frame's rows win on equal timestamps. Good rows outside ``days`` are quarantined. The day's
+    quarantine rows are replaced the same way (merge: added, exact repeats dropped), so a day
+    that is now clean loses its stale quarantine. Each period file is rewritten under its lock,
+    atomically, and only when its content changes.
+    """
+    _check_dataset(dataset)
+    if mode not in ("replace", "merge"):
+        raise DrydockError(f"write_bars mode must be 'replace' or 'merge', got {mode!r}.")
+    good, bad = split_valid(frame, key.timeframe)
+    if days is None:
+        seen = pl.concat([good["ts"], bad["ts"].drop_nulls()]).dt.date().unique()
+        wanted = _day_set(seen.to_list())
+    else:
+        wanted = _day_set(days)
+        outside = ~good["ts"].dt.date().is_in(pl.Series(wanted, dtype=pl.Date).implode())
+        if outside.any():
+            stray = good.filter(outside).with_columns(
+                pl.lit("outside requested days").alias("reason")
+            )
+            good = good.filter(~outside)
+            bad = pl.concat([bad, stray])
+    if not wanted:
+        if bad.height:
+            raise DrydockError(
+                f"None of the {bad.height:,} rows given for {key} has a usable timestamp "
+                "(all null); check the timestamp column of the input."
+            )
+        return WriteReport(0, 0, {}, (), ())
+    bad = _attach_day(bad, wanted[0])
+    periods: dict[str, list[date]] = {}
+    for day in wanted:
+        periods.setdefault(period_of(key.timeframe, day), []).append(day)
+    good_by = _by_period(good, pl.col("ts").dt.date(), key.timeframe)
+    bad_by = _by_period(bad, pl.col("day"), key.timeframe)
+    files: list[Path] = []
+    for period, period_days in periods.items():
+        first, stop = period_span(period)
+        rebuild = _rebuild_command(key, first, stop)
+        keys = {**key.keys(), PERIOD: period}
+        in_days = pl.Series(period_days, dtype=pl.Date).implode()
+        new_good = good_by.get(period, good.clear())
+        keep = (
+            ~pl.col("ts").dt.date().is_in(in_days)
+            if mode == "replace"
+            else ~pl.col("ts").is_in(new_good["ts"].implode())
+        )
+        path = lake.merge_partition(dataset, keys, new_good, keep, rebuild, lake_dir)
+        if path is not None:
+            files.append(path)
+        new_bad = bad_by.get(period, bad.clear())
+        if mode == "replace":
+            q_keep: pl.Expr | None = ~pl.col("day").is_in(in_days)
+        else:  # merge: keep what is there, add only rows not already quarantined
+            q_keep = None
+            new_bad = _not_yet_quarantined(dataset, keys, new_bad, lake_dir)
+        if mode == "replace" or new_bad.height:
+            lake.merge_partition(
+                quarantine_dataset(dataset), keys, new_bad, q_keep, rebuild, lake_dir, "day"
+            )
+    reasons = bad["reason"].value_counts(sort=True)
+    return WriteReport(
+        rows_written=good.height,
+        rows_quarantined=bad.height,
+        reasons={str(r): int(n) for r, n in reasons.iter_rows()},
+        days=tuple(wanted),
+        files=tuple(files),
+    )
+
+
+def _by_period(frame: pl.DataFrame, day: pl.Expr, timeframe: str) -> dict[str, pl.DataFrame]:
+    """Split ``frame`` into its period files' shares (``day`` gives each row's UTC day)."""
+    if frame.height == 0:
+        return {}
+    fmt = "%Y-%m" if timeframe_seconds(timeframe) < 3600 else "%Y"
+    tagged = frame.with_columns(day.dt.strftime(fmt).alias("_period"))
+    parts = tagged.partition_by("_period", as_dict=True, include_key=False, maintain_order=True)
+    return {str(name[0]): part for name, part in parts.items()}
+
+
+def _not_yet_quarantined(
+    dataset: str, keys: dict[str, str], bad: pl.DataFrame, lake_dir: Path | None
+) -> pl.DataFrame:
+    """Rows of ``bad`` not already in the quarantine file (so merging twice changes nothing)."""
+    path = lake.partition_dir(quarantine_dataset(dataset), keys, lake_dir) / lake.PART_FILE
+    if bad.height == 0 or not path.exists():
+        return bad
+    stored = pl.read_parquet(path, hive_partitioning=False).select(bad.columns)
+    return bad.join(stored, on=bad.columns, how="anti", nulls_equal=True)
 
 
 def write_day(
     key: SeriesKey, day: date, frame: pl.DataFrame, lake_dir: Path | None = None
 ) -> tuple[Path | None, int]:
-    """Validate and atomically write one UTC day of bars; returns (path, quarantined row count).
+    """Replace one UTC day of bars; returns (the period file if the day has bars, quarantined).
 
-    Bars outside ``day`` are rejected, so one Dagster partition always writes exactly one file.
-    A day that is now clean loses its stale quarantine file, removed only after the good file is
-    in place, so an interrupted write never leaves the day with neither.
+    Bars outside ``day`` are quarantined ("outside requested days"), so one Dagster partition
+    only ever changes its own day.
     """
-    good, bad = split_valid(frame)
-    in_day = good["ts"].dt.date() == day
-    outside = good.filter(~in_day).with_columns(pl.lit("outside partition day").alias("reason"))
-    good = good.filter(in_day)
-    bad = pl.concat([bad, outside]) if outside.height else bad
-    partition = {**key.keys(), "date": day.isoformat()}
-    if bad.height:
-        lake.write_partition(QUARANTINE, partition, bad, lake_dir)
-    if good.height == 0:
-        return None, bad.height
-    path = lake.write_partition(DATASET, partition, good, lake_dir)
-    if not bad.height:
-        lake.remove_partition(QUARANTINE, partition, lake_dir)
-    return path, bad.height
+    report = write_bars(key, frame, days=[day], lake_dir=lake_dir)
+    path = lake.partition_dir(
+        DATASET, {**key.keys(), PERIOD: period_of(key.timeframe, day)}, lake_dir
+    )
+    has_bars = report.rows_written > 0
+    return (path / lake.PART_FILE if has_bars else None), report.rows_quarantined
 
 
-def available_series(lake_dir: Path | None = None) -> list[SeriesKey]:
+def quarantined(
+    key: SeriesKey, lake_dir: Path | None = None, dataset: str = DATASET
+) -> pl.DataFrame:
+    """Quarantined rows of one series (bar columns, ``day``, ``reason``), oldest day first."""
+    _check_dataset(dataset)
+    files = lake.partition_files(quarantine_dataset(dataset), key.keys(), lake_dir)
+    if not files:
+        return pl.DataFrame(schema={**BAR_SCHEMA, "reason": pl.String, "day": pl.Date})
+    return pl.concat([pl.read_parquet(f, hive_partitioning=False) for f in files]).sort(
+        "day", maintain_order=True
+    )
+
+
+def available_series(lake_dir: Path | None = None, dataset: str = DATASET) -> list[SeriesKey]:
     """Every (exchange, symbol, timeframe) with at least one partition in the lake."""
+    _check_dataset(dataset)
     seen: set[SeriesKey] = set()
-    for path in lake.partition_files(DATASET, {}, lake_dir):
+    for path in lake.partition_files(dataset, {}, lake_dir):
         values = lake.partition_values(path)
         seen.add(SeriesKey(values["exchange"], values["symbol"], values["timeframe"]))
     return sorted(seen, key=str)
@@ -184,33 +382,85 @@ def shortage(
     )
 
 
+def _overlapping(files: list[Path], start: datetime | None, end: datetime | None) -> list[Path]:
+    """Period files that can hold bars of ``[start, end)``."""
+    lo = start.date() if start is not None else date.min
+    hi = end.date() if end is not None else date.max
+    out = []
+    for path in files:
+        first, stop = period_span(lake.partition_values(path)[PERIOD])
+        if first <= hi and stop > lo:
+            out.append(path)
+    return out
+
+
+def _broken_rows(frame: pl.DataFrame) -> pl.Expr:
+    """Rows the writer would never have stored: bad values or a timestamp not after the last."""
+    prices = ["open", "high", "low", "close"]
+    return (
+        pl.any_horizontal([~pl.col(c).is_finite().fill_null(False) for c in NUMERIC])
+        | pl.any_horizontal([pl.col(c) <= 0 for c in prices])
+        | (pl.col("high") < pl.max_horizontal("open", "close"))
+        | (pl.col("low") > pl.min_horizontal("open", "close"))
+        | (pl.col("volume") < 0)
+        | pl.col("ts").is_null()
+        | (pl.col("ts") <= pl.col("ts").shift(1)).fill_null(False)
+    )
+
+
+def _read_files(key: SeriesKey, files: list[Path]) -> pl.DataFrame:
+    """Read period files, checking each is readable and holds only valid, increasing bars."""
+    frames = []
+    for path in files:
+        first, stop = period_span(lake.partition_values(path)[PERIOD])
+        rebuild = _rebuild_command(key, first, stop)
+        frame = lake.read_partition_file(path, rebuild)
+        if list(frame.columns) != list(BAR_SCHEMA) or frame.schema != pl.Schema(BAR_SCHEMA):
+            raise CorruptDataError(
+                f"The lake file {path} has columns {dict(frame.schema)}, not the bar schema "
+                f"{list(BAR_SCHEMA)}. Rebuild it with `{rebuild}`, or delete it."
+            )
+        broken = frame.select(_broken_rows(frame).sum()).item()
+        if broken:
+            raise CorruptDataError(
+                f"The lake file {path} holds {broken} invalid or out-of-order bar(s) (written "
+                f"outside drydock?). Rebuild it with `{rebuild}`, or delete it."
+            )
+        frames.append(frame)
+    return pl.concat(frames) if len(frames) > 1 else frames[0]
+
+
 def read(
     key: SeriesKey,
     start: datetime | None = None,
     end: datetime | None = None,
     lake_dir: Path | None = None,
+    dataset: str = DATASET,
 ) -> pl.DataFrame:
-    """Bars of one series with ``start <= ts < end``; a clear error when the window has none."""
+    """Bars of one series with ``start <= ts < end``; a clear error when the window has none.
+
+    Every file read is checked (readable, bar schema, finite and sane values, strictly increasing
+    timestamps): a damaged file raises :class:`CorruptDataError` naming it and the command that
+    rebuilds it, never a silently wrong frame.
+    """
+    _check_dataset(dataset)
     timeframe_seconds(key.timeframe)  # a malformed timeframe fails the same way in every path
     if start is not None and end is not None and start >= end:
         raise DataNotFoundError(
             f"The window {_span(start, end)} for {key} is empty: the start must be before the "
             "end (the end is exclusive). Swap them or widen the window."
         )
-    files = lake.partition_files(DATASET, key.keys(), lake_dir)
-    if start is not None or end is not None:
-        lo = (start - timedelta(days=1)).date() if start and start.date() > date.min else date.min
-        hi = end.date() if end else date.max
-        files = [
-            f for f in files if lo <= date.fromisoformat(lake.partition_values(f)["date"]) <= hi
-        ]
+    files = _overlapping(lake.partition_files(dataset, key.keys(), lake_dir), start, end)
     if not files:
-        raise shortage(key, start, end, "No OHLCV bars", lake_dir)
-    frame = pl.read_parquet(files, hive_partitioning=False).select(list(BAR_SCHEMA)).sort("ts")
-    frame = window(frame, start, end)
+        raise shortage(key, start, end, f"No {_noun(dataset)}", lake_dir)
+    frame = window(_read_files(key, files), start, end)
     if frame.height == 0:
-        raise shortage(key, start, end, "No OHLCV bars", lake_dir)
+        raise shortage(key, start, end, f"No {_noun(dataset)}", lake_dir)
     return frame
+
+
+def _noun(dataset: str) -> str:
+    return "OHLCV bars" if dataset == DATASET else "mark-price bars"
 
 
 def require_bars(

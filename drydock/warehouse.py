@@ -5,8 +5,12 @@ parallel Dagster processes never fight over its lock. Readers open it read-only.
 
 Hive values in the lake are percent-encoded by :mod:`drydock.lake`; DuckDB's
 ``hive_partitioning`` percent-decodes them itself (checked on duckdb 1.5, pinned by
-``tests/drydock/test_lake.py``), so the view selects them unchanged: decoding again in SQL would
+``tests/drydock/test_lake.py``), so the views select them unchanged: decoding again in SQL would
 corrupt a symbol containing ``%``.
+
+Views: ``ohlcv`` and ``mark_prices`` (bars plus exchange, symbol, timeframe and the UTC ``date``
+derived from ``ts``), ``funding_rates`` (plus ``annualized`` = rate x periods per year),
+``ohlcv_coverage`` (first/last bar, bars and days per series).
 """
 
 from __future__ import annotations
@@ -19,13 +23,66 @@ import polars as pl
 from drydock.errors import DataNotFoundError
 from drydock.settings import Settings, get_settings
 
-_EMPTY_OHLCV = """
-CREATE OR REPLACE VIEW ohlcv AS
-SELECT NULL::TIMESTAMPTZ AS ts, NULL::DOUBLE AS open, NULL::DOUBLE AS high, NULL::DOUBLE AS low,
-       NULL::DOUBLE AS close, NULL::DOUBLE AS volume, NULL::VARCHAR AS exchange,
-       NULL::VARCHAR AS symbol, NULL::VARCHAR AS timeframe, NULL::DATE AS date
-WHERE false
-"""
+_BAR_COLUMNS = (
+    "ts TIMESTAMPTZ, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, "
+    "exchange VARCHAR, symbol VARCHAR, timeframe VARCHAR, date DATE"
+)
+_FUNDING_COLUMNS = (
+    "ts TIMESTAMPTZ, rate DOUBLE, interval_hours DOUBLE, mark_price DOUBLE, annualized DOUBLE, "
+    "exchange VARCHAR, symbol VARCHAR"
+)
+#: Hive levels below each dataset folder: the glob depth of its part files.
+_LEVELS = {"ohlcv": 4, "mark_prices": 4, "funding_rates": 3}
+
+
+def _empty_view(name: str, columns: str) -> str:
+    nulls = ", ".join(
+        f"NULL::{kind} AS {col}"
+        for col, kind in (part.strip().split(" ", 1) for part in columns.split(","))
+    )
+    return f"CREATE OR REPLACE VIEW {name} AS SELECT {nulls} WHERE false"
+
+
+def _glob(lake_dir: Path, dataset: str) -> str | None:
+    """The DuckDB glob of a dataset's part files, or None when it has none yet."""
+    levels = "/".join(["*"] * _LEVELS[dataset])
+    if not any((lake_dir / dataset).glob(f"{levels}/part-0.parquet")):
+        return None
+    return str(lake_dir / dataset / levels / "part-0.parquet").replace("'", "''")
+
+
+def _bar_view(con: duckdb.DuckDBPyConnection, lake_dir: Path, dataset: str) -> None:
+    glob = _glob(lake_dir, dataset)
+    if glob is None:
+        con.execute(_empty_view(dataset, _BAR_COLUMNS))
+        return
+    con.execute(
+        f"""
+        CREATE OR REPLACE VIEW {dataset} AS
+        SELECT ts, open, high, low, close, volume, exchange, symbol, timeframe,
+               CAST(timezone('UTC', ts) AS DATE) AS date
+        FROM read_parquet('{glob}', hive_partitioning = true,
+                          hive_types = {{'exchange': VARCHAR, 'symbol': VARCHAR,
+                                         'timeframe': VARCHAR, 'period': VARCHAR}})
+        """
+    )
+
+
+def _funding_view(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    glob = _glob(lake_dir, "funding_rates")
+    if glob is None:
+        con.execute(_empty_view("funding_rates", _FUNDING_COLUMNS))
+        return
+    con.execute(
+        f"""
+        CREATE OR REPLACE VIEW funding_rates AS
+        SELECT ts, rate, interval_hours, mark_price,
+               rate * 24 * 365 / interval_hours AS annualized, exchange, symbol
+        FROM read_parquet('{glob}', hive_partitioning = true,
+                          hive_types = {{'exchange': VARCHAR, 'symbol': VARCHAR,
+                                         'period': VARCHAR}})
+        """
+    )
 
 
 def refresh_views(settings: Settings | None = None) -> Path:
@@ -33,23 +90,10 @@ def refresh_views(settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     path = settings.warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    files = list(
-        (settings.lake_dir / "ohlcv").glob("exchange=*/symbol=*/timeframe=*/date=*/part-0.parquet")
-    )
     with duckdb.connect(str(path)) as con:
-        if files:
-            glob = settings.lake_dir / "ohlcv" / "*" / "*" / "*" / "*" / "part-0.parquet"
-            glob_sql = str(glob).replace("'", "''")
-            con.execute(
-                f"""
-                CREATE OR REPLACE VIEW ohlcv AS
-                SELECT ts, open, high, low, close, volume, exchange, symbol, timeframe, date
-                FROM read_parquet('{glob_sql}', hive_partitioning = true,
-                                  hive_types = {{'date': DATE, 'exchange': VARCHAR, 'symbol': VARCHAR, 'timeframe': VARCHAR}})
-                """
-            )
-        else:
-            con.execute(_EMPTY_OHLCV)
+        for dataset in ("ohlcv", "mark_prices"):
+            _bar_view(con, settings.lake_dir, dataset)
+        _funding_view(con, settings.lake_dir)
         con.execute(
             """
             CREATE OR REPLACE VIEW ohlcv_coverage AS

@@ -32,7 +32,7 @@ def test_write_day_layout_and_roundtrip(home: Path) -> None:
     assert (
         path
         == home
-        / "lake/ohlcv/exchange=binance/symbol=BTC%2FUSDT/timeframe=1h/date=2024-03-01/part-0.parquet"
+        / "lake/ohlcv/exchange=binance/symbol=BTC%2FUSDT/timeframe=1h/period=2024/part-0.parquet"
     )
     back = ohlcv.read(KEY)
     assert back.height == 24
@@ -50,11 +50,11 @@ def test_interrupted_write_keeps_previous_partition(
         file.write(b"PAR1 half a file")  # type: ignore[attr-defined]
         raise OSError("disk full")
 
-    changed = day_bars().with_columns(pl.col("close") * 2)
+    changed = day_bars().with_columns(pl.col("open", "high", "low", "close") * 2)
     with monkeypatch.context() as patch, pytest.raises(OSError, match="disk full"):
         patch.setattr(pl.DataFrame, "write_parquet", crash)
         ohlcv.write_day(KEY, DAY, changed)
-    folder = lake.partition_dir("ohlcv", {**KEY.keys(), "date": DAY.isoformat()})
+    folder = lake.partition_dir("ohlcv", {**KEY.keys(), "period": "2024"})
     assert sorted(p.name for p in folder.iterdir()) == ["part-0.parquet"]  # no temp file left
     assert ohlcv.read(KEY).equals(original)
 
@@ -77,7 +77,7 @@ def test_bad_rows_are_quarantined(home: Path) -> None:
     assert path is not None and pl.read_parquet(path).height == 23
     bad = pl.read_parquet(
         home
-        / "lake/_quarantine/ohlcv/exchange=binance/symbol=BTC%2FUSDT/timeframe=1h/date=2024-03-01/part-0.parquet"
+        / "lake/_quarantine/ohlcv/exchange=binance/symbol=BTC%2FUSDT/timeframe=1h/period=2024/part-0.parquet"
     )
     assert sorted(bad["reason"].to_list()) == ["duplicate timestamp", "high below open/close/low"]
 
@@ -232,6 +232,7 @@ def test_duckdb_hive_partitioning_percent_decodes(tmp_path: Path) -> None:
 def test_bundled_samples_use_the_encoding() -> None:
     assert [str(k) for k in sample_series()] == [
         "binance BTC/USDT 1h",
+        "binance BTC/USDT:USDT 1h",
         "binance ETH/USDT 1h",
         "binance SOL/USDT 1h",
     ]

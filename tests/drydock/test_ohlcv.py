@@ -38,7 +38,7 @@ def bar(hour: int, price: float, **overrides: float | None) -> dict[str, object]
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), None])
 def test_non_finite_values_are_quarantined(column: str, value: float | None) -> None:
     frame = pl.DataFrame([bar(0, 100.0), bar(1, 100.0, **{column: value})])
-    good, bad = ohlcv.split_valid(frame)
+    good, bad = ohlcv.split_valid(frame, "1h")
     assert good.height == 1 and good["ts"][0] == T0
     assert bad["reason"].to_list() == [f"non-finite value in {column}"]
     quality = ohlcv.bar_quality(frame, "1h")
@@ -63,8 +63,8 @@ def test_non_finite_bar_never_lands_in_the_lake(home: Path) -> None:
 @pytest.mark.parametrize("first_close", [90.0, 110.0])
 def test_first_arriving_duplicate_is_kept_whatever_the_values(first_close: float) -> None:
     second_close = 200.0 - first_close
-    rows = [bar(2, 100.0), bar(1, first_close), bar(0, 100.0), bar(1, second_close)]
-    good, bad = ohlcv.split_valid(pl.DataFrame(rows))
+    rows = [bar(0, 100.0), bar(1, first_close), bar(1, second_close), bar(2, 100.0)]
+    good, bad = ohlcv.split_valid(pl.DataFrame(rows), "1h")
     assert good["ts"].to_list() == [T0.replace(hour=h) for h in (0, 1, 2)]
     assert good.filter(pl.col("ts") == T0.replace(hour=1))["close"].item() == first_close
     assert bad.select("close", "reason").rows() == [(second_close, "duplicate timestamp")]
@@ -83,20 +83,20 @@ def test_many_duplicates_keep_arrival_order() -> None:
             "volume": [float(i) for i in range(n)],
         }
     )
-    good, bad = ohlcv.split_valid(frame)
+    good, bad = ohlcv.split_valid(frame, "1h")
     assert good["volume"].to_list() == [float(i) for i in range(24)]
     assert bad.height == n - 24
 
 
 def test_invalid_first_row_does_not_shadow_a_valid_duplicate() -> None:
     rows = [bar(0, 100.0, volume=float("nan")), bar(0, 105.0)]
-    good, bad = ohlcv.split_valid(pl.DataFrame(rows))
+    good, bad = ohlcv.split_valid(pl.DataFrame(rows), "1h")
     assert good["close"].to_list() == [105.0]
     assert bad["reason"].to_list() == ["non-finite value in volume"]
 
 
 def test_clean_reingest_removes_stale_quarantine(home: Path) -> None:
-    partition = {**KEY.keys(), "date": DAY.isoformat()}
+    partition = {**KEY.keys(), "period": "2024"}
     quarantine = lake.partition_dir(ohlcv.QUARANTINE, partition) / lake.PART_FILE
     broken = day_bars().with_columns(
         pl.when(pl.int_range(pl.len()) == 0)
@@ -115,7 +115,7 @@ def test_clean_reingest_removes_stale_quarantine(home: Path) -> None:
 def test_stale_quarantine_survives_a_failed_clean_write(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    partition = {**KEY.keys(), "date": DAY.isoformat()}
+    partition = {**KEY.keys(), "period": "2024"}
     quarantine = lake.partition_dir(ohlcv.QUARANTINE, partition) / lake.PART_FILE
     broken = day_bars().with_columns(pl.lit(-1.0).alias("volume"))
     ohlcv.write_day(KEY, DAY, broken)
