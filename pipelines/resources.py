@@ -1,8 +1,10 @@
-"""OHLCV sources for the ``ohlcv`` asset: the bundled sample, or any ccxt exchange.
+"""Market-data sources for the assets: the bundled sample, or any ccxt exchange.
 
-Both implement :meth:`OhlcvSource.fetch_day`, returning one UTC day of bars in
-``drydock.types.BAR_SCHEMA``. The asset validates and writes whatever the source returns, so a
-source never has to clean its data; it only has to cover the day.
+Each implements :meth:`OhlcvSource.fetch_range` (bars of a series in ``[start, end)`` for the
+``ohlcv`` or ``mark_prices`` dataset, in ``drydock.types.BAR_SCHEMA``), :meth:`OhlcvSource.supports`
+and :meth:`OhlcvSource.fetch_funding` (``drydock.funding.FUNDING_SCHEMA``). The assets validate and
+write whatever a source returns, so a source never has to clean its data; it only has to cover the
+range. The ccxt download logic itself lives in :mod:`pipelines.download`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import difflib
 import functools
 import json
 import time as clock
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,34 +21,41 @@ import ccxt
 import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
-from tenacity import (
-    RetryCallState,
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from drydock.errors import DrydockError, unknown_choice
+from drydock.funding import FUNDING_SCHEMA
 from drydock.logs import get_logger
 from drydock.ohlcv import SeriesKey, conform
-from drydock.sample import sample_path
+from drydock.sample import read_sample_funding, sample_path, sample_series
 from drydock.settings import get_settings
-from drydock.timeframes import timeframe_seconds
 from drydock.types import BAR_SCHEMA
+from pipelines.download import (
+    TRANSIENT_ERRORS,
+    Download,
+    RetryPolicy,
+    candles_to_frame,
+    download_funding,
+    download_ohlcv,
+)
 from pipelines.series import SOURCES
 
+__all__ = [
+    "TRANSIENT_ERRORS",
+    "CcxtOhlcvSource",
+    "OhlcvSource",
+    "SampleOhlcvSource",
+    "candles_to_frame",
+    "day_bounds",
+    "empty_bars",
+    "make_source",
+    "source_from_env",
+]
+
 DAY_MS = 86_400_000
-#: ccxt errors worth retrying: network failures, timeouts, rate limits (DDoSProtection and
-#: RateLimitExceeded) and an exchange that is briefly unavailable. ExchangeError (BadSymbol,
-#: AuthenticationError, ...) is a wrong request and fails at once.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    ccxt.RequestTimeout,
-    ccxt.DDoSProtection,
-    ccxt.ExchangeNotAvailable,
-    ccxt.NetworkError,
-)
+#: Bar datasets a source can serve: trade bars and mark-price bars.
+BAR_DATASETS = ("ohlcv", "mark_prices")
+#: Everything :meth:`OhlcvSource.supports` answers for.
+DATASETS = (*BAR_DATASETS, "funding_rates")
 
 log = get_logger(__name__)
 
@@ -68,11 +76,32 @@ def empty_bars() -> pl.DataFrame:
     return pl.DataFrame(schema=BAR_SCHEMA)
 
 
+def _check_dataset(dataset: str, allowed: tuple[str, ...] = BAR_DATASETS) -> None:
+    if dataset not in allowed:
+        raise unknown_choice("dataset", dataset, allowed)
+
+
 class OhlcvSource(ConfigurableResource):  # type: ignore[type-arg]
-    """Where the ``ohlcv`` asset gets its bars: one UTC day of one series per call."""
+    """Where the market-data assets get bars and funding: one series and range per call."""
+
+    def fetch_range(
+        self, key: SeriesKey, start: datetime, end: datetime, *, dataset: str = "ohlcv"
+    ) -> pl.DataFrame:
+        """Bars of ``key`` with ``start <= ts < end`` (dataset "ohlcv" or "mark_prices")."""
+        raise NotImplementedError
 
     def fetch_day(self, key: SeriesKey, day: date) -> pl.DataFrame:
-        """Bars of ``key`` whose open time falls on ``day`` (UTC), in the bar schema."""
+        """Trade bars of ``key`` whose open time falls on ``day`` (UTC), in the bar schema."""
+        return self.fetch_range(key, *day_bounds(day))
+
+    def supports(self, dataset: str, key: SeriesKey) -> bool:
+        """Whether this source can serve ``dataset`` ("ohlcv", "mark_prices", "funding_rates")."""
+        raise NotImplementedError
+
+    def fetch_funding(
+        self, exchange: str, symbol: str, start: datetime, end: datetime
+    ) -> pl.DataFrame:
+        """Funding events of a perp with ``start <= ts < end`` (``drydock.funding`` schema)."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -87,49 +116,64 @@ def _sample_frame(path: str, mtime_ns: int) -> pl.DataFrame:
 
 
 class SampleOhlcvSource(OhlcvSource):
-    """Serves the bundled sample series in ``data/sample`` (real Binance bars, no network)."""
+    """Serves the bundled sample in ``data/sample`` (real Binance bars and funding, no network).
+
+    The sample holds trade bars (spot and the ``BTC/USDT:USDT`` perp) and that perp's funding
+    history, but no mark-price history: ``supports("mark_prices", key)`` is False.
+    """
 
     sample_dir: str | None = Field(
         default=None, description="Folder holding ohlcv/...; default: the settings' sample_dir."
     )
 
-    def fetch_day(self, key: SeriesKey, day: date) -> pl.DataFrame:
-        path = sample_path(key, Path(self.sample_dir) if self.sample_dir else None)
+    def _dir(self) -> Path | None:
+        return Path(self.sample_dir) if self.sample_dir else None
+
+    def fetch_range(
+        self, key: SeriesKey, start: datetime, end: datetime, *, dataset: str = "ohlcv"
+    ) -> pl.DataFrame:
+        _check_dataset(dataset)
+        if dataset != "ohlcv":
+            raise DrydockError(
+                f"The bundled sample has no {dataset} for {key}; switch the source to ccxt "
+                "(needs network) to download mark prices."
+            )
+        path = sample_path(key, self._dir())
         frame = _sample_frame(str(path), path.stat().st_mtime_ns)
-        start, end = day_bounds(day)
         return frame.filter((pl.col("ts") >= start) & (pl.col("ts") < end))
+
+    def supports(self, dataset: str, key: SeriesKey) -> bool:
+        _check_dataset(dataset, DATASETS)
+        if dataset == "ohlcv":
+            return key in sample_series(self._dir())
+        if dataset == "funding_rates":
+            from drydock.sample import sample_funding_series
+
+            return (key.exchange, key.symbol) in sample_funding_series(self._dir())
+        return False
+
+    def fetch_funding(
+        self, exchange: str, symbol: str, start: datetime, end: datetime
+    ) -> pl.DataFrame:
+        return read_sample_funding(exchange, symbol, start, end, self._dir())
 
     def describe(self) -> str:
         return "bundled sample"
 
 
-def candles_to_frame(rows: Sequence[Sequence[Any]]) -> pl.DataFrame:
-    """ccxt candles ``[ms, open, high, low, close, volume]`` -> a bar-schema frame."""
-    if not rows:
-        return empty_bars()
-    frame = pl.DataFrame(
-        [list(row[:6]) for row in rows],
-        schema={"ms": pl.Int64, **{c: pl.Float64 for c in list(BAR_SCHEMA)[1:]}},
-        orient="row",
-        strict=False,
-    )
-    return conform(frame.with_columns(ts=pl.from_epoch("ms", time_unit="ms")).drop("ms"))
-
-
 class CcxtOhlcvSource(OhlcvSource):
-    """Fetches bars from one ccxt exchange, paging with its own ``since`` loop over the day.
+    """Fetches bars and funding from one ccxt exchange through :mod:`pipelines.download`.
 
-    ccxt's ``paginate`` without ``until`` only returns the recent window, so each page asks for
-    ``since`` = one bar after the last bar received, bounded by the day's end (``until``).
+    Pages with an own ``since`` loop, honours ccxt's rate limiter, retries transient errors,
+    drops the still-open bar and re-fetches gaps once.
     """
 
     exchange_id: str = Field(default="binance", description="ccxt exchange id, e.g. binance.")
     page_limit: int = Field(default=1000, description="Candles requested per page.")
-    max_pages: int = Field(default=100, description="Safety bound on pages per day.")
     retries: int = Field(
         default=4,
         ge=0,
-        description="Retries per page on transient ccxt errors (network, rate limit).",
+        description="Retries per request on transient ccxt errors (network, rate limit, 5xx).",
     )
     retry_backoff_seconds: float = Field(
         default=1.0, ge=0, description="Backoff scale: retry n waits up to this x 2^n (jittered)."
@@ -142,6 +186,8 @@ class CcxtOhlcvSource(OhlcvSource):
         description="JSON of ccxt markets ({symbol: market}) to use instead of fetching them.",
     )
     _exchange: Any = PrivateAttr(default=None)
+    _fixed_now: datetime | None = PrivateAttr(default=None)
+    _last: Download | None = PrivateAttr(default=None)
 
     def describe(self) -> str:
         return f"ccxt {self.exchange_id}"
@@ -163,105 +209,88 @@ class CcxtOhlcvSource(OhlcvSource):
             self._exchange = exchange
         return self._exchange
 
-    def _validate(self, key: SeriesKey) -> Any:
-        if key.exchange != self.exchange_id:
+    def now(self) -> datetime:
+        """The clock that decides which bar is still open (fixed with ``at`` in tests)."""
+        return self._fixed_now or datetime.now(UTC)
+
+    def at(self, moment: datetime) -> CcxtOhlcvSource:
+        """Fix the clock (replays of recorded payloads); returns self."""
+        self._fixed_now = moment
+        return self
+
+    def retry_policy(self) -> RetryPolicy:
+        """The configured retries; waits go through this module's ``_sleep`` (patched in tests)."""
+        return RetryPolicy(
+            retries=self.retries,
+            backoff_seconds=self.retry_backoff_seconds,
+            max_backoff_seconds=self.retry_max_backoff_seconds,
+            sleep=lambda seconds: _sleep(seconds),
+        )
+
+    def _validate(self, exchange_id: str, symbol: str, timeframe: str | None = None) -> Any:
+        if exchange_id != self.exchange_id:
             raise DrydockError(
-                f"Series {key} is on {key.exchange!r} but this ccxt source serves "
-                f"{self.exchange_id!r}. Set DRYDOCK_CCXT_EXCHANGE={key.exchange} (or --exchange) "
+                f"Series {exchange_id} {symbol} is on {exchange_id!r} but this ccxt source serves "
+                f"{self.exchange_id!r}. Set DRYDOCK_CCXT_EXCHANGE={exchange_id} (or --exchange) "
                 "or ingest only series of that exchange."
             )
         exchange = self.exchange()
-        if key.timeframe not in exchange.timeframes:
-            raise unknown_choice(
-                f"timeframe on {self.exchange_id}", key.timeframe, exchange.timeframes
-            )
+        if timeframe is not None and timeframe not in exchange.timeframes:
+            raise unknown_choice(f"timeframe on {self.exchange_id}", timeframe, exchange.timeframes)
         exchange.load_markets()
-        if key.symbol not in exchange.markets:
-            close = difflib.get_close_matches(key.symbol, list(exchange.markets), n=8)
+        if symbol not in exchange.markets:
+            close = difflib.get_close_matches(symbol, list(exchange.markets), n=8)
             raise DrydockError(
-                f"Unknown symbol {key.symbol!r} on {self.exchange_id}. Close matches: "
+                f"Unknown symbol {symbol!r} on {self.exchange_id}. Close matches: "
                 f"{', '.join(close) or 'none'}. Use the unified ccxt symbol, e.g. 'BTC/USDT' "
                 "(spot) or 'BTC/USDT:USDT' (USDT-margined perpetual)."
             )
         return exchange
 
-    def _retrying(self, key: SeriesKey, day: date) -> Retrying:
-        """Bounded exponential backoff with full jitter, on transient ccxt errors only."""
-
-        def note(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            log.warning(
-                "ccxt.retry",
-                exchange=self.exchange_id,
-                symbol=key.symbol,
-                timeframe=key.timeframe,
-                day=day.isoformat(),
-                attempt=state.attempt_number,
-                wait_s=round(state.upcoming_sleep, 3),
-                error=f"{type(error).__name__}: {error}",
-            )
-
-        return Retrying(
-            retry=retry_if_exception_type(TRANSIENT_ERRORS),
-            stop=stop_after_attempt(self.retries + 1),
-            wait=wait_random_exponential(
-                multiplier=self.retry_backoff_seconds, max=self.retry_max_backoff_seconds
-            ),
-            sleep=lambda seconds: _sleep(seconds),
-            before_sleep=note,
-            reraise=False,
+    def download(
+        self, key: SeriesKey, start: datetime, end: datetime, *, dataset: str = "ohlcv"
+    ) -> Download:
+        """The full download report (pages, retries, gaps) behind :meth:`fetch_range`."""
+        _check_dataset(dataset)
+        exchange = self._validate(key.exchange, key.symbol, key.timeframe)
+        result = download_ohlcv(
+            exchange,
+            key,
+            start,
+            end,
+            now=self.now(),
+            price="mark" if dataset == "mark_prices" else None,
+            page_limit=self.page_limit,
+            retry=self.retry_policy(),
         )
+        self._last = result
+        return result
 
-    def _page(
-        self, exchange: Any, key: SeriesKey, day: date, since: int, until: int
-    ) -> list[list[Any]]:
-        """One page of candles, retried on transient errors; exhausted retries name the day."""
+    @property
+    def last_download(self) -> Download | None:
+        """The report of the most recent :meth:`download` (for asset metadata)."""
+        return self._last
 
-        def fetch() -> list[list[Any]]:
-            return list(
-                exchange.fetch_ohlcv(
-                    key.symbol,
-                    key.timeframe,
-                    since=since,
-                    limit=self.page_limit,
-                    params={"until": until},
-                )
-            )
+    def fetch_range(
+        self, key: SeriesKey, start: datetime, end: datetime, *, dataset: str = "ohlcv"
+    ) -> pl.DataFrame:
+        return self.download(key, start, end, dataset=dataset).frame
 
-        try:
-            return self._retrying(key, day)(fetch)
-        except RetryError as exc:
-            error = exc.last_attempt.exception()
-            raise DrydockError(
-                f"{self.describe()} could not fetch {key.symbol} {key.timeframe} for {day} after "
-                f"{self.retries + 1} attempt(s): {type(error).__name__}: {error}. Nothing was "
-                "written for that day; check the network and the exchange's status, then rerun "
-                "(finished days are kept)."
-            ) from error
+    def supports(self, dataset: str, key: SeriesKey) -> bool:
+        """Trade bars: always; mark bars and funding: on contract markets of venues having them."""
+        _check_dataset(dataset, DATASETS)
+        if dataset == "ohlcv":
+            return True
+        exchange = self._validate(key.exchange, key.symbol)
+        flag = "fetchMarkOHLCV" if dataset == "mark_prices" else "fetchFundingRateHistory"
+        return bool(exchange.has.get(flag)) and bool(exchange.market(key.symbol).get("contract"))
 
-    def fetch_day(self, key: SeriesKey, day: date) -> pl.DataFrame:
-        exchange = self._validate(key)
-        start, _ = day_bounds(day)
-        start_ms = int(start.timestamp() * 1000)
-        end_ms = start_ms + DAY_MS
-        step = timeframe_seconds(key.timeframe) * 1000
-        rows: dict[int, list[Any]] = {}
-        since = start_ms
-        for _ in range(self.max_pages):
-            batch = self._page(exchange, key, day, since, end_ms - 1)
-            if not batch:
-                break
-            rows.update({int(r[0]): r for r in batch if start_ms <= int(r[0]) < end_ms})
-            following = int(batch[-1][0]) + step
-            if following <= since or following >= end_ms:
-                break
-            since = following
-        else:
-            raise DrydockError(
-                f"{self.describe()} returned more than {self.max_pages} pages for {key} on {day}; "
-                "raise max_pages or page_limit in the ccxt source config."
-            )
-        return candles_to_frame([rows[ms] for ms in sorted(rows)])
+    def fetch_funding(
+        self, exchange: str, symbol: str, start: datetime, end: datetime
+    ) -> pl.DataFrame:
+        client = self._validate(exchange, symbol)
+        frame = download_funding(client, symbol, start, end, retry=self.retry_policy())
+        return frame.select([pl.col(c).cast(t) for c, t in FUNDING_SCHEMA.items()])
 
 
 def make_source(

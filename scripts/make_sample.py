@@ -10,11 +10,15 @@ from pathlib import Path
 
 import polars as pl
 
+from drydock.funding import split_valid_funding
 from drydock.lake import encode_value
 from drydock.ohlcv import conform, split_valid
+from drydock.sample import FUNDING_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "data" / "sample" / "ohlcv"
+FUNDING_OUT = REPO / "data" / "sample" / "funding_rates"
+PERP_WINDOW = ("2024-01-01", "2024-04-01")
 
 
 def _binance_vision(path: Path, start: str, end: str) -> pl.DataFrame:
@@ -66,6 +70,47 @@ def _backtesting_py(path: Path) -> pl.DataFrame:
     return conform(frame.with_columns(pl.col("ts").str.to_datetime(time_zone="UTC")))
 
 
+def _funding(path: Path, start: str, end: str) -> pl.DataFrame:
+    """Binance USD-M realised funding (timestamp, funding_rate, mark_price) -> FUNDING_SCHEMA.
+
+    Binance stamps funding a few ms after the hour (``16:00:00.001``); kept as published.
+    """
+    raw = pl.read_csv(path, infer_schema_length=0)
+    frame = pl.DataFrame(
+        {
+            "ts": raw["timestamp"].str.to_datetime(time_zone="UTC", time_unit="us"),
+            "rate": raw["funding_rate"].cast(pl.Float64),
+            "interval_hours": pl.Series([8.0] * raw.height),
+            "mark_price": raw["mark_price"].cast(pl.Float64),
+        }
+    )
+    good, bad = split_valid_funding(frame)
+    assert bad.height == 0, bad
+    # The file says 8h; check it: every gap between funding times rounds to 480 minutes.
+    gaps = good["ts"].diff().drop_nulls().dt.total_milliseconds()
+    assert ((gaps / 60_000).round() == 480).all(), "funding times are not 8h apart"
+    return good.filter(
+        (pl.col("ts") >= pl.lit(start).str.to_datetime(time_zone="UTC"))
+        & (pl.col("ts") < pl.lit(end).str.to_datetime(time_zone="UTC"))
+    )
+
+
+def write_funding_sample(shared: Path) -> None:
+    """The Binance USD-M BTCUSDT funding history over the perp sample's window."""
+    frame = _funding(
+        shared / "funding_rates/binance_usdm_BTCUSDT_funding_8h_2021-05_2026-04.csv", *PERP_WINDOW
+    )
+    target = (
+        FUNDING_OUT
+        / f"exchange={encode_value('binance')}"
+        / f"symbol={encode_value('BTC/USDT:USDT')}"
+        / FUNDING_FILE
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(target, compression="zstd")
+    print(f"{target.relative_to(REPO)}: {frame.height} funding events")
+
+
 def main(shared: Path) -> None:
     series = {
         ("binance", "BTC/USDT", "1h"): _binance_vision(
@@ -79,9 +124,12 @@ def main(shared: Path) -> None:
         ("binance", "SOL/USDT", "1h"): _backtesting_py(
             shared / "ohlcv/backtesting_py_format/SOLUSDT.csv"
         ),
+        ("binance", "BTC/USDT:USDT", "1h"): _binance_vision(
+            shared / "ohlcv/binance_usdm_BTCUSDT_perp_1h_2024-01_2026-04.csv", *PERP_WINDOW
+        ),
     }
     for (exchange, symbol, timeframe), frame in series.items():
-        good, bad = split_valid(frame)
+        good, bad = split_valid(frame, timeframe)
         target = (
             OUT
             / f"exchange={encode_value(exchange)}"
@@ -91,8 +139,10 @@ def main(shared: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         good.write_parquet(target, compression="zstd")
         print(
-            f"{target.relative_to(REPO)}: {good.height} bars {good['ts'].min()} -> {good['ts'].max()}, {bad.height} rejected"
+            f"{target.relative_to(REPO)}: {good.height} bars {good['ts'].min()} -> "
+            f"{good['ts'].max()}, {bad.height} rejected"
         )
+    write_funding_sample(shared)
 
 
 if __name__ == "__main__":

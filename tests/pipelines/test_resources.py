@@ -58,7 +58,8 @@ def test_sample_source_day_outside_coverage_is_empty() -> None:
 
 def test_ccxt_binance_parses_recorded_klines_into_exact_bars() -> None:
     replay = KlinesReplay()
-    frame = offline_binance(replay).fetch_day(BTC, DAY)
+    source = offline_binance(replay)
+    frame = source.fetch_day(BTC, DAY)
 
     assert frame.schema == pl.Schema(BAR_SCHEMA)
     assert frame.rows() == [
@@ -76,11 +77,16 @@ def test_ccxt_binance_parses_recorded_klines_into_exact_bars() -> None:
         "startTime": str(DAY_START_MS),
         "endTime": str(DAY_START_MS + 86_400_000 - 1),
     }
-    # The page ended at 06:00, so the loop asked once more from 07:00 and got nothing.
-    assert [int(q["startTime"]) for _, q in replay.requests] == [
-        DAY_START_MS,
-        DAY_START_MS + 7 * 3_600_000,
-    ]
+    # The page ended at 06:00, so the loop asked once more from 07:00 and got nothing; then
+    # each hole of the (long closed) day was asked for once more: 00:00-04:00 and 07:00-24:00.
+    hours = [(int(q["startTime"]) - DAY_START_MS) // 3_600_000 for _, q in replay.requests]
+    assert hours == [0, 7, 0, 7]
+    report = source.last_download
+    assert report is not None and report.pages == 4 and report.gaps_refetched == 2
+    assert report.gaps_remaining == (
+        (datetime(2026, 2, 8, tzinfo=UTC), datetime(2026, 2, 8, 4, tzinfo=UTC)),
+        (datetime(2026, 2, 8, 7, tzinfo=UTC), datetime(2026, 2, 9, tzinfo=UTC)),
+    )
 
 
 def test_ccxt_pages_with_its_own_since_loop() -> None:
@@ -89,7 +95,9 @@ def test_ccxt_pages_with_its_own_since_loop() -> None:
 
     assert frame.equals(expected_bars())
     hours = [(int(q["startTime"]) - DAY_START_MS) // 3_600_000 for _, q in replay.requests]
-    assert hours == [0, 6, 7]  # 04:00+05:00, then 06:00, then an empty page
+    # 04:00+05:00, then 06:00, then an empty page; the gap re-fetches (00:00-04:00 gets 04:00 and
+    # 05:00 back, outside the gap, so it stops; 07:00-24:00 is empty).
+    assert hours == [0, 6, 7, 0, 7]
     assert all(q["limit"] == "2" for _, q in replay.requests)
 
 
@@ -97,7 +105,8 @@ def test_ccxt_drops_bars_outside_the_day_even_if_the_exchange_ignores_until() ->
     replay = KlinesReplay(ignore_end_time=True)
     frame = offline_binance(replay).fetch_day(BTC, date(2026, 2, 7))
     assert frame.height == 0
-    assert len(replay.requests) == 1  # the next bar is past the day: no second page
+    # The next bar is past the day: no second page; the empty day is re-fetched once as a gap.
+    assert len(replay.requests) == 2
 
 
 @pytest.fixture
