@@ -114,8 +114,8 @@ def quarantine_rows() -> pl.DataFrame:
         parts.append(
             frame.with_columns(
                 *(pl.lit(keys.get(name, "")).alias(name) for name in SERIES_COLUMNS),
-                pl.lit(keys.get("date", "")).alias("date"),
-            )
+                pl.col("day").cast(pl.String).alias("date"),
+            ).drop("day")
         )
     if not parts:
         return pl.DataFrame(
