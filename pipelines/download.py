@@ -49,6 +49,11 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 PRICE_KINDS = {"mark": "fetchMarkOHLCV", "index": "fetchIndexOHLCV"}
 #: ccxt classes that pass an unknown ``until`` straight to the venue instead of honouring it.
 UNTIL_UNSUPPORTED = frozenset({"kraken"})
+#: Venues that answer a ``[since, until]`` window with its NEWEST ``limit`` bars: each page's
+#: window is bounded to ``limit`` bars so nothing between pages is skipped.
+NEWEST_FIRST = frozenset({"okx", "bybit"})
+#: ccxt classes whose funding history forwards ``until`` to the venue unhandled.
+FUNDING_UNTIL_UNSUPPORTED = frozenset({"kraken", "okx"})
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
 
@@ -215,6 +220,22 @@ def _price_params(exchange: Any, key: SeriesKey, price: str | None) -> dict[str,
     return {"price": price}
 
 
+def venue_page_limit(exchange: Any, symbol: str, price: str | None) -> int | None:
+    """The most candles one request returns on this venue/market (ccxt ``features``), if known."""
+    market = exchange.market(symbol)
+    features = exchange.features or {}
+    if market.get("spot"):
+        section = features.get("spot") or {}
+    else:
+        kind = "swap" if market.get("swap") else "future"
+        side = "linear" if market.get("linear") else "inverse"
+        section = (features.get(kind) or {}).get(side) or {}
+    ohlcv = section.get("fetchOHLCV") or {}
+    value = ohlcv.get(price) if price else None
+    value = value or ohlcv.get("limit")
+    return int(value) if value else None
+
+
 def download_ohlcv(
     exchange: Any,
     key: SeriesKey,
@@ -238,9 +259,13 @@ def download_ohlcv(
     params = _price_params(exchange, key, price)
     counters = _Counters()
     label = f"{key.symbol} {key.timeframe}" + (f" {price}-price bars" if price else "")
+    venue_limit = venue_page_limit(exchange, key.symbol, price)
+    limit = min(page_limit or venue_limit or 1000, venue_limit or page_limit or 1000)
 
     def fetch_page(since: int, until: int) -> list[Any]:
         extra = dict(params)
+        if exchange.id in NEWEST_FIRST:
+            until = min(until, since + limit * step_ms)
         if exchange.id not in UNTIL_UNSUPPORTED:
             extra["until"] = until - 1
         return _request(
@@ -250,7 +275,7 @@ def download_ohlcv(
             retry,
             counters,
             lambda: exchange.fetch_ohlcv(
-                key.symbol, key.timeframe, since=since, limit=page_limit, params=extra
+                key.symbol, key.timeframe, since=since, limit=limit, params=extra
             ),
         )
 
@@ -347,7 +372,7 @@ def download_funding(
     counters = _Counters()
 
     def fetch_page(since: int, until: int) -> list[Any]:
-        extra = {} if exchange.id in UNTIL_UNSUPPORTED else {"until": until - 1}
+        extra = {} if exchange.id in FUNDING_UNTIL_UNSUPPORTED else {"until": until - 1}
         return _request(
             exchange,
             f"{symbol} funding rates",
