@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import ccxt
 import polars as pl
@@ -11,6 +13,7 @@ import pytest
 
 import pipelines.resources
 from drydock.errors import DrydockError
+from drydock.funding import FUNDING_SCHEMA
 from drydock.ohlcv import SeriesKey
 from drydock.sample import read_sample
 from drydock.types import BAR_SCHEMA
@@ -227,3 +230,132 @@ def test_source_choice_by_name_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRYDOCK_CCXT_EXCHANGE", "okx")
     source = source_from_env()
     assert isinstance(source, CcxtOhlcvSource) and source.exchange_id == "okx"
+
+
+# ---- ranges, datasets and funding (issue 6) --------------------------------------------------
+
+PERP = SeriesKey("binance", "BTC/USDT:USDT", "1h")
+EXCHANGE_FIXTURES = MARKETS.parent / "exchanges"
+PERP_MARKETS = EXCHANGE_FIXTURES / "markets_binance.json"
+
+
+def test_sample_source_serves_a_range_of_the_perp() -> None:
+    source = SampleOhlcvSource()
+    frame = source.fetch_range(
+        PERP, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, 3, tzinfo=UTC)
+    )
+    assert frame.rows() == [
+        (datetime(2024, 1, 1, 0, tzinfo=UTC), 42314.0, 42603.2, 42289.6, 42503.5, 8459.477),
+        (datetime(2024, 1, 1, 1, tzinfo=UTC), 42503.5, 42832.0, 42462.0, 42647.9, 9043.411),
+        (datetime(2024, 1, 1, 2, tzinfo=UTC), *frame.row(2)[1:]),
+    ]
+    assert source.fetch_day(PERP, date(2024, 3, 31)).height == 24
+
+
+def test_sample_source_supports_what_is_bundled_and_no_mark_prices() -> None:
+    source = SampleOhlcvSource()
+    assert source.supports("ohlcv", PERP) and source.supports("ohlcv", BTC)
+    assert not source.supports("ohlcv", SeriesKey("binance", "DOGE/USDT", "1h"))
+    assert not source.supports("mark_prices", PERP)
+    assert source.supports("funding_rates", PERP)
+    assert not source.supports("funding_rates", BTC)
+    with pytest.raises(DrydockError, match=r"Unknown dataset 'trades'"):
+        source.supports("trades", PERP)
+    with pytest.raises(DrydockError, match=r"bundled sample has no mark_prices"):
+        source.fetch_range(
+            PERP,
+            datetime(2024, 1, 1, tzinfo=UTC),
+            datetime(2024, 1, 2, tzinfo=UTC),
+            dataset="mark_prices",
+        )
+
+
+def test_sample_source_serves_funding() -> None:
+    frame = SampleOhlcvSource().fetch_funding(
+        "binance",
+        "BTC/USDT:USDT",
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 2, tzinfo=UTC),
+    )
+    assert frame.schema == pl.Schema(FUNDING_SCHEMA)
+    assert frame["rate"].to_list() == [0.00037409, 0.00027213, 0.00033601]
+    assert frame["interval_hours"].to_list() == [8.0, 8.0, 8.0]
+    assert frame["mark_price"][0] == 42313.9
+
+
+def perp_source(replay: KlinesReplay) -> CcxtOhlcvSource:
+    source = CcxtOhlcvSource(exchange_id="binance", markets_file=str(PERP_MARKETS))
+    source.exchange().fetch = replay
+    source.exchange().throttle = lambda cost=None: None  # ccxt's limiter, not slept in tests
+    return source
+
+
+def test_ccxt_mark_prices_dataset_fetches_mark_klines() -> None:
+    replay = KlinesReplay()
+    source = perp_source(replay).at(datetime(2026, 2, 8, 7, tzinfo=UTC))
+    frame = source.fetch_range(
+        PERP,
+        datetime(2026, 2, 8, 4, tzinfo=UTC),
+        datetime(2026, 2, 8, 7, tzinfo=UTC),
+        dataset="mark_prices",
+    )
+    assert frame.equals(expected_bars())
+    assert {path for path, _ in replay.requests} == {"/fapi/v1/markPriceKlines"}
+    assert replay.requests[0][1]["symbol"] == "BTCUSDT"
+    assert source.last_download is not None and source.last_download.pages == 1
+
+
+def test_ccxt_fetch_range_drops_the_bar_open_at_the_source_clock() -> None:
+    source = perp_source(KlinesReplay()).at(datetime(2026, 2, 8, 6, 59, tzinfo=UTC))
+    frame = source.fetch_range(
+        PERP, datetime(2026, 2, 8, 4, tzinfo=UTC), datetime(2026, 2, 8, 7, tzinfo=UTC)
+    )
+    assert frame["close"].to_list() == [69340.16, 69220.52]
+
+
+def test_ccxt_supports_mark_prices_and_funding_on_perps_only() -> None:
+    source = perp_source(KlinesReplay())
+    spot = SeriesKey("binance", "BTC/USDT", "1h")
+    assert source.supports("ohlcv", spot) and source.supports("mark_prices", PERP)
+    assert source.supports("funding_rates", PERP)
+    assert not source.supports("mark_prices", spot)
+    assert not source.supports("funding_rates", spot)
+    kraken = CcxtOhlcvSource(
+        exchange_id="kraken", markets_file=str(EXCHANGE_FIXTURES / "markets_kraken.json")
+    )
+    assert not kraken.supports("mark_prices", SeriesKey("kraken", "BTC/USDT", "1h"))
+
+
+def test_ccxt_fetch_funding_parses_binance_history() -> None:
+    source = perp_source(KlinesReplay())
+    body = json.loads(
+        (EXCHANGE_FIXTURES / "nautilus_binance_http_futures_market_funding_rate.json").read_text()
+    )
+    urls: list[str] = []
+
+    def fetch(url: str, *args: object) -> object:
+        urls.append(url)
+        return body if len(urls) == 1 else []
+
+    source.exchange().fetch = fetch
+    frame = source.fetch_funding(
+        "binance",
+        "BTC/USDT:USDT",
+        datetime(2019, 10, 1, tzinfo=UTC),
+        datetime(2019, 11, 1, tzinfo=UTC),
+    )
+    assert frame.schema == pl.Schema(FUNDING_SCHEMA)
+    assert frame["ts"].to_list() == [
+        datetime(2019, 10, 9, 8, tzinfo=UTC),
+        datetime(2019, 10, 9, 16, tzinfo=UTC),
+    ]
+    assert frame["rate"].to_list() == [-0.0375, 0.0001]
+    assert frame["interval_hours"].to_list() == [8.0, 8.0]
+    assert urlparse(urls[0]).path == "/fapi/v1/fundingRate"
+    with pytest.raises(DrydockError, match=r"on 'okx' but this ccxt source serves 'binance'"):
+        source.fetch_funding(
+            "okx",
+            "BTC/USDT:USDT",
+            datetime(2019, 10, 1, tzinfo=UTC),
+            datetime(2019, 11, 1, tzinfo=UTC),
+        )
