@@ -64,6 +64,16 @@ class ParamSpec:
         return value
 
 
+@dataclass(frozen=True, slots=True)
+class FusedKernel:
+    """A numba sweep kernel a strategy supplies: ``entry`` is ``"module:function"``, called as
+    ``function(open, close, params, costs, out)`` with one row of ``params`` per parameter set in
+    the order of ``params`` (see research/sweep/kernel.py for ``costs`` and ``out``)."""
+
+    entry: str
+    params: tuple[str, ...]
+
+
 class Strategy(ABC):
     """Base class of every library strategy."""
 
@@ -89,6 +99,10 @@ class Strategy(ABC):
 
     def check_params(self, params: Params) -> None:  # noqa: B027 (optional hook)
         """Cross-parameter constraints; raise :class:`ConfigError` when violated."""
+
+    def fused_kernel(self) -> FusedKernel | None:
+        """The strategy's fused numba sweep kernel, or None: sweeps then simulate its signals()."""
+        return None
 
     @abstractmethod
     def warmup(self, params: Params) -> int:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from drydock.errors import ConfigError
 from drydock.indicators import ema, ema_step
-from strategies.base import Params, ParamSpec, Strategy
+from strategies.base import FusedKernel, Params, ParamSpec, Strategy
 
 if TYPE_CHECKING:  # polars loads on first use, so listing strategies stays fast
     import polars as pl
@@ -41,6 +41,10 @@ class EmaCross(Strategy):
 
     def warmup(self, params: Params) -> int:
         return int(params["slow"])
+
+    def fused_kernel(self) -> FusedKernel:
+        """EMAs, crossover and simulation in one numba pass per (fast, slow) set."""
+        return FusedKernel("research.sweep.ema_cross:sweep", ("fast", "slow"))
 
     def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
         import polars as pl

@@ -1,0 +1,247 @@
+"""Run a sweep: parameter sets in memory-sized chunks through a numba kernel (the strategy's fused
+kernel, or its vectorized signals as int8 targets), metrics streamed to one Parquet table."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from drydock.errors import ConfigError
+from drydock.execution import ExecutionModel, FillTiming, check_targets
+from drydock.logs import get_logger
+from drydock.markets import instrument_for
+from drydock.timeframes import periods_per_year
+from research.sweep import memory
+from research.sweep.kernel import METRICS, N_METRICS, costs_vector, simulate_targets
+from research.sweep.objectives import Constraints, check_objective, derive
+from research.sweep.writer import ResultsWriter
+from strategies.base import FusedKernel, Params, Strategy
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from drydock.series import SeriesKey
+    from drydock.types import Instrument
+
+log = get_logger(__name__)
+
+Progress = Callable[[int, int], None]
+#: Bytes a generic-path set needs beyond its int8 targets while signals() runs (polars temporaries).
+SIGNALS_BYTES_PER_BAR = 64
+#: Fused chunks stay small enough for about this many progress updates per sweep.
+PROGRESS_STEPS = 50
+
+
+@dataclass
+class SweepResult:
+    """Where the results table is and how the sweep ran."""
+
+    path: Path
+    strategy_id: str
+    objective: str
+    sets: int
+    bars: int
+    seconds: float
+    engine: str  # "fused" or "generic"
+    chunk_size: int
+    chunks: int
+    run_id: str
+    param_names: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def bar_params_per_s(self) -> float:
+        """Simulated bars x parameter sets per second of wall time."""
+        return self.bars * self.sets / self.seconds if self.seconds > 0 else float("nan")
+
+    def table(self) -> pl.DataFrame:
+        """The whole results table."""
+        import polars as pl
+
+        return pl.read_parquet(self.path)
+
+    def top(self, n: int = 10) -> pl.DataFrame:
+        """The ``n`` best feasible rows by the objective (NaN scores never rank)."""
+        import polars as pl
+
+        return (
+            pl.scan_parquet(self.path)
+            .filter(pl.col("feasible") & pl.col("objective").is_not_nan())
+            .sort(["objective", "set"], descending=[True, False])
+            .head(n)
+            .collect()
+        )
+
+
+def load_kernel(spec: FusedKernel) -> Callable[..., None]:
+    """The numba function a :class:`FusedKernel` names (``module:function``)."""
+    module, _, name = spec.entry.partition(":")
+    try:
+        kernel: Callable[..., None] = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"Fused kernel {spec.entry!r} cannot be loaded ({exc}); fix the strategy's "
+            "fused_kernel() entry, written module:function."
+        ) from None
+    return kernel
+
+
+def _param_matrix(sets: Sequence[Params], names: Sequence[str]) -> npt.NDArray[np.float64]:
+    return np.array([[p[n] for n in names] for p in sets], dtype=np.float64).reshape(
+        len(sets), len(names)
+    )
+
+
+def _generic_targets(
+    strategy: Strategy, frame: pl.DataFrame, sets: Sequence[Params]
+) -> npt.NDArray[np.int8]:
+    """Targets of each set from ``signals()`` as int8 rows, checked like a single backtest."""
+    out = np.empty((len(sets), frame.height), dtype=np.int8)
+    for k, params in enumerate(sets):
+        target = strategy.signals(frame, params)["target"].to_numpy()
+        check_targets(strategy.id, frame["ts"], target)
+        out[k] = target
+    return out
+
+
+def default_path(strategy_id: str, run_id: str) -> Path:
+    """``$DRYDOCK_HOME/sweeps/<strategy>-<run id>.parquet``."""
+    from drydock.settings import get_settings
+
+    return get_settings().home / "sweeps" / f"{strategy_id}-{run_id}.parquet"
+
+
+def run_sweep(
+    strategy: Strategy,
+    frame: pl.DataFrame,
+    key: SeriesKey,
+    execution: ExecutionModel,
+    sets: Sequence[Params],
+    *,
+    objective: str = "sharpe",
+    constraints: Constraints | None = None,
+    out: Path | None = None,
+    max_memory: int | None = None,
+    instrument: Instrument | None = None,
+    progress: Progress | None = None,
+    fused: bool = True,
+) -> SweepResult:
+    """Simulate every parameter set of ``sets`` on ``frame`` and stream one row per set (params,
+    metrics, ``objective``, ``feasible``) to Parquet; ``fused=False`` forces the generic path."""
+    from drydock import ohlcv
+
+    check_objective(objective)
+    if not sets:
+        raise ConfigError(
+            f"The sweep of {strategy.id!r} has no valid parameter set; widen the --grid ranges "
+            "(combinations the strategy rejects, e.g. fast >= slow, are dropped)."
+        )
+    constraints = constraints or Constraints()
+    instrument = instrument or instrument_for(key.exchange, key.symbol, execution.overrides())
+    costs = costs_vector(
+        execution.init_cash,
+        execution.taker_fee,
+        execution.fixed_fee,
+        execution.slippage,
+        float(instrument.lot_size),
+        float(instrument.min_notional),
+        execution.fill == FillTiming.NEXT_OPEN,
+        periods_per_year(key.timeframe),
+    )
+    open_ = np.ascontiguousarray(frame["open"].to_numpy(), dtype=np.float64)
+    close = np.ascontiguousarray(frame["close"].to_numpy(), dtype=np.float64)
+    bars, total = frame.height, len(sets)
+    spec = strategy.fused_kernel() if fused else None
+    budget = memory.budget(max_memory)
+    if spec is not None:
+        kernel = load_kernel(spec)
+        per_set = bars + 8 * N_METRICS
+        size = memory.chunk_size(
+            per_set, budget, total, ceiling=max(8, -(-total // PROGRESS_STEPS))
+        )
+    else:
+        per_set = bars  # one int8 row per set; signals() temporaries are counted once below
+        size = memory.chunk_size(per_set, budget - SIGNALS_BYTES_PER_BAR * bars, total)
+    names = tuple(p.name for p in strategy.params)
+    integer = {p.name: p.integer for p in strategy.params}
+    run_id = uuid.uuid4().hex[:12]
+    path = out or default_path(strategy.id, run_id)
+    meta = {
+        "drydock.sweep": json.dumps(
+            {
+                "run_id": run_id,
+                "strategy": strategy.id,
+                "series": str(key),
+                "start": str(frame["ts"][0]),
+                "end": str(frame["ts"][-1]),
+                "bars": bars,
+                "objective": objective,
+                "engine": "fused" if spec else "generic",
+                "data_fingerprint": ohlcv.fingerprint(frame),
+                "execution": execution.as_params(),
+                "lot_size": float(instrument.lot_size),
+                "min_notional": float(instrument.min_notional),
+            }
+        )
+    }
+    started = time.perf_counter()
+    chunks = 0
+    with ResultsWriter(path, meta) as writer:
+        for first in range(0, total, size):
+            chunk = sets[first : first + size]
+            result = np.empty((len(chunk), N_METRICS), dtype=np.float64)
+            if spec is not None:
+                kernel(open_, close, _param_matrix(chunk, spec.params), costs, result)
+            else:
+                simulate_targets(
+                    open_, close, _generic_targets(strategy, frame, chunk), costs, result
+                )
+            writer.append(_rows(first, chunk, names, integer, result, objective, constraints))
+            chunks += 1
+            if progress is not None:
+                progress(first + len(chunk), total)
+        writer.commit()
+    seconds = time.perf_counter() - started
+    summary = SweepResult(
+        path, strategy.id, objective, total, bars, seconds, "fused" if spec else "generic",
+        size, chunks, run_id, names,
+    )  # fmt: skip
+    log.info(
+        "sweep.finished", run_id=run_id, strategy=strategy.id, series=str(key), sets=total,
+        bars=bars, engine=summary.engine, chunk_size=size, chunks=chunks,
+        seconds=round(seconds, 3), path=str(path),
+    )  # fmt: skip
+    return summary
+
+
+def _rows(
+    first: int,
+    chunk: Sequence[Params],
+    names: Sequence[str],
+    integer: dict[str, bool],
+    result: npt.NDArray[np.float64],
+    objective: str,
+    constraints: Constraints,
+) -> dict[str, npt.NDArray[Any]]:
+    """One chunk's columns: set index, params, metrics, derived ratios, objective, feasible."""
+    columns = derive({name: result[:, i] for i, name in enumerate(METRICS)})
+    for name in ("trade_count", "orders", "skipped_min_notional"):
+        columns[name] = columns[name].astype(np.int64)  # type: ignore[assignment]
+    params: dict[str, npt.NDArray[Any]] = {
+        n: np.array([p[n] for p in chunk], dtype=np.int64 if integer[n] else np.float64)
+        for n in names
+    }
+    return (
+        {"set": np.arange(first, first + len(chunk), dtype=np.int64)}
+        | params
+        | dict(columns)
+        | {"objective": columns[objective], "feasible": constraints.feasible(columns)}
+    )

@@ -1,0 +1,183 @@
+"""The numba simulation core of sweeps: one parameter set's 0/1 targets reduced to its metrics.
+
+Same semantics as :mod:`research.reference` and :mod:`research.backtest` (drydock.execution's
+model: long-only all-in/flat, fill at the next open or the signal close, percent + fixed fee,
+adverse slippage, whole lots rounded down, orders under the min notional skipped and counted,
+equity marked at each close), with the metrics of :mod:`drydock.metrics` accumulated inside the
+loop: no equity curve or order records are kept.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+#: Columns of a kernel's output row, in order (ratios derived from them live in objectives.py).
+METRICS: tuple[str, ...] = (
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "trade_count",
+    "win_rate",
+    "orders",
+    "exposure",
+    "fees_paid",
+    "skipped_min_notional",
+    "final_equity",
+)
+N_METRICS = len(METRICS)
+
+#: Layout of the ``costs`` vector every kernel takes (see :func:`costs_vector`).
+COSTS: tuple[str, ...] = (
+    "init_cash",
+    "taker_fee",
+    "fixed_fee",
+    "slippage",
+    "lot_size",
+    "min_notional",
+    "next_open",
+    "periods_per_year",
+)
+
+
+def costs_vector(
+    init_cash: float,
+    taker_fee: float,
+    fixed_fee: float,
+    slippage: float,
+    lot_size: float,
+    min_notional: float,
+    next_open: bool,
+    periods_per_year: float,
+) -> npt.NDArray[np.float64]:
+    """The execution model and annualization as the float64 vector kernels read (:data:`COSTS`)."""
+    return np.array(
+        [
+            init_cash,
+            taker_fee,
+            fixed_fee,
+            slippage,
+            lot_size,
+            min_notional,
+            1.0 if next_open else 0.0,
+            periods_per_year,
+        ],
+        dtype=np.float64,
+    )
+
+
+@njit(cache=True, nogil=True)
+def simulate_one(open_, close, target, costs, out):  # type: ignore[no-untyped-def]
+    """Simulate one int8 target series (0/1) and write its :data:`METRICS` into ``out``."""
+    init_cash, fee, fixed_fee, slip = costs[0], costs[1], costs[2], costs[3]
+    lot, min_notional, next_open, ppy = costs[4], costs[5], costs[6] > 0.5, costs[7]
+    n = close.shape[0]
+    cash, qty, basis = init_cash, 0.0, 0.0
+    held = 0
+    fees = 0.0
+    orders = skipped = trades = wins = exposed = 0
+    s1 = s2 = sneg = 0.0
+    prev = first = peak = eq = 0.0
+    mdd = 0.0
+    for i in range(n):
+        if next_open:
+            want = target[i - 1] if i > 0 else 0
+            price = open_[i]
+        else:
+            want = target[i]
+            price = close[i]
+        if want != held:
+            if want > held:
+                fill = price * (1.0 + slip)
+                budget = (cash - fixed_fee) / (1.0 + fee)
+                size = 0.0
+                if budget > 0:
+                    size = math.floor(budget / fill / lot + 1e-9) * lot
+                if size > 0:
+                    if size * fill < min_notional:
+                        skipped += 1
+                    else:
+                        paid = size * fill * fee + fixed_fee
+                        cash -= size * fill + paid
+                        basis += size * fill + paid
+                        qty += size
+                        fees += paid
+                        orders += 1
+            elif qty > 0:
+                fill = price * (1.0 - slip)
+                if qty * fill < min_notional:
+                    skipped += 1
+                else:
+                    paid = qty * fill * fee + fixed_fee
+                    proceeds = qty * fill - paid
+                    cash += proceeds
+                    trades += 1
+                    if proceeds - basis > 0:
+                        wins += 1
+                    fees += paid
+                    orders += 1
+                    qty = 0.0
+                    basis = 0.0
+            held = want
+        eq = cash + qty * close[i]
+        if qty != 0:
+            exposed += 1
+        if i == 0:
+            first = eq
+            peak = eq
+        elif eq != prev:  # an unchanged mark adds a zero return and no new drawdown
+            r = eq / prev - 1.0
+            s1 += r
+            s2 += r * r
+            if r < 0:
+                sneg += r * r
+            if eq > peak:
+                peak = eq
+            else:
+                dd = eq / peak - 1.0
+                if dd < mdd:
+                    mdd = dd
+        prev = eq
+    m = n - 1
+    nan = np.nan
+    mean = s1 / m if m > 0 else nan
+    sd = math.sqrt(max((s2 - s1 * mean) / (m - 1), 0.0)) if m > 1 else 0.0
+    root = math.sqrt(ppy)
+    out[0] = eq / first - 1.0
+    if m <= 0:
+        out[1] = nan
+    elif eq <= 0:
+        out[1] = -1.0
+    else:
+        out[1] = (eq / first) ** (ppy / m) - 1.0
+    out[2] = sd * root if m > 1 else nan
+    out[3] = mean / sd * root if sd > 0 else nan
+    downside = math.sqrt(sneg / m) if m > 0 else 0.0
+    if downside > 0:
+        out[4] = mean / downside * root
+    elif m > 0 and mean > 0:
+        out[4] = np.inf
+    else:
+        out[4] = nan
+    out[5] = mdd
+    out[6] = trades
+    out[7] = wins / trades if trades > 0 else nan
+    out[8] = orders
+    out[9] = exposed / n if n > 0 else nan
+    out[10] = fees
+    out[11] = skipped
+    out[12] = eq
+
+
+@njit(cache=True, parallel=True)
+def simulate_targets(open_, close, targets, costs, out):  # type: ignore[no-untyped-def]
+    """Simulate each row of an int8 ``targets`` matrix (sets x bars) into ``out`` (sets x metrics),
+    parameter sets spread over the cores."""
+    for k in prange(targets.shape[0]):
+        simulate_one(open_, close, targets[k], costs, out[k])
