@@ -26,7 +26,12 @@ from drydock.errors import DrydockError, unknown_choice
 from drydock.funding import FUNDING_SCHEMA
 from drydock.logs import get_logger
 from drydock.ohlcv import SeriesKey, conform
-from drydock.sample import read_sample_funding, sample_path, sample_series
+from drydock.sample import (
+    sample_funding_path,
+    sample_funding_series,
+    sample_path,
+    sample_series,
+)
 from drydock.settings import get_settings
 from drydock.types import BAR_SCHEMA
 from pipelines.download import (
@@ -51,7 +56,6 @@ __all__ = [
     "source_from_env",
 ]
 
-DAY_MS = 86_400_000
 #: Bar datasets a source can serve: trade bars and mark-price bars.
 BAR_DATASETS = ("ohlcv", "mark_prices")
 #: Everything :meth:`OhlcvSource.supports` answers for.
@@ -115,6 +119,12 @@ def _sample_frame(path: str, mtime_ns: int) -> pl.DataFrame:
     return conform(pl.read_parquet(path))
 
 
+@functools.lru_cache(maxsize=16)
+def _sample_funding(path: str, mtime_ns: int) -> pl.DataFrame:
+    """A bundled funding history read once per process (re-read when the file changes)."""
+    return pl.read_parquet(path).select([pl.col(c).cast(t) for c, t in FUNDING_SCHEMA.items()])
+
+
 class SampleOhlcvSource(OhlcvSource):
     """Serves the bundled sample in ``data/sample`` (real Binance bars and funding, no network).
 
@@ -147,15 +157,15 @@ class SampleOhlcvSource(OhlcvSource):
         if dataset == "ohlcv":
             return key in sample_series(self._dir())
         if dataset == "funding_rates":
-            from drydock.sample import sample_funding_series
-
             return (key.exchange, key.symbol) in sample_funding_series(self._dir())
         return False
 
     def fetch_funding(
         self, exchange: str, symbol: str, start: datetime, end: datetime
     ) -> pl.DataFrame:
-        return read_sample_funding(exchange, symbol, start, end, self._dir())
+        path = sample_funding_path(exchange, symbol, self._dir())
+        frame = _sample_funding(str(path), path.stat().st_mtime_ns)
+        return frame.filter((pl.col("ts") >= start) & (pl.col("ts") < end))
 
     def describe(self) -> str:
         return "bundled sample"
