@@ -5,8 +5,10 @@ depend on the working directory: by default the repository's ``data/`` folder (f
 package), otherwise the absolute path given (``~`` expanded). A relative ``DRYDOCK_HOME`` is an
 error, because it would silently point somewhere else from every other directory. Tests point it at
 a tmp dir. The bundled sample data is read from the repository's ``data/sample`` unless
-``DRYDOCK_SAMPLE_DIR`` says otherwise. User strategies are discovered in ``$DRYDOCK_HOME/strategies``
-or in the folders and files listed in ``DRYDOCK_STRATEGY_PATH`` (separated by ``os.pathsep``).
+``DRYDOCK_SAMPLE_DIR`` says otherwise, and the series catalog from ``config/series.toml`` unless
+``DRYDOCK_SERIES_CATALOG`` names another absolute path. User strategies are discovered in
+``$DRYDOCK_HOME/strategies`` or in the folders and files listed in ``DRYDOCK_STRATEGY_PATH``
+(separated by ``os.pathsep``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Settings:
         "log_level",
         "ohlcv_source",
         "sample_dir",
+        "series_catalog",
         "strategy_path",
     )
 
@@ -72,6 +75,12 @@ class Settings:
         #: The bundled sample data.
         self.sample_dir = absolute_path(
             Path(merged.get("sample_dir", REPO_ROOT / "data" / "sample")), "DRYDOCK_SAMPLE_DIR"
+        )
+        #: The series catalog (TOML): which markets the lake keeps; see drydock.catalog.
+        self.series_catalog = absolute_path(
+            Path(merged.get("series_catalog", REPO_ROOT / "config" / "series.toml")),
+            "DRYDOCK_SERIES_CATALOG",
+            folder=False,
         )
         #: Where the ``ohlcv`` asset gets bars: "sample" (bundled, offline) or "ccxt".
         self.ohlcv_source = str(merged.get("ohlcv_source", "sample"))
