@@ -224,7 +224,7 @@ def _to_bars(path: Path, raw: pl.DataFrame, fmt: str, symbol: str | None) -> Loa
         raise _fail(path, f"it has no data rows (columns: {raw.columns})", "Check the file.")
     used = _match_columns(path, raw.columns, symbol)
     ts, _ = _ts_expr(raw.schema[used["ts"]], used["ts"])
-    numbers = {
+    numbers: dict[str, pl.Expr] = {
         f: pl.col(used[f]).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
         if raw.schema[used[f]] == pl.String
         else pl.col(used[f]).cast(pl.Float64)
@@ -464,9 +464,10 @@ def _write_parse_errors(
         lake.atomic_write_parquet(errors, path)
 
 
-def import_parse_errors(key: SeriesKey, lake_dir: Path | None = None) -> int:
-    """How many unparseable import rows are kept for ``key`` (all source files, all datasets)."""
-    files = lake.partition_files(IMPORTS_QUARANTINE, key.keys(), lake_dir)
-    return sum(
-        pl.scan_parquet(f, hive_partitioning=False).select(pl.len()).collect().item() for f in files
-    )
+def import_parse_errors(
+    key: SeriesKey, lake_dir: Path | None = None, dataset: str = "ohlcv"
+) -> int:
+    """How many unparseable import rows are kept for one series of ``dataset`` (all sources)."""
+    pattern = {**key.keys(), "dataset": dataset}
+    files = lake.partition_files(IMPORTS_QUARANTINE, pattern, lake_dir)
+    return sum(pl.read_parquet(f, hive_partitioning=False).height for f in files)

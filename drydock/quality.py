@@ -1,0 +1,178 @@
+"""Bar quality: what the asset checks, ``drydock data status`` and the app report about a series.
+
+:func:`check_bars` counts the problems the lake writer quarantines (the reasons of
+:func:`drydock.ohlcv.split_valid`), the grid bars that are missing, and return outliers, which
+are flagged, never dropped. :func:`freshness` says how far the newest bar lags a clock.
+
+Outliers: with ``r`` the close-to-close log returns between consecutive valid bars, ``m`` their
+median and ``MAD = median(|r - m|)``, a robust sigma is ``1.4826 * MAD`` (the normal-consistent
+MAD); a bar is an outlier when ``|r - m| > outlier_sigma * sigma``. When more than half of the
+returns are equal (MAD = 0, e.g. an illiquid pair whose close rarely moves) the sigma falls back
+to ``1.2533 * mean(|r - m|)`` (the normal-consistent mean absolute deviation); when that is 0 too,
+nothing is an outlier.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from drydock.ohlcv import conform, split_valid
+from drydock.timeframes import timeframe_delta, timeframe_seconds
+
+MAX_OFFENDERS = 5
+_MAD_TO_SIGMA = 1.4826
+_MEAN_AD_TO_SIGMA = 1.2533
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    """Problem counts of one series' bars over a span; outliers only warn."""
+
+    bars: int
+    duplicates: int
+    missing: int
+    invalid: int
+    misaligned: int
+    outliers: int
+    first_offenders: tuple[str, ...]
+    first_bar: datetime | None
+    last_bar: datetime | None
+
+    @property
+    def clean(self) -> bool:
+        """No duplicate, missing, invalid or misaligned bar (outliers do not count)."""
+        return self.duplicates == self.missing == self.invalid == self.misaligned == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """How long ago the newest stored bar closed, and whether that is too long."""
+
+    lag: timedelta | None
+    stale: bool
+
+
+def _when(ts: datetime | None) -> str:
+    return "no timestamp" if ts is None else ts.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _grid_floor(moment: datetime, timeframe: str) -> datetime:
+    """The bar open time at or before ``moment`` (naive = UTC; weekly bars open on Mondays)."""
+    step = timeframe_delta(timeframe)
+    origin = _EPOCH + (timedelta(days=4) if timeframe.endswith("w") else timedelta(0))
+    return origin + ((_utc(moment) - origin) // step) * step
+
+
+def _missing(
+    times: pl.Series, timeframe: str, lo: datetime, hi: datetime
+) -> tuple[int, list[datetime]]:
+    """Grid bars in [lo, hi] (inclusive open times) absent from ``times``; first few of them."""
+    step = timeframe_delta(timeframe)
+    first = _grid_floor(lo, timeframe)
+    if first < _utc(lo):
+        first += step
+    last = _grid_floor(hi, timeframe)
+    if last < first:
+        return 0, []
+    expected = (last - first) // step + 1
+    inside = times.filter((times >= first) & (times <= last)).unique().sort()
+    count = expected - inside.len()
+    if count == 0:
+        return 0, []
+    edges = pl.concat([pl.Series([first - step]), inside, pl.Series([last + step])]).cast(
+        pl.Datetime("us", "UTC")
+    )
+    gaps = pl.DataFrame({"ts": edges}).with_columns(nxt=pl.col("ts").shift(-1))
+    gaps = gaps.filter(pl.col("nxt") - pl.col("ts") > step).head(MAX_OFFENDERS)
+    return count, [row[0] + step for row in gaps.iter_rows()]
+
+
+def _outliers(good: pl.DataFrame, sigma_n: float) -> pl.DataFrame:
+    """Bars whose close-to-close log return is beyond ``sigma_n`` robust sigma (ts, ret)."""
+    rets = good.select("ts", ret=pl.col("close").log().diff()).drop_nulls()
+    if rets.height < 3:
+        return rets.clear()
+    centre = rets["ret"].median()
+    dev = (rets["ret"] - centre).abs()
+    sigma = _MAD_TO_SIGMA * float(dev.median())  # type: ignore[arg-type]
+    if not sigma:
+        sigma = _MEAN_AD_TO_SIGMA * float(dev.mean())  # type: ignore[arg-type]
+    if not sigma or not math.isfinite(sigma):
+        return rets.clear()
+    return rets.filter(dev > sigma_n * sigma)
+
+
+def check_bars(
+    frame: pl.DataFrame,
+    timeframe: str,
+    span_start: datetime | None = None,
+    span_end: datetime | None = None,
+    *,
+    outlier_sigma: float = 8.0,
+) -> QualityReport:
+    """Count duplicates, missing grid bars, invalid and misaligned rows and outliers in ``frame``.
+
+    Rows are first ordered by ``ts`` (arrival order is the writer's concern). Each bad row counts
+    once, under the first reason :func:`drydock.ohlcv.split_valid` gives it (a row both invalid
+    and duplicated is invalid). Missing bars are counted on the ``timeframe`` grid from
+    ``span_start`` to ``span_end`` (inclusive bar open times, default the first and last valid
+    bar). ``first_offenders`` lists up to five problems, earliest first.
+    """
+    timeframe_seconds(timeframe)
+    frame = conform(frame)
+    good, bad = split_valid(frame, timeframe)
+    reasons = bad["reason"]
+    duplicates = int((reasons == "duplicate timestamp").sum())
+    n_misaligned = int((reasons == f"timestamp not aligned to {timeframe}").sum())
+    invalid = bad.height - duplicates - n_misaligned
+    offenders: list[tuple[datetime | None, str]] = [
+        (ts, f"{_when(ts)}: {reason}")
+        for ts, reason in bad.head(64).select("ts", "reason").iter_rows()
+    ]
+    first_bar = good["ts"].min() if good.height else None
+    last_bar = good["ts"].max() if good.height else None
+    lo = span_start if span_start is not None else first_bar
+    hi = span_end if span_end is not None else last_bar
+    missing = 0
+    if isinstance(lo, datetime) and isinstance(hi, datetime):
+        missing, first_missing = _missing(good["ts"], timeframe, lo, hi)
+        offenders += [(ts, f"{_when(ts)}: missing bar") for ts in first_missing]
+    outliers = _outliers(good, outlier_sigma)
+    offenders += [
+        (ts, f"{_when(ts)}: return {math.expm1(ret):+.1%} beyond {outlier_sigma:g} sigma (outlier)")
+        for ts, ret in outliers.head(MAX_OFFENDERS).iter_rows()
+    ]
+    offenders.sort(key=lambda item: (item[0] is not None, item[0] or datetime.min))
+    return QualityReport(
+        bars=frame.height,
+        duplicates=duplicates,
+        missing=missing,
+        invalid=invalid,
+        misaligned=n_misaligned,
+        outliers=outliers.height,
+        first_offenders=tuple(text for _, text in offenders[:MAX_OFFENDERS]),
+        first_bar=first_bar,  # type: ignore[arg-type]
+        last_bar=last_bar,  # type: ignore[arg-type]
+    )
+
+
+def freshness(last_bar: datetime | None, timeframe: str, now: datetime) -> Freshness:
+    """Lag = ``now`` minus the close time of ``last_bar`` (0 while that bar is still open).
+
+    Stale when more than two complete bars are missing after ``last_bar``, i.e. the lag is at
+    least three bars (a scheduled download one bar late is not stale yet); no bar at all is stale.
+    """
+    step = timeframe_delta(timeframe)
+    if last_bar is None:
+        return Freshness(None, True)
+    lag = max(now - (last_bar + step), timedelta(0))
+    return Freshness(lag, lag >= 3 * step)
