@@ -105,4 +105,7 @@ def backtest_command(
 
 def register(app: typer.Typer) -> None:
     """Add the research commands to the root CLI."""
+    from research.sweep.cli import sweep_command
+
     app.command("backtest")(backtest_command)
+    app.command("sweep")(sweep_command)

@@ -1,0 +1,159 @@
+"""``drydock sweep``: grid or random search of a strategy's parameters on lake bars."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from drydock import cli_options as opt
+from drydock.execution import FillTiming
+from drydock.series import SeriesKey
+
+if TYPE_CHECKING:
+    import polars as pl
+
+console = Console()
+SHOWN = ("total_return", "sharpe", "sortino", "calmar", "max_drawdown", "trade_count", "exposure")
+
+
+def top_table(title: str, frame: pl.DataFrame, params: tuple[str, ...], objective: str) -> Table:
+    """Rich table of the best rows: rank, params, objective and headline metrics."""
+    from drydock.metrics import format_metric
+
+    table = Table(title=title)
+    for name in ("#", *params, f"{objective} (objective)", *(m for m in SHOWN if m != objective)):
+        table.add_column(name, justify="right")
+    for rank, row in enumerate(frame.iter_rows(named=True), start=1):
+        cells = [str(rank), *(f"{row[p]:g}" for p in params)]
+        cells.append(format_metric(objective, float(row["objective"])))
+        cells += [format_metric(m, float(row[m])) for m in SHOWN if m != objective]
+        table.add_row(*cells)
+    return table
+
+
+def sweep_command(
+    strategy: Annotated[
+        str, typer.Argument(help="Strategy id (see `drydock strategies`), e.g. ema_cross.")
+    ],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            "-g",
+            help="Sweep range name=low:high[:step], inclusive; repeatable. Parameters without "
+            "--grid or --param sweep their declared range.",
+        ),
+    ] = None,
+    param: Annotated[list[str] | None, opt.param_option()] = None,
+    random: Annotated[
+        int | None,
+        typer.Option("--random", help="Sample N distinct sets of the grid instead of all of it."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --random.")] = 0,
+    objective: Annotated[
+        str,
+        typer.Option(help="Rank by: sharpe, sortino, calmar, return_over_drawdown, total_return."),
+    ] = "sharpe",
+    min_trades: Annotated[
+        int, typer.Option(help="Constraint: at least N closed trades to rank.")
+    ] = 0,
+    max_drawdown: Annotated[
+        float | None,
+        typer.Option(help="Constraint: drawdown no deeper than this fraction, e.g. 0.3 (-30%)."),
+    ] = None,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(help="Memory budget, e.g. 2GB (default: half of the available memory)."),
+    ] = None,
+    top: Annotated[int, typer.Option(help="Rows of the best sets to print.")] = 10,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Results Parquet path (default: $DRYDOCK_HOME/sweeps/<id>.parquet)."),
+    ] = None,
+    generic: Annotated[
+        bool, typer.Option(help="Simulate signals() even when the strategy has a fused kernel.")
+    ] = False,
+    exchange: Annotated[str, opt.exchange_option()] = opt.DEFAULT_EXCHANGE,
+    symbol: Annotated[str, opt.symbol_option()] = opt.DEFAULT_SYMBOL,
+    timeframe: Annotated[str, opt.timeframe_option()] = opt.DEFAULT_TIMEFRAME,
+    start: Annotated[datetime | None, opt.start_option()] = None,
+    end: Annotated[datetime | None, opt.end_option()] = None,
+    fee: Annotated[float, opt.fee_option()] = 0.001,
+    slippage_bps: Annotated[float, opt.slippage_option()] = 5.0,
+    fill: Annotated[
+        FillTiming,
+        typer.Option(case_sensitive=False, help="Fill timing: next_open or close."),
+    ] = FillTiming.NEXT_OPEN,
+    lot_size: Annotated[float | None, opt.increment_option("lot_size", "lot size")] = None,
+    tick_size: Annotated[float | None, opt.increment_option("tick_size", "tick size")] = None,
+    min_notional: Annotated[
+        float | None, opt.increment_option("min_notional", "minimum order notional")
+    ] = None,
+    cash: Annotated[float, opt.cash_option()] = 10_000.0,
+) -> None:
+    """Sweep STRATEGY's parameters on lake bars; print the best sets and the results Parquet."""
+    from drydock.timeframes import timeframe_seconds
+    from research.sweep import memory, space
+    from research.sweep.objectives import Constraints, check_objective
+    from strategies.registry import get_strategy
+
+    timeframe_seconds(timeframe)
+    strat = get_strategy(strategy)
+    check_objective(objective)
+    budget = memory.parse_size(max_memory) if max_memory else None
+    values = space.axes(strat, space.parse_grid_options(grid), opt.parse_param_options(param))
+    if random is not None:
+        sets = space.random_sets(strat, values, random, seed)
+    else:
+        sets = space.grid_sets(strat, values)
+    execution = opt.execution_model(
+        cash, fee, slippage_bps, fill,
+        lot_size=lot_size, tick_size=tick_size, min_notional=min_notional,
+    )  # fmt: skip
+    key = SeriesKey(exchange, symbol, timeframe)
+    constraints = Constraints(min_trades, max_drawdown)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from research.sweep.api import sweep
+
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"{strategy} {key} ({len(sets):,} sets)", total=len(sets))
+        result = sweep(
+            strat, key, sets, execution, start, end, objective=objective,
+            constraints=constraints, out=out, max_memory=budget,
+            progress=lambda done, _total: bar.update(task, completed=done), fused=not generic,
+        )  # fmt: skip
+    best = result.top(top)
+    title = (
+        f"{strategy} {key}: top {best.height} of {result.sets:,} sets by {objective} "
+        f"({result.engine} kernel, {result.bars:,} bars, {result.seconds:.2f} s, "
+        f"{result.bar_params_per_s / 1e6:,.1f}M bar-params/s)"
+    )
+    if best.height:
+        console.print(top_table(title, best, result.param_names, objective))
+    else:
+        console.print(f"No set meets the constraints among {result.sets:,} (see the table).")
+    console.print(f"results: {result.path}")
+    console.print(
+        f"query: duckdb -c \"SELECT * FROM '{result.path}' WHERE feasible ORDER BY objective DESC LIMIT 10\""
+    )
