@@ -250,8 +250,9 @@ def download_ohlcv(
     """Closed bars of ``key`` with ``start <= ts < end`` from a ccxt exchange, gaps re-fetched once.
 
     ``price`` "mark" or "index" fetches those bars instead of trade bars. A bar still open at
-    ``now`` (``ts + timeframe > now``) is dropped. Raises :class:`DownloadError` naming the
-    exchange, symbol, timeframe and UTC day when a request keeps failing.
+    ``now`` (``ts + timeframe > now``) is dropped. Turns ccxt's rate limiter on for
+    ``exchange``. Raises :class:`DownloadError` naming the exchange, symbol, timeframe and UTC day
+    when a request keeps failing.
     """
     exchange.enableRateLimit = True  # ccxt's own throttle spaces every request; never hammer
     step_ms = timeframe_seconds(key.timeframe) * 1000
