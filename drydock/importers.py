@@ -10,7 +10,9 @@ Timestamps: epoch numbers are read per row by magnitude (below 1e11 seconds, int
 1e14 milliseconds; below 1e17 microseconds; else nanoseconds), because CryptoDataDownload mixes
 ms and float seconds in one column; ISO strings with an offset (``+0000``, ``+05:30``, ``Z``) are
 converted to UTC, naive ones are taken as UTC. A file sorted newest-first as a whole is reversed
-before validation; single backwards rows stay and are quarantined as out-of-order.
+before validation, rows sharing a timestamp keeping their file order (so the first of
+CryptoDataDownload's ms/seconds twin rows wins); single backwards rows stay and are quarantined
+as out-of-order.
 
 Rows whose timestamp or numbers do not parse are ``parse_errors``. They have no trustworthy UTC
 day, so they do not go to the day-keyed bar quarantine: :func:`import_file` writes them, with the
@@ -254,8 +256,9 @@ def _to_bars(path: Path, raw: pl.DataFrame, fmt: str, symbol: str | None) -> Loa
         )
     steps = frame["ts"].diff().dt.total_microseconds().drop_nulls()
     newest_first = steps.len() > 0 and int((steps < 0).sum()) > int((steps > 0).sum())
-    if newest_first:
-        frame = frame.reverse()
+    if newest_first:  # reverse runs of equal timestamps as blocks: the file's first row wins
+        run = (pl.col("ts") != pl.col("ts").shift(1)).fill_null(True).cum_sum()
+        frame = frame.sort(run, descending=True, maintain_order=True)
     return Loaded(frame, fmt, used, errors, newest_first, path)
 
 
