@@ -56,3 +56,31 @@ def minute_bars(n: int = 120_000, seed: int = SEED) -> pl.DataFrame:
         }
     )
     return frame.head(n)
+
+
+MARKET_START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+MINUTE_MS = 60_000
+
+
+def market_minutes(
+    instrument: int, n: int = 500_000, *, seed: int = SEED, bad_every: int = 0
+) -> dict[str, np.ndarray]:
+    """Raw 1m bars of one synthetic instrument as a ccxt-like download gives them, from 2024-01-01.
+
+    Returns numpy columns ``ts`` (int64 epoch ms) and float64 ``open, high, low, close, volume``:
+    a seeded geometric random walk (per-minute scale :data:`MINUTE_VOL`) with wicks around each
+    bar and positive volume. With ``bad_every`` every such row gets a NaN close (rows the
+    validation must quarantine). Deterministic per ``(instrument, n, seed)``.
+    """
+    rng = np.random.default_rng([seed, instrument])
+    start = 100.0 * (1 + instrument)
+    closes = start * np.exp(np.cumsum(rng.normal(0.0, MINUTE_VOL, n)))
+    opens = np.concatenate([[start], closes[:-1]])
+    wick = np.abs(rng.normal(0.0, MINUTE_VOL / 2, size=(2, n)))
+    highs = np.maximum(opens, closes) * (1 + wick[0])
+    lows = np.minimum(opens, closes) * (1 - wick[1])
+    volume = rng.gamma(2.0, 5.0, n)
+    if bad_every:
+        closes[bad_every - 1 :: bad_every] = np.nan
+    ts = MARKET_START_MS + np.arange(n, dtype=np.int64) * MINUTE_MS
+    return {"ts": ts, "open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}

@@ -69,7 +69,9 @@ def _check_bars(frame: pl.DataFrame, source: str, source_s: int) -> None:
         )
     ts = frame["ts"]
     if ts.null_count():
-        raise DrydockError("resample input has null timestamps; validate it with ohlcv.split_valid.")
+        raise DrydockError(
+            "resample input has null timestamps; validate it with ohlcv.split_valid."
+        )
     if frame.height > 1 and (ts.dt.epoch("us").diff().drop_nulls() <= 0).any():
         raise DrydockError(
             "resample input timestamps must be strictly increasing (sorted, no duplicates); "
@@ -114,7 +116,9 @@ def resample(
         )
     )
     complete = pl.col("_bars") == pl.col("_expected")
-    dropped = 0 if not complete_only else grouped.height - int(grouped.select(complete.sum()).item())
+    dropped = (
+        0 if not complete_only else grouped.height - int(grouped.select(complete.sum()).item())
+    )
     if complete_only:
         grouped = grouped.filter(complete)
     return Resampled(grouped.select(list(BAR_SCHEMA)), dropped)

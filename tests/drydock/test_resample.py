@@ -17,7 +17,9 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "resample"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
 
 
-def bars(rows: list[tuple[int, float, float, float, float, float]], step: str = "1m") -> pl.DataFrame:
+def bars(
+    rows: list[tuple[int, float, float, float, float, float]], step: str = "1m"
+) -> pl.DataFrame:
     """Bars at ``T0 + k * step`` from (k, open, high, low, close, volume) tuples."""
     unit = {"m": "minutes", "h": "hours", "d": "days"}[step[-1]]
     size = int(step[:-1])
@@ -96,7 +98,9 @@ def test_weeks_start_monday_and_months_are_calendar() -> None:
 )
 def test_target_not_a_whole_multiple_is_refused(source: str, to: str) -> None:
     frame = bars([(0, 1, 1, 1, 1, 1)], step="1d" if source.endswith("d") else "1h")
-    with pytest.raises(DrydockError, match=rf"Cannot resample {source} bars to {to}|Invalid timeframe"):
+    with pytest.raises(
+        DrydockError, match=rf"Cannot resample {source} bars to {to}|Invalid timeframe"
+    ):
         resample(frame, to, source=source)
 
 
