@@ -9,9 +9,9 @@ median of ``r`` and ``MAD = median(|r - m|)``, both over a centred window of
 :data:`OUTLIER_WINDOW` returns (the whole frame when it is shorter), a robust sigma is
 ``1.4826 * MAD`` (the normal-consistent MAD); a bar is an outlier when
 ``|r - m| > outlier_sigma * sigma``. The window keeps volatility regimes apart (BTC's 2017 hours
-judged by one scale for 2017-2021 flagged 383 bars at 8 sigma, locally 159). Where MAD = 0
-(more than half the returns equal, e.g. an illiquid pair whose close rarely moves) the sigma falls
-back to ``1.2533 * mean(|r - m|)`` over the frame (normal-consistent mean absolute deviation);
+judged by one scale for 2017-2021 flagged 383 bars at 8 sigma, locally 159). Where MAD is 0
+(below 1e-10: more than half the returns equal, e.g. an illiquid pair whose close rarely moves)
+the sigma falls back to ``1.2533 * mean(|r - m|)`` over the frame (normal-consistent mean absolute deviation);
 when that is 0 too, nothing is an outlier.
 """
 
@@ -32,6 +32,8 @@ OUTLIER_WINDOW = 1001
 _MAD_TO_SIGMA = 1.4826
 _MEAN_AD_TO_SIGMA = 1.2533
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Scales below this are float noise of equal returns (1e-10 is far below a price tick).
+_MIN_SIGMA = 1e-10
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +81,11 @@ def _grid_floor(moment: datetime, timeframe: str) -> datetime:
 
 def _missing(
     times: pl.Series, timeframe: str, lo: datetime, hi: datetime
-) -> tuple[int, list[datetime]]:
-    """Grid bars in [lo, hi] (inclusive open times) absent from ``times``; first few of them."""
+) -> tuple[int, list[tuple[datetime, int]]]:
+    """Grid bars in [lo, hi] (inclusive open times) absent from ``times``; the first gaps.
+
+    Gaps are (first missing bar, bars missing in a row).
+    """
     step = timeframe_delta(timeframe)
     first = _grid_floor(lo, timeframe)
     if first < _utc(lo):
@@ -98,7 +103,7 @@ def _missing(
     )
     gaps = pl.DataFrame({"ts": edges}).with_columns(nxt=pl.col("ts").shift(-1))
     gaps = gaps.filter(pl.col("nxt") - pl.col("ts") > step).head(MAX_OFFENDERS)
-    return count, [row[0] + step for row in gaps.iter_rows()]
+    return count, [(ts + step, (nxt - ts) // step - 1) for ts, nxt in gaps.iter_rows()]
 
 
 def _outliers(good: pl.DataFrame, sigma_n: float) -> pl.DataFrame:
@@ -116,8 +121,8 @@ def _outliers(good: pl.DataFrame, sigma_n: float) -> pl.DataFrame:
         mad = (ret - centre).abs().rolling_median(OUTLIER_WINDOW, min_samples=half, center=True)
     scored = rets.with_columns(dev=(ret - centre).abs(), sigma=_MAD_TO_SIGMA * mad)
     fallback = _MEAN_AD_TO_SIGMA * float(scored["dev"].mean())  # type: ignore[arg-type]
-    sigma = pl.when(pl.col("sigma") > 0).then(pl.col("sigma")).otherwise(pl.lit(fallback))
-    flagged = scored.filter((sigma > 0) & (pl.col("dev") > sigma_n * sigma))
+    sigma = pl.when(pl.col("sigma") > _MIN_SIGMA).then(pl.col("sigma")).otherwise(pl.lit(fallback))
+    flagged = scored.filter((sigma > _MIN_SIGMA) & (pl.col("dev") > sigma_n * sigma))
     return flagged.select("ts", "ret")
 
 
@@ -155,7 +160,10 @@ def check_bars(
     missing = 0
     if isinstance(lo, datetime) and isinstance(hi, datetime):
         missing, first_missing = _missing(good["ts"], timeframe, lo, hi)
-        offenders += [(ts, f"{_when(ts)}: missing bar") for ts in first_missing]
+        offenders += [
+            (ts, f"{_when(ts)}: {n} missing bar" + ("s" if n > 1 else ""))
+            for ts, n in first_missing
+        ]
     outliers = _outliers(good, outlier_sigma)
     offenders += [
         (ts, f"{_when(ts)}: return {math.expm1(ret):+.1%} beyond {outlier_sigma:g} sigma (outlier)")
