@@ -6,14 +6,19 @@ instrument's tick and lot (see :meth:`Instrument.round_qty`).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from functools import partial
 
 import polars as pl
 
+from drydock.errors import DrydockError
 from drydock.execution import round_down
+from drydock.symbols import canonical_chain, canonical_exchange, canonical_symbol, canonical_token
 
 #: OHLCV bar schema: ``ts`` is the UTC open time of the bar; prices float64; volume in base units.
 BAR_SCHEMA: dict[str, pl.DataType] = {
@@ -165,15 +170,28 @@ class Position:
     avg_price: Decimal
 
 
+#: Action kinds whose quantity, price and side describe an exchange order.
+ORDER_KINDS = frozenset({"order"})
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
-    """What reaches the policy engine: one order or on-chain transaction, described flatly."""
+    """What reaches the policy engine: one order or on-chain transaction, described flatly.
+
+    Identifiers are canonicalized once, here, by :mod:`drydock.symbols` in strict mode: only the
+    case may change (symbol and token symbols upper-case; venue, chain and addresses lower-case);
+    padded, fullwidth, control, zero-width or non-ASCII (look-alike) text does not canonicalize. ``notional_usd`` is derived as ``quantity * price``, never passed in. Building
+    never raises: an action that does not canonicalize, or an order without a finite positive
+    quantity and price and a side, keeps its raw fields and names the problem in ``malformed``,
+    and the engine denies it with ``system.malformed_action``.
+    """
 
     kind: str  # order, swap, transfer, approve, bridge, ...
     venue: str
     symbol: str = ""
     side: Side | None = None
-    notional_usd: float = 0.0
+    quantity: float = 0.0
+    price: float = 0.0
     leverage: float = 1.0
     strategy_id: str = ""
     reduces_position: bool = False
@@ -183,6 +201,62 @@ class Action:
     value: int = 0
     token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    notional_usd: float = field(init=False, default=0.0)
+    malformed: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for name, canonical in _IDENTIFIERS:
+            raw = getattr(self, name)
+            if raw == "" and not (name in ("venue", "symbol") and self.kind in ORDER_KINDS):
+                continue
+            try:
+                object.__setattr__(self, name, canonical(raw))
+            except DrydockError as exc:
+                problems.append(str(exc))
+        notional = _number(self.quantity) * _number(self.price)
+        object.__setattr__(self, "notional_usd", notional)
+        if self.kind in ORDER_KINDS:
+            problems.extend(_order_problems(self, notional))
+        if not (isinstance(self.leverage, int | float) and math.isfinite(self.leverage)):
+            problems.append(f"leverage={self.leverage!r} is not a finite number")
+        elif self.leverage <= 0:
+            problems.append(f"leverage={self.leverage!r} is not > 0 (use 1.0 for spot)")
+        object.__setattr__(self, "malformed", " ".join(problems))
+
+
+def _number(value: object) -> float:
+    """``value`` as a float for the notional, NaN for anything that is not a real number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _order_problems(action: Action, notional: float) -> list[str]:
+    """Why an order's side, quantity, price or derived notional cannot be decided on, if at all."""
+    out = []
+    if not isinstance(action.side, Side):
+        out.append(f"side={action.side!r} is not buy or sell")
+    for name in ("quantity", "price"):
+        value = getattr(action, name)
+        number = _number(value)
+        if not (math.isfinite(number) and number > 0):
+            out.append(f"{name}={value!r} is not a finite number > 0 (side gives the direction)")
+    if not out and not (math.isfinite(notional) and notional > 0):
+        out.append(f"notional quantity*price={notional!r} is not a finite amount > 0")
+    return out
+
+
+#: Identifier fields of an action and the kernel function that canonicalizes each.
+_IDENTIFIERS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("venue", partial(canonical_exchange, strict=True)),
+    ("symbol", partial(canonical_symbol, strict=True)),
+    ("token", partial(canonical_token, strict=True)),
+    ("chain", partial(canonical_chain, strict=True)),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,7 +184,8 @@ class _Replay:
             venue=self.run.venue,
             symbol=self.run.symbol,
             side=side,
-            notional_usd=float(qty * price),
+            quantity=float(qty),
+            price=float(price),
             strategy_id=self.run.strategy_id,
             reduces_position=side is Side.SELL and qty <= self.book.qty,
         )

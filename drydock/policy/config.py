@@ -13,30 +13,53 @@ import difflib
 import hashlib
 import json
 import tomllib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from drydock.errors import ConfigError
+from drydock.errors import ConfigError, DrydockError
+from drydock.symbols import canonical_chain, canonical_exchange, canonical_symbol, canonical_token
 
 #: Action kinds the engine has rules for; anything else is denied by default.
 SUPPORTED_ACTION_KINDS = frozenset({"order"})
 
 
-def _upper(values: list[str] | None) -> list[str] | None:
-    return None if values is None else [v.strip().upper() for v in values]
+def _canonical_list(canonical: Callable[[str], str]) -> Callable[[list[str] | None], Any]:
+    """A validator that canonicalizes every item with a kernel function and refuses duplicates."""
 
+    def validate(values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return None
+        out: list[str] = []
+        for raw in values:
+            try:
+                item = canonical(raw)
+            except DrydockError as exc:
+                raise ValueError(str(exc)) from None
+            if item in out:
+                raise ValueError(f"{raw!r} is listed twice (as {item!r}); list it once")
+            out.append(item)
+        return out
 
-def _lower(values: list[str] | None) -> list[str] | None:
-    return None if values is None else [v.strip().lower() for v in values]
+    return validate
 
 
 class _Section(BaseModel):
-    """Strict, immutable base: unknown fields are errors, never silently ignored."""
+    """Strict, immutable base: unknown fields, numbers as strings, 1 for true and inf are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class SystemRules(_Section):
@@ -49,8 +72,10 @@ class SystemRules(_Section):
     blocked_tokens: list[str] = Field(default_factory=list)
     allowed_chains: list[str] | None = None
 
-    _venues = field_validator("blocked_venues", "allowed_chains")(_lower)
-    _symbols = field_validator("blocked_symbols")(_upper)
+    _venues = field_validator("blocked_venues")(_canonical_list(canonical_exchange))
+    _symbols = field_validator("blocked_symbols")(_canonical_list(canonical_symbol))
+    _tokens = field_validator("blocked_tokens")(_canonical_list(canonical_token))
+    _chains = field_validator("allowed_chains")(_canonical_list(canonical_chain))
 
 
 class Grant(_Section):
@@ -61,10 +86,29 @@ class Grant(_Section):
     venues: list[str] | None = None
     symbols: list[str] | None = None
     max_notional_usd: float | None = Field(default=None, gt=0)
-    expires_at: datetime | None = None
+    # TOML gives a datetime; JSON (a re-parsed canonical_json) gives ISO text: accept both.
+    expires_at: Annotated[datetime, Strict(False)] | None = None
 
-    _venues = field_validator("venues", "actions")(_lower)
-    _symbols = field_validator("symbols")(_upper)
+    _venues = field_validator("venues")(_canonical_list(canonical_exchange))
+    _symbols = field_validator("symbols")(_canonical_list(canonical_symbol))
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        if value != value.strip() or not value:
+            raise ValueError('a strategy id is "*" or a non-blank id without padding')
+        return value
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, values: list[str]) -> list[str]:
+        unknown = [v for v in values if v not in SUPPORTED_ACTION_KINDS]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))} cannot be granted: the engine has rules only "
+                f"for {', '.join(sorted(SUPPORTED_ACTION_KINDS))}"
+            )
+        return values
 
     @field_validator("expires_at")
     @classmethod
@@ -91,7 +135,23 @@ class RiskRules(_Section):
     max_daily_trades: int | None = Field(default=None, ge=0)
     max_concurrent_positions: int | None = Field(default=None, ge=0)
 
-    _symbols = field_validator("symbol_whitelist")(_upper)
+    _symbols = field_validator("symbol_whitelist")(_canonical_list(canonical_symbol))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RiskRules:
+        pairs = (
+            ("min_order_notional_usd", "max_order_notional_usd"),
+            ("max_order_notional_usd", "max_position_notional_usd"),
+            ("min_order_notional_usd", "max_position_notional_usd"),
+        )
+        for low, high in pairs:
+            a, b = getattr(self, low), getattr(self, high)
+            if a is not None and b is not None and a > b:
+                raise ValueError(
+                    f"{low} ({a:g}) is above {high} ({b:g}), so no order could pass; "
+                    f"lower {low} or raise {high}"
+                )
+        return self
 
 
 class CircuitBreakerRules(_Section):
@@ -113,18 +173,35 @@ class Policy(_Section):
     risk: RiskRules = Field(default_factory=RiskRules)
     circuit_breakers: CircuitBreakerRules = Field(default_factory=CircuitBreakerRules)
 
+    _hash: str = PrivateAttr(default="")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not value.strip() or value != value.strip():
+            raise ValueError('a version label is non-blank text without padding, e.g. "2025.1"')
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Hash once, at validation: every decision reads the cached value."""
+        self._hash = self.compute_hash()
+
+    def model_copy(self, *, update: Any = None, deep: bool = False) -> Policy:
+        """A re-validated copy (so an update can neither skip validation nor keep a stale hash)."""
+        return type(self).model_validate({**self.model_dump(), **(update or {})})
+
     def canonical_json(self) -> str:
         """Sorted-key, whitespace-free JSON of the validated model (what the hash covers)."""
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
+    def compute_hash(self) -> str:
+        """sha256 hex of :meth:`canonical_json` (~10 us; :attr:`content_hash` caches it)."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
     @property
     def content_hash(self) -> str:
-        """sha256 hex of :meth:`canonical_json`: equal for equal rules, whatever the file layout.
-
-        Recomputed on each access (~10 us) rather than cached, so a ``model_copy(update=...)``
-        can never carry a stale hash.
-        """
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+        """sha256 hex of :meth:`canonical_json`: equal for equal rules, whatever the file layout."""
+        return self._hash
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -163,7 +240,15 @@ def _describe(source: str, error: Any) -> str:
         )
     if error["type"] == "missing":
         return f'{source}: missing required field {where!r}; add it (e.g. version = "1").'
-    return f"{source}: field {where!r}: {error['msg']} (got {error.get('input')!r}); fix the value."
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    got = "" if isinstance(value, dict) else f" (got {value!r})"
+    hint = " (TOML: write true/false and numbers unquoted)" if error["type"] in _TYPE_ERRORS else ""
+    return f"{source}: field {where!r}: {message}{got}{hint}; fix the value."
+
+
+#: pydantic error types for a value of the wrong type, e.g. "5" for a number or 1 for true.
+_TYPE_ERRORS = frozenset({"bool_type", "float_type", "int_type", "string_type", "list_type"})
 
 
 def parse_policy(data: dict[str, Any], source: str = "<policy>") -> Policy:
@@ -175,18 +260,46 @@ def parse_policy(data: dict[str, Any], source: str = "<policy>") -> Policy:
         raise ConfigError(f"Invalid policy. {problems}") from None
 
 
+def _shown(path: Path) -> str:
+    """The path as printable text (undecodable bytes escaped rather than crashing the message)."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _read(path: Path) -> str:
+    """The file's UTF-8 text, or a one-line ConfigError naming the file and the fix."""
+    shown = _shown(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"Policy file {shown} does not exist. Pass an existing TOML policy, e.g. "
+            "--policy policies/default.toml."
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"Policy file {shown} is a directory. Pass a TOML file inside it, e.g. "
+            "policies/default.toml."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Policy file {shown} is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it "
+            "as UTF-8."
+        ) from None
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(
+            f"Policy file {shown} cannot be read: {reason}. Check the path and its permissions."
+        ) from None
+
+
 def load_policy(path: str | Path) -> Policy:
     """Read and validate a TOML policy file; bad files fail here, at load, never mid-run."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"Policy file {path} does not exist. Pass an existing TOML policy, e.g. "
-            "--policy policies/default.toml."
-        ) from None
+    text = _read(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Policy file {path} is not valid TOML: {exc}. Fix the syntax.") from None
-    return parse_policy(data, str(path))
+        raise ConfigError(
+            f"Policy file {_shown(path)} is not valid TOML: {exc}. Fix the syntax."
+        ) from None
+    return parse_policy(data, _shown(path))

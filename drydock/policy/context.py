@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+
+from drydock.errors import DrydockError
+from drydock.symbols import canonical_symbol
 
 
 def _empty() -> Mapping[str, float]:
@@ -18,6 +22,8 @@ class PolicyContext:
 
     Stateful counters (trades today, consecutive losses, the breaker latch) come from the journal,
     so a restart does not reset them. Notionals are in USD (stablecoin quotes count as USD).
+    Position keys are canonicalized at construction; :meth:`problems` lists inputs the engine
+    refuses to decide on (NaN, inf, negative counts, a naive clock).
     """
 
     now: datetime | None = None
@@ -31,19 +37,62 @@ class PolicyContext:
     consecutive_losses: int = 0
     consecutive_failures: int = 0
     breaker_tripped: bool = False
+    _bad_keys: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Key positions by canonical symbol (summing absolute notionals of keys that merge)."""
+        positions: dict[str, float] = {}
+        bad: list[str] = []
+        for key, value in self.position_notional_usd.items():
+            try:
+                symbol = canonical_symbol(key)
+            except DrydockError:
+                bad.append(key)
+                continue
+            number = (
+                math.nan if isinstance(value, bool) or not isinstance(value, int | float) else value
+            )
+            positions[symbol] = positions.get(symbol, 0.0) + abs(number)
+        object.__setattr__(self, "position_notional_usd", MappingProxyType(positions))
+        object.__setattr__(self, "_bad_keys", tuple(bad))
 
     def position_of(self, symbol: str) -> float:
-        """Absolute notional currently held in ``symbol`` (symbols compare case-insensitively)."""
-        wanted = symbol.upper()
-        return sum(abs(v) for k, v in self.position_notional_usd.items() if k.upper() == wanted)
+        """Absolute notional held in ``symbol`` (a canonical symbol; keys were canonicalized)."""
+        return self.position_notional_usd.get(symbol, 0.0)
+
+    def problems(self) -> list[str]:
+        """Why this context cannot be decided on: every numeric input finite, counts whole >= 0.
+
+        A NaN would compare False against every limit and so pass it: fail closed instead.
+        """
+        out = [f"position key {k!r} is not a symbol" for k in self._bad_keys]
+        for symbol, value in self.position_notional_usd.items():
+            if not math.isfinite(value):
+                out.append(f"position_notional_usd[{symbol!r}]={value!r} is not finite")
+        for name in ("equity_usd", "equity_high_water_usd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                out.append(f"{name}={value!r} is not a number")
+            elif not math.isfinite(value):
+                out.append(f"{name}={value!r} is not finite")
+        for name in _COUNTS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                out.append(f"{name}={value!r} is not a whole number >= 0")
+        if self.now is not None and self.now.utcoffset() is None:
+            out.append(f"now={self.now!r} has no timezone")
+        return out
 
     @property
     def drawdown_pct(self) -> float:
         """Percent below the high-water mark (0 at or above it, or with no mark yet)."""
         peak = self.equity_high_water_usd
-        if peak <= 0:
+        if not peak > 0:  # also a NaN peak (the engine denies NaN inputs before reading this)
             return 0.0
         return max(0.0, (peak - self.equity_usd) / peak * 100.0)
+
+
+_COUNTS = ("open_positions", "trades_today", "consecutive_losses", "consecutive_failures")
 
 
 def mark_high_water(peak: float, equity: float) -> float:

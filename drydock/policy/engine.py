@@ -4,6 +4,12 @@ Layers run in DESIGN order: system, session, (transaction), risk, circuit_breake
 layer that objects decides: its violations (all of that layer's, in rule order) are returned with
 a DENY and later layers are not consulted. Notes on scope:
 
+- **Inputs.** Identifiers arrive canonical (an :class:`~drydock.types.Action` canonicalizes
+  itself when built; the policy's lists at validation), so rules compare exactly. An action that
+  did not canonicalize, or an order without a finite quantity and price > 0, is denied as
+  ``system.malformed_action``; a context with a NaN, infinite or negative input as
+  ``system.malformed_context`` (a NaN compares False against every limit, so it would pass).
+
 - **Exits.** An action with ``reduces_position=True`` skips the risk and breaker layers (a tripped
   breaker or a full book must never trap a position), and the kill switch lets it through so the
   operator can flatten. It must not exceed the held notional, or it is no exit and is denied.
@@ -17,7 +23,6 @@ a DENY and later layers are not consulted. Notes on scope:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from drydock.policy.config import SUPPORTED_ACTION_KINDS, Grant, Policy
@@ -49,22 +54,23 @@ def system_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vio
                 f"supported kinds: {', '.join(sorted(SUPPORTED_ACTION_KINDS))}",
             )
         )
-    if not (math.isfinite(action.notional_usd) and action.notional_usd >= 0):
+    if action.malformed:
         out.append(
             _critical(
                 SYSTEM,
                 "malformed_action",
-                f"notional_usd={action.notional_usd!r} is not a finite amount >= 0",
-                "size the order before asking the policy engine",
+                action.malformed,
+                "build the action from canonical identifiers and a finite quantity and price > 0",
             )
         )
-    if not (math.isfinite(action.leverage) and action.leverage > 0):
+    problems = ctx.problems()
+    if problems:
         out.append(
             _critical(
                 SYSTEM,
-                "malformed_action",
-                f"leverage={action.leverage!r} is not a finite number > 0",
-                "use leverage 1.0 for spot",
+                "malformed_context",
+                f"the decision context is not usable: {'; '.join(problems)}",
+                "fix the state the context is built from (NaN or negative inputs fail closed)",
             )
         )
     if rules.emergency_stop:
@@ -95,7 +101,7 @@ def system_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vio
                     "run `drydock live resume` to remove the kill file",
                 )
             )
-    if action.venue.lower() in rules.blocked_venues:
+    if action.venue in rules.blocked_venues:
         out.append(
             _critical(
                 SYSTEM,
@@ -104,7 +110,7 @@ def system_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vio
                 "remove it from system.blocked_venues",
             )
         )
-    if action.symbol and action.symbol.upper() in rules.blocked_symbols:
+    if action.symbol and action.symbol in rules.blocked_symbols:
         out.append(
             _critical(
                 SYSTEM,
@@ -123,7 +129,7 @@ def system_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vio
             )
         )
     allowed = rules.allowed_chains
-    if action.chain and allowed is not None and action.chain.lower() not in allowed:
+    if action.chain and allowed is not None and action.chain not in allowed:
         out.append(
             _critical(
                 SYSTEM,
@@ -142,7 +148,7 @@ def _grant_problems(grant: Grant, action: Action, ctx: PolicyContext) -> list[Vi
         out.append(
             _critical(SESSION, "grant_expired", f"grant is not valid: {when}", "renew the grant")
         )
-    if action.kind.lower() not in grant.actions:
+    if action.kind not in grant.actions:
         out.append(
             _critical(
                 SESSION,
@@ -151,7 +157,7 @@ def _grant_problems(grant: Grant, action: Action, ctx: PolicyContext) -> list[Vi
                 "add it to the grant's actions",
             )
         )
-    if grant.venues is not None and action.venue.lower() not in grant.venues:
+    if grant.venues is not None and action.venue not in grant.venues:
         out.append(
             _critical(
                 SESSION,
@@ -160,7 +166,7 @@ def _grant_problems(grant: Grant, action: Action, ctx: PolicyContext) -> list[Vi
                 "add it to the grant's venues",
             )
         )
-    if grant.symbols is not None and action.symbol.upper() not in grant.symbols:
+    if grant.symbols is not None and action.symbol not in grant.symbols:
         out.append(
             _critical(
                 SESSION,
@@ -231,7 +237,7 @@ def risk_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Viola
             ]
         return []
     rules, out = policy.risk, []
-    if rules.symbol_whitelist is not None and action.symbol.upper() not in rules.symbol_whitelist:
+    if rules.symbol_whitelist is not None and action.symbol not in rules.symbol_whitelist:
         out.append(
             _critical(
                 RISK,

@@ -21,8 +21,8 @@ def policy(**sections: Any) -> Policy:
 
 def buy(notional: float = 100.0, **kw: Any) -> Action:
     fields: dict[str, Any] = dict(
-        kind="order", venue="binance", symbol="BTC/USDT", side=Side.BUY, notional_usd=notional,
-        strategy_id="ema_cross",
+        kind="order", venue="binance", symbol="BTC/USDT", side=Side.BUY, quantity=1.0,
+        price=notional, strategy_id="ema_cross",
     )  # fmt: skip
     fields.update(kw)
     return Action(**fields)
@@ -84,8 +84,8 @@ def test_system_rules() -> None:
     assert rule_ids(buy(), ctx(), policy(system={"blocked_symbols": ["btc/usdt"]})) == [
         "system.blocked_symbol"
     ]
-    token = buy(token="0xdead")
-    assert rule_ids(token, ctx(), policy(system={"blocked_tokens": ["0xdead"]})) == [
+    token = buy(token="usdc")
+    assert rule_ids(token, ctx(), policy(system={"blocked_tokens": ["USDC"]})) == [
         "system.blocked_token"
     ]
     chain = buy(chain="solana")
@@ -162,8 +162,6 @@ def test_session_any_matching_grant_suffices() -> None:
     p = policy(session={"grants": [GRANT, wide]})
     assert rule_ids(buy(symbol="ETH/USDT"), ctx(), p) == []
     assert rule_ids(buy(symbol="SOL/USDT"), ctx(), p) == ["session.symbol_not_granted"]
-    p = policy(session={"grants": [{"strategy": "*", "actions": ["swap"]}]})
-    assert rule_ids(buy(), ctx(), p) == ["session.action_not_granted"]
 
 
 def test_risk_rules() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -22,14 +23,16 @@ count = st.none() | st.integers(min_value=1, max_value=50)
 def policies(draw: st.DrawFn, **overrides: dict[str, Any]) -> Policy:
     """A random valid policy; ``overrides`` fix fields per section (a strategy value is drawn)."""
     data: dict[str, Any] = {
-        "version": draw(st.text(min_size=1, max_size=8)),
+        "version": draw(st.from_regex(r"[0-9a-z.]{1,8}", fullmatch=True)),
         "system": {
             "kill_switch": draw(st.booleans()),
             "blocked_venues": draw(st.lists(st.sampled_from(VENUES), max_size=1)),
             "blocked_symbols": draw(st.lists(st.sampled_from(SYMBOLS), max_size=1)),
         },
         "risk": {
-            "symbol_whitelist": draw(st.none() | st.lists(st.sampled_from(SYMBOLS), max_size=3)),
+            "symbol_whitelist": draw(
+                st.none() | st.lists(st.sampled_from(SYMBOLS), max_size=3, unique=True)
+            ),
             "max_order_notional_usd": draw(limit),
             "max_position_notional_usd": draw(limit),
             "max_leverage": draw(st.none() | st.floats(min_value=1, max_value=20)),
@@ -45,6 +48,10 @@ def policies(draw: st.DrawFn, **overrides: dict[str, Any]) -> Policy:
     for section, values in overrides.items():
         drawn = {k: draw(v) if isinstance(v, st.SearchStrategy) else v for k, v in values.items()}
         data[section] = {**data.get(section, {}), **drawn}
+    risk = data["risk"]
+    order, position = risk["max_order_notional_usd"], risk["max_position_notional_usd"]
+    if order is not None and position is not None and order > position:
+        risk["max_position_notional_usd"] = order  # the schema requires position >= order cap
     return parse_policy(data)
 
 
@@ -56,7 +63,8 @@ def action_strategy(reduces: st.SearchStrategy[bool] = st.booleans()) -> st.Sear
         venue=st.sampled_from(VENUES),
         symbol=st.sampled_from(SYMBOLS),
         side=st.sampled_from([Side.BUY, Side.SELL]),
-        notional_usd=money,
+        quantity=st.floats(min_value=1e-3, max_value=10),
+        price=st.floats(min_value=1, max_value=1e6),
         leverage=st.floats(min_value=0.5, max_value=30),
         strategy_id=st.just("s"),
         reduces_position=reduces,
@@ -108,7 +116,7 @@ def test_order_over_max_order_notional_is_always_denied(
     """Every entry above the cap is denied (the notional is built above it, never filtered)."""
     cap = policy.risk.max_order_notional_usd
     assert cap is not None and not action.reduces_position  # guaranteed by the strategies
-    over = Action(**{**_fields(action), "notional_usd": cap + excess})
+    over = replace(action, quantity=1.0, price=cap + excess)
     decision = evaluate(over, ctx, policy)
     assert decision.verdict is Verdict.DENY
     if decision.violations[0].layer == "risk":  # unless an earlier layer denied first
@@ -128,7 +136,7 @@ def test_kill_switch_denies_every_non_reducing_action(
 def test_kill_file_denies_every_non_reducing_action(
     policy: Policy, action: Action, ctx: PolicyContext
 ) -> None:
-    ctx = PolicyContext(**{**_fields(ctx), "kill_file_present": True})
+    ctx = replace(ctx, kill_file_present=True)
     decision = evaluate(action, ctx, policy)
     assert decision.verdict is Verdict.DENY
     assert "system.kill_file" in [v.rule_id for v in decision.violations]
@@ -140,8 +148,8 @@ def test_exits_always_pass_breakers_and_position_limits(
 ) -> None:
     """An order exit within the held notional is allowed whatever the breaker or risk state."""
     held = {action.symbol: action.notional_usd + 1.0}
-    ctx = PolicyContext(**{**_fields(ctx), "position_notional_usd": held})
-    exit_ = Action(**{**_fields(action), "kind": "order", "reduces_position": True})
+    ctx = replace(ctx, position_notional_usd=held)
+    exit_ = replace(action, kind="order", reduces_position=True)
     assert evaluate(exit_, ctx, policy).allowed
 
 
@@ -149,10 +157,6 @@ def test_exits_always_pass_breakers_and_position_limits(
 def test_unknown_kinds_are_always_denied(
     policy: Policy, action: Action, ctx: PolicyContext
 ) -> None:
-    odd = Action(**{**_fields(action), "kind": "swap"})
+    odd = replace(action, kind="swap")
     decision = evaluate(odd, ctx, policy)
     assert "system.unsupported_action" in [v.rule_id for v in decision.violations]
-
-
-def _fields(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
