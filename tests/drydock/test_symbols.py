@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drydock.errors import ConfigError
-from drydock.symbols import canonical_exchange, canonical_symbol
+from drydock.symbols import canonical_chain, canonical_exchange, canonical_symbol, canonical_token
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,45 @@ def test_exchange_ids() -> None:
     for bad in ("", "bin ance", "binance*", "bin-ance", "okx\u200d", "../x"):
         with pytest.raises(ConfigError, match="Invalid exchange"):
             canonical_exchange(bad)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "B\u0422C/USDT",  # Cyrillic TE looks like T
+        "b\u0131tcoin/USDT",  # dotless i upper-cases to a Latin I
+        "\u0392TC/USDT",  # Greek BETA
+    ],
+)
+def test_non_ascii_look_alikes_are_rejected(raw: str) -> None:
+    with pytest.raises(ConfigError, match=r"non-ASCII character"):
+        canonical_symbol(raw)
+
+
+def test_strict_mode_allows_only_a_case_change() -> None:
+    assert canonical_symbol("eth/usdt", strict=True) == "ETH/USDT"
+    assert canonical_exchange("Binance", strict=True) == "binance"
+    for raw in ("BTC/USDT ", " BTC/USDT", "\uff22\uff34\uff23/USDT"):
+        with pytest.raises(ConfigError, match=r"padded or not in plain form.*Pass 'BTC/USDT'"):
+            canonical_symbol(raw, strict=True)
+    with pytest.raises(ConfigError, match="padded"):
+        canonical_exchange(" binance", strict=True)
+
+
+def test_tokens() -> None:
+    assert canonical_token(" usdc ") == "USDC"
+    assert canonical_token("wstETH") == "WSTETH"
+    address = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+    assert canonical_token(address) == address.lower()
+    for bad, problem in [("0xdead", "40 hex digits"), ("US DC", "whitespace"), ("USD$", "A-Z")]:
+        with pytest.raises(ConfigError, match=problem):
+            canonical_token(bad)
+
+
+def test_chains() -> None:
+    assert canonical_chain("Base") == "base"
+    assert canonical_chain("8453") == "8453"
+    assert canonical_chain("arbitrum-one") == "arbitrum-one"
+    for bad in ("", "ba se", "base\u200b", "ba/se"):
+        with pytest.raises(ConfigError, match="Invalid chain"):
+            canonical_chain(bad)
