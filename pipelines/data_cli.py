@@ -44,6 +44,16 @@ def plan_import(
             "e.g. --exchange binance."
         )
     hints = name_hints(path)
+    if hints is not None:
+        for option, given, named in (
+            ("--symbol", symbol and canonical_symbol(symbol), hints.symbol),
+            ("--timeframe", timeframe, hints.timeframe),
+        ):
+            if given is not None and given != named:
+                raise DrydockError(
+                    f"{option} {given} contradicts the file name {path.name} ({named}); drop "
+                    f"{option} or import that file in a separate command."
+                )
     symbol = symbol or (hints.symbol if hints else None)
     timeframe = timeframe or (hints.timeframe if hints else None)
     if symbol is None or timeframe is None:

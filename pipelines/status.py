@@ -242,12 +242,12 @@ def dagster_materializations() -> dict[SeriesKey, datetime]:
 
 
 def catalog_series() -> list[SeriesKey]:
-    """Series configured in the catalog (``drydock.catalog``), or none while it does not exist."""
-    import importlib
+    """Enabled series of the catalog; none when the catalog file does not exist.
 
-    try:
-        catalog = importlib.import_module("drydock.catalog")
-    except ModuleNotFoundError:
-        return []
-    series = catalog.load_catalog().series()
-    return [SeriesKey(s.exchange, s.symbol, s.timeframe) for s in series]
+    A malformed catalog raises its one-line :class:`~drydock.errors.ConfigError`.
+    """
+    from drydock.catalog import load_catalog
+    from drydock.settings import get_settings
+
+    path = get_settings().series_catalog
+    return load_catalog(path).series() if path.exists() else []
