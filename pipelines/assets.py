@@ -1,148 +1,261 @@
-"""The ``ohlcv`` lake asset (daily partitions, one file per series and day) and the warehouse views.
+"""The market-data assets, partitioned by series and UTC day, built from the series catalog.
 
-``ohlcv`` uses a single-run backfill policy: a backfill of a partition range is one run that loops
-over the days, so loading a year of hourly bars takes seconds rather than 366 runs.
+:func:`build_market_data` makes ``ohlcv`` (trade bars), ``mark_prices`` (mark bars of perps whose
+venue has them), ``funding_rates`` (perps) and the unpartitioned ``warehouse_views`` over one
+``MultiPartitionsDefinition`` (``series`` x ``day``, see docs/architecture.md "Partitions"). Every
+asset uses the single-run backfill policy: a range backfill is one run, which fetches each series'
+whole day range once and writes it with one ``write_bars`` call. All downloads of a run finish
+before anything is written, so a failed download leaves the lake as it was.
 """
 
 import warnings
-from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import duckdb
+import polars as pl
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     BackfillPolicy,
     BetaWarning,
-    Config,
     DailyPartitionsDefinition,
     Failure,
     MaterializeResult,
     MetadataValue,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    StaticPartitionsDefinition,
     asset,
 )
-from pydantic import Field
 
-from drydock import ohlcv, warehouse
+from drydock import funding, ohlcv, warehouse
 from drydock.logs import get_logger
 from drydock.ohlcv import SeriesKey
 from drydock.settings import get_settings
+from pipelines.checks import bar_check_results, bar_check_specs, series_quality
 from pipelines.resources import OhlcvSource
-from pipelines.series import format_series, resolve_series
+from pipelines.series import SeriesPlan, format_series, parse_series, plan_for
 
 log = get_logger(__name__)
 
-PARTITIONS_START = "2021-01-01"
-DAILY = DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
+#: First day partition when no catalog start is earlier.
+PARTITIONS_START = date(2021, 1, 1)
+SERIES_DIM, DAY_DIM = "series", "day"
+GROUP = "market_data"
 
 
-class OhlcvConfig(Config):
-    """Which series the ``ohlcv`` asset ingests."""
+def day_partitions(first_day: date) -> DailyPartitionsDefinition:
+    """UTC day partitions from ``first_day`` to yesterday."""
+    return DailyPartitionsDefinition(start_date=first_day.isoformat(), timezone="UTC")
 
-    series: list[str] | None = Field(
-        default=None,
-        description="Series as 'exchange:symbol:timeframe', e.g. 'binance:BTC/USDT:1h'. "
-        "Leave empty for every bundled sample series.",
+
+def market_partitions(specs: Sequence[str], first_day: date) -> MultiPartitionsDefinition:
+    """One partition per series (in the given order) and UTC day."""
+    return MultiPartitionsDefinition(
+        {SERIES_DIM: StaticPartitionsDefinition(list(specs)), DAY_DIM: day_partitions(first_day)}
     )
 
 
-@dataclass
-class SeriesLoad:
-    """What one run wrote for one series."""
-
-    files: int = 0
-    rows_written: int = 0
-    rows_quarantined: int = 0
-    empty_days: int = 0
-
-
-def partition_days(context: AssetExecutionContext) -> list[date]:
-    """UTC days covered by the run's partition or partition range."""
-    window = context.partition_time_window
-    first, stop = window.start.date(), window.end.date()
-    return [first + timedelta(days=i) for i in range((stop - first).days)]
+def run_days(context: AssetExecutionContext) -> dict[str, list[date]]:
+    """The run's UTC days per series spec (a range run covers a rectangle of both)."""
+    days: dict[str, set[date]] = {}
+    for key in context.partition_keys:
+        if isinstance(key, MultiPartitionKey):
+            dims = key.keys_by_dimension
+            spec, day = dims[SERIES_DIM], dims[DAY_DIM]
+        else:
+            day, spec = str(key).split("|", 1)
+        days.setdefault(spec, set()).add(date.fromisoformat(day))
+    return {spec: sorted(values) for spec, values in days.items()}
 
 
-def load_series(
-    context: AssetExecutionContext, source: OhlcvSource, key: SeriesKey, days: list[date]
-) -> SeriesLoad:
-    """Fetch, validate and atomically write each day of one series; empty days write nothing."""
-    load = SeriesLoad()
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def contiguous(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Sorted days as (first, last) runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
     for day in days:
-        frame = source.fetch_day(key, day)
-        if frame.height == 0:
-            load.empty_days += 1
-            context.log.debug(f"{key} {day}: no bars from {source.describe()}, nothing written")
-            continue
-        path, quarantined = ohlcv.write_day(key, day, frame)
-        load.rows_quarantined += quarantined
-        if quarantined:
-            context.log.warning(f"{key} {day}: {quarantined} bad row(s) quarantined")
-            log.warning(
-                "ohlcv.quarantined",
-                run_id=context.run_id,
-                series=format_series(key),
-                day=day.isoformat(),
-                rows=quarantined,
-            )
-        if path is not None:
-            load.files += 1
-            load.rows_written += frame.height - quarantined
-    return load
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
-# single_run() is flagged beta; it is the documented way to backfill a range in one run.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", BetaWarning)
-
-    @asset(
-        name="ohlcv",
-        partitions_def=DAILY,
-        backfill_policy=BackfillPolicy.single_run(),
-        group_name="market_data",
-        kinds={"parquet"},
-    )
-    def ohlcv_asset(
-        context: AssetExecutionContext, config: OhlcvConfig, ohlcv_source: OhlcvSource
-    ) -> MaterializeResult[None]:
-        """OHLCV bars in the Parquet lake: one file per series and UTC day, bad rows quarantined."""
-        keys = resolve_series(config.series)
-        days = partition_days(context)
+def _wanted_days(
+    context: AssetExecutionContext, plan: SeriesPlan, days: list[date], what: str
+) -> list[date]:
+    """``days`` inside the catalog's range; the others are skipped with a log line."""
+    kept = [day for day in days if plan.covers(day)]
+    if len(kept) < len(days):
         context.log.info(
-            f"ingesting {len(keys)} series x {len(days)} day(s) from {ohlcv_source.describe()}"
+            f"{plan.spec}: {len(days) - len(kept)} day(s) of {what} outside the catalog's "
+            f"{plan.start or '...'} .. {plan.end or '...'} skipped"
         )
-        loads = {format_series(key): load_series(context, ohlcv_source, key, days) for key in keys}
-        for spec, load in loads.items():
-            if load.files == 0:
-                context.log.info(f"{spec}: no bars in {days[0]}..{days[-1]}; nothing written")
-            log.info(
-                "ohlcv.materialized",
-                run_id=context.run_id,
-                series=spec,
-                first_day=days[0].isoformat(),
-                last_day=days[-1].isoformat(),
-                days=len(days),
-                source=ohlcv_source.describe(),
-                **asdict(load),
+    return kept
+
+
+def _is_latest(days: Sequence[date]) -> bool:
+    last = day_partitions(PARTITIONS_START).get_last_partition_key()
+    return last is not None and days[-1] >= date.fromisoformat(last)
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    key: SeriesKey
+    days: list[date]
+
+
+def _fetch_bars(source: OhlcvSource, work: _Work, dataset: str) -> pl.DataFrame:
+    """The series' bars over its days, one ``fetch_range`` per run of consecutive days."""
+    frames = [
+        source.fetch_range(
+            work.key, day_start(first), day_start(last + timedelta(days=1)), dataset=dataset
+        )
+        for first, last in contiguous(work.days)
+    ]
+    return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
+
+
+def _plan(plans: Mapping[str, SeriesPlan], spec: str) -> SeriesPlan:
+    return plans.get(spec) or plan_for(parse_series(spec))
+
+
+def load_bars(
+    context: AssetExecutionContext,
+    source: OhlcvSource,
+    plans: Mapping[str, SeriesPlan],
+    dataset: str,
+) -> MaterializeResult[None]:
+    """Fetch every series of the run, then write each with one ``write_bars`` call and check it."""
+    work: list[_Work] = []
+    for spec, days in run_days(context).items():
+        plan = _plan(plans, spec)
+        if dataset == "mark_prices" and not plan.mark_prices:
+            context.log.debug(f"{spec}: no mark prices wanted (spot, or mark_prices = false)")
+            continue
+        kept = _wanted_days(context, plan, days, dataset)
+        if not kept:
+            continue
+        if dataset != "ohlcv" and not source.supports(dataset, plan.key):
+            context.log.info(f"{spec}: {source.describe()} has no {dataset}; skipped")
+            continue
+        work.append(_Work(plan.key, kept))
+    context.log.info(
+        f"{dataset}: {len(work)} series, {sum(len(w.days) for w in work)} series-day(s) from "
+        f"{source.describe()}"
+    )
+    fetched = [(w, _fetch_bars(source, w, dataset)) for w in work]  # all before any write
+    now = datetime.now(UTC)
+    series: dict[str, dict[str, Any]] = {}
+    qualities = []
+    files: set[str] = set()
+    reasons: dict[str, int] = {}
+    for w, frame in fetched:
+        spec = format_series(w.key)
+        report = ohlcv.write_bars(w.key, frame, days=w.days, dataset=dataset)
+        start, end = day_start(w.days[0]), day_start(w.days[-1] + timedelta(days=1))
+        quality = series_quality(
+            w.key, dataset, start, end, now=now if _is_latest(w.days) else None
+        )
+        qualities.append(quality)
+        files.update(str(p) for p in report.files)
+        for reason, count in report.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        with_bars = frame.filter(pl.col("ts").is_not_null())["ts"].dt.date().unique().len()
+        series[spec] = {
+            "days": len(w.days),
+            "days_with_bars": min(with_bars, len(w.days)),
+            "empty_days": len(w.days) - min(with_bars, len(w.days)),
+            "files": len(report.files),
+            "rows_written": report.rows_written,
+            "rows_quarantined": report.rows_quarantined,
+            "reasons": report.reasons,
+            **quality.as_json(),
+        }
+        if report.rows_quarantined:
+            context.log.warning(f"{spec}: {report.rows_quarantined} row(s) quarantined {reasons}")
+        log.info(
+            f"{dataset}.materialized",
+            run_id=context.run_id,
+            series=spec,
+            first_day=w.days[0].isoformat(),
+            last_day=w.days[-1].isoformat(),
+            days=len(w.days),
+            files=len(report.files),
+            rows_written=report.rows_written,
+            rows_quarantined=report.rows_quarantined,
+            source=source.describe(),
+        )
+    return MaterializeResult(
+        metadata={
+            "rows_written": sum(s["rows_written"] for s in series.values()),
+            "rows_quarantined": sum(s["rows_quarantined"] for s in series.values()),
+            "quarantine_reasons": MetadataValue.json(reasons),
+            "files": len(files),
+            "series_count": len(series),
+            "source": source.describe(),
+            "series": MetadataValue.json(series),
+        },
+        check_results=bar_check_results(dataset, qualities),
+    )
+
+
+def load_funding(
+    context: AssetExecutionContext, source: OhlcvSource, plans: Mapping[str, SeriesPlan]
+) -> MaterializeResult[None]:
+    """Funding of the run's perps (one fetch per perp and run of days, then one write each)."""
+    perps: dict[tuple[str, str], set[date]] = {}
+    for spec, days in run_days(context).items():
+        plan = _plan(plans, spec)
+        if not plan.funding:
+            continue
+        kept = _wanted_days(context, plan, days, "funding")
+        if kept and source.supports("funding_rates", plan.key):
+            perps.setdefault((plan.key.exchange, plan.key.symbol), set()).update(kept)
+        elif kept:
+            context.log.info(f"{spec}: {source.describe()} has no funding rates; skipped")
+    fetched = []
+    for (exchange, symbol), day_set in perps.items():
+        days = sorted(day_set)
+        frames = [
+            source.fetch_funding(
+                exchange, symbol, day_start(first), day_start(last + timedelta(days=1))
             )
-        return MaterializeResult(
-            metadata={
-                "rows_written": sum(load.rows_written for load in loads.values()),
-                "rows_quarantined": sum(load.rows_quarantined for load in loads.values()),
-                "files": sum(load.files for load in loads.values()),
-                "days": len(days),
-                "source": ohlcv_source.describe(),
-                "series": MetadataValue.json({spec: asdict(load) for spec, load in loads.items()}),
-            }
-        )
+            for first, last in contiguous(days)
+        ]
+        fetched.append((exchange, symbol, days, pl.concat(frames)))
+    summary: dict[str, dict[str, Any]] = {}
+    for exchange, symbol, days, frame in fetched:
+        report = funding.write_funding(exchange, symbol, frame, days=days)
+        written = frame.filter(pl.col("ts").dt.date().is_in(days))["ts"]
+        summary[f"{exchange}:{symbol}"] = {
+            "days": len(days),
+            "rows_written": report.rows_written,
+            "rows_quarantined": report.rows_quarantined,
+            "reasons": report.reasons,
+            "first": written.min().isoformat() if written.len() else None,  # type: ignore[union-attr]
+            "last": written.max().isoformat() if written.len() else None,  # type: ignore[union-attr]
+        }
+        if report.rows_quarantined:
+            context.log.warning(f"{exchange} {symbol}: {report.reasons} funding row(s) quarantined")
+    return MaterializeResult(
+        metadata={
+            "rows_written": sum(s["rows_written"] for s in summary.values()),
+            "rows_quarantined": sum(s["rows_quarantined"] for s in summary.values()),
+            "source": source.describe(),
+            "perps": MetadataValue.json(summary),
+        }
+    )
 
 
-@asset(deps=[ohlcv_asset], group_name="market_data", kinds={"duckdb"})
-def warehouse_views() -> MaterializeResult[None]:
-    """DuckDB views over the whole lake, rebuilt after every ``ohlcv`` run.
-
-    A separate unpartitioned asset because the views span every partition: refreshing them once
-    per run (not per day) keeps the only DuckDB write short, out of the partitioned writers' way.
-    """
+def refresh_warehouse() -> MaterializeResult[None]:
+    """Rebuild the DuckDB views over the whole lake (a clear failure when the file is held)."""
     settings = get_settings()
     try:
         path = warehouse.refresh_views(settings)
@@ -160,3 +273,83 @@ def warehouse_views() -> MaterializeResult[None]:
             "bars": int(coverage["bars"].sum()) if coverage.height else 0,
         }
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MarketData:
+    """The market-data assets over one partitions definition."""
+
+    partitions: MultiPartitionsDefinition
+    ohlcv: AssetsDefinition
+    mark_prices: AssetsDefinition
+    funding_rates: AssetsDefinition
+    warehouse_views: AssetsDefinition
+
+    def assets(self) -> list[AssetsDefinition]:
+        return [self.ohlcv, self.mark_prices, self.funding_rates, self.warehouse_views]
+
+
+def build_market_data(plans: Mapping[str, SeriesPlan], first_day: date | None = None) -> MarketData:
+    """The assets for ``plans`` (series partitions in their order); days from ``first_day``
+    (default: the earliest catalog start, at most :data:`PARTITIONS_START`)."""
+    starts = [p.start for p in plans.values() if p.start is not None]
+    first = first_day or min([PARTITIONS_START, *starts])
+    partitions = market_partitions(list(plans), first)
+    plans = dict(plans)
+    # single_run() is flagged beta; it is the documented way to backfill a range in one run.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        single_run = BackfillPolicy.single_run()
+
+        @asset(
+            name="ohlcv",
+            kinds={"parquet"},
+            check_specs=bar_check_specs("ohlcv"),
+            partitions_def=partitions,
+            backfill_policy=single_run,
+            group_name=GROUP,
+        )
+        def ohlcv_asset(
+            context: AssetExecutionContext, ohlcv_source: OhlcvSource
+        ) -> MaterializeResult:  # type: ignore[type-arg]
+            """Trade bars in the Parquet lake, per series and UTC day; bad rows quarantined."""
+            return load_bars(context, ohlcv_source, plans, "ohlcv")
+
+        @asset(
+            name="mark_prices",
+            kinds={"parquet"},
+            check_specs=bar_check_specs("mark_prices"),
+            partitions_def=partitions,
+            backfill_policy=single_run,
+            group_name=GROUP,
+        )
+        def mark_prices_asset(
+            context: AssetExecutionContext, ohlcv_source: OhlcvSource
+        ) -> MaterializeResult:  # type: ignore[type-arg]
+            """Mark-price bars of perps whose venue publishes them (other series: nothing)."""
+            return load_bars(context, ohlcv_source, plans, "mark_prices")
+
+        @asset(
+            name="funding_rates",
+            kinds={"parquet"},
+            partitions_def=partitions,
+            backfill_policy=single_run,
+            group_name=GROUP,
+        )
+        def funding_asset(
+            context: AssetExecutionContext, ohlcv_source: OhlcvSource
+        ) -> MaterializeResult[None]:
+            """Funding rates of perps (rate per interval; the views add ``annualized``)."""
+            return load_funding(context, ohlcv_source, plans)
+
+    @asset(
+        name="warehouse_views",
+        deps=[ohlcv_asset, mark_prices_asset, funding_asset],
+        group_name=GROUP,
+        kinds={"duckdb"},
+    )
+    def views_asset() -> MaterializeResult[None]:
+        """DuckDB views over the whole lake, rebuilt once per run (not per partition)."""
+        return refresh_warehouse()
+
+    return MarketData(partitions, ohlcv_asset, mark_prices_asset, funding_asset, views_asset)

@@ -15,6 +15,9 @@ from drydock.series import SeriesKey
 from drydock.symbols import canonical_exchange, canonical_symbol
 from drydock.timeframes import timeframe_seconds
 
+#: Where bars can come from (mirrors pipelines.series.SOURCES without importing dagster).
+SOURCES = ("sample", "ccxt")
+
 if TYPE_CHECKING:  # dagster and ccxt load lazily so `drydock --help` stays fast
     from pipelines.ingest import CheckReport, IngestReport
 
@@ -33,52 +36,55 @@ def days_covering(start: datetime | None, end: datetime | None) -> tuple[date | 
 def select_series(
     source: str, exchange: str | None, symbol: str | None, timeframe: str | None
 ) -> list[SeriesKey] | None:
-    """Series chosen by the CLI filters; None means the default (every bundled sample series)."""
-    from pipelines.series import SOURCES
+    """Series chosen by the CLI filters; None means the default (every enabled catalog series).
 
+    Filters pick among the catalog's enabled series. With ``--source ccxt`` a ``--symbol`` names
+    a series directly, so markets outside the catalog can be fetched too (timeframe default 1h).
+    """
     exchange = None if exchange is None else canonical_exchange(exchange)
     symbol = None if symbol is None else canonical_symbol(symbol)
     if source not in SOURCES:
         raise unknown_choice("--source", source, SOURCES)
-    if source == "ccxt":
-        if symbol is None:
-            raise DrydockError(
-                "--symbol is required with --source ccxt: give a unified ccxt symbol such as "
-                "BTC/USDT (spot) or BTC/USDT:USDT (USDT-margined perpetual)."
-            )
+    if timeframe is not None:
+        timeframe_seconds(timeframe)
+    from drydock.catalog import load_catalog
+
+    catalog = load_catalog()
+    if source == "ccxt" and symbol is not None:
         import ccxt  # ~seconds: only once the cheap checks passed
 
         exchange = exchange or opt.DEFAULT_EXCHANGE
         if exchange not in ccxt.exchanges:
             raise unknown_choice("--exchange", exchange, ccxt.exchanges, "(ccxt exchange ids)")
-        timeframe = timeframe or "1h"
+        listed = [k for k in catalog.series() if (k.exchange, k.symbol) == (exchange, symbol)]
+        timeframes = [timeframe] if timeframe else [k.timeframe for k in listed] or ["1h"]
         supported = getattr(ccxt, exchange)().timeframes or {}
-        if timeframe not in supported:
-            raise unknown_choice("--timeframe", timeframe, supported, f"({exchange} timeframes)")
-        return [SeriesKey(exchange, symbol, timeframe)]
-    if timeframe is not None:
-        timeframe_seconds(timeframe)
-    from drydock.sample import sample_series
-
-    chosen = sample_series()
-    bundled = ", ".join(str(k) for k in chosen)
-    hint = f"The bundled sample series are: {bundled}. Use --source ccxt to fetch other markets."
-    for name, value, field in (
+        for tf in timeframes:
+            if tf not in supported:
+                raise unknown_choice("--timeframe", tf, supported, f"({exchange} timeframes)")
+        return [SeriesKey(exchange, symbol, tf) for tf in timeframes]
+    chosen = catalog.series()
+    enabled = ", ".join(str(k) for k in chosen) or "none"
+    hint = (
+        f"The enabled series of the catalog {catalog.path} are: {enabled}. Add the series there "
+        "(or use --source ccxt --symbol ... to fetch a market outside it)."
+    )
+    for name, value, attr in (
         ("--exchange", exchange, "exchange"),
         ("--symbol", symbol, "symbol"),
         ("--timeframe", timeframe, "timeframe"),
     ):
         if value is None:
             continue
-        matching = [k for k in chosen if getattr(k, field) == value]
+        matching = [k for k in chosen if getattr(k, attr) == value]
         if not matching:
-            raise unknown_choice(name, value, {getattr(k, field) for k in chosen}, hint)
+            raise unknown_choice(name, value, {getattr(k, attr) for k in chosen}, hint)
         chosen = matching
     return None if exchange is None and symbol is None and timeframe is None else chosen
 
 
 def check_text(check: CheckReport | None) -> str:
-    """'PASS', 'WARN: 7 missing', 'ERROR: 1 duplicate, 2 invalid' or 'no data'."""
+    """'PASS', 'WARN: 7 missing, 2 outliers', 'ERROR: 1 duplicate, 2 invalid' or 'no data'."""
     if check is None:
         return "no data"
     problems = [
@@ -87,6 +93,8 @@ def check_text(check: CheckReport | None) -> str:
             (check.missing, "missing"),
             (check.duplicates, "duplicate"),
             (check.invalid, "invalid"),
+            (check.outliers, "outliers"),
+            (int(check.stale), "stale"),
         )
         if count
     ]
@@ -94,18 +102,19 @@ def check_text(check: CheckReport | None) -> str:
 
 
 def print_report(report: IngestReport, console: Console) -> None:
-    """A table of days, rows written, rows quarantined and the integrity check per series."""
+    """A table of days, rows written, rows quarantined, funding rows and the checks per series."""
     table = Table(title=f"Ingested from {report.source}")
     table.add_column("series", no_wrap=True)
-    for column in ("days", "rows", "bad rows"):
+    for column in ("days", "rows", "bad rows", "funding"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("check", min_width=12)
     for row in report.series:
         table.add_row(
             str(row.key),
-            str(row.files),
+            str(row.days_with_bars),
             f"{row.rows_written:,}",
             str(row.rows_quarantined),
+            "-" if row.funding_rows is None else f"{row.funding_rows:,}",
             check_text(row.check),
         )
     console.print(table)
@@ -114,13 +123,16 @@ def print_report(report: IngestReport, console: Console) -> None:
 
 def ingest_command(
     exchange: Annotated[
-        str | None, opt.exchange_option("Exchange id (ccxt), e.g. binance. Default: all bundled.")
+        str | None,
+        opt.exchange_option("Exchange id (ccxt), e.g. binance. Default: every catalog series."),
     ] = None,
     symbol: Annotated[
-        str | None, opt.symbol_option("Market symbol (ccxt unified), e.g. BTC/USDT. Default: all.")
+        str | None,
+        opt.symbol_option("Market symbol (ccxt unified), e.g. BTC/USDT:USDT. Default: all."),
     ] = None,
     timeframe: Annotated[
-        str | None, opt.timeframe_option("Bar timeframe, e.g. 1h. Default: all bundled (ccxt: 1h).")
+        str | None,
+        opt.timeframe_option("Bar timeframe, e.g. 1h. Default: the catalog's (ccxt: 1h)."),
     ] = None,
     start: Annotated[datetime | None, opt.start_option()] = None,
     end: Annotated[datetime | None, opt.end_option()] = None,
@@ -137,11 +149,13 @@ def ingest_command(
         ),
     ] = True,
 ) -> None:
-    """Load OHLCV bars into the lake, check them and refresh the warehouse views.
+    """Load OHLCV bars (and perps' funding and mark prices) into the lake and check them.
 
-    Runs the Dagster `ohlcv` asset in-process over the UTC days that cover [--start, --end)
-    (one run per date range, not one per day): bad rows are quarantined, gaps and duplicates
-    reported. Default: every bundled sample series over its full coverage.
+    Runs the Dagster market-data assets in-process over the UTC days that cover [--start, --end)
+    (one run per date range, not one per day): bad rows are quarantined, gaps, duplicates and
+    outliers reported, the warehouse views refreshed. Default: every enabled series of the
+    catalog (config/series.toml), the sample over its bundled coverage; with --source ccxt and
+    no --start, from the newest stored bar (or the catalog start) to yesterday.
     """
     source = source.strip().lower()
     keys = select_series(source, exchange, symbol, timeframe)
@@ -164,5 +178,5 @@ def register(app: typer.Typer) -> None:
     app.command(
         "ingest",
         help=ingest_command.__doc__,
-        short_help="Load OHLCV into the lake (sample or ccxt) and check it.",
+        short_help="Load catalog series into the lake (sample or ccxt) and check them.",
     )(ingest_command)

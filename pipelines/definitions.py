@@ -1,9 +1,14 @@
-"""Dagster entry point (``dagster dev -m pipelines.definitions``): assets, check, schedule.
+"""Dagster entry point (``dagster dev -m pipelines.definitions``): assets, checks, schedule.
 
-The OHLCV source is chosen by the settings: ``DRYDOCK_OHLCV_SOURCE`` ("sample", the default, or
-"ccxt") and ``DRYDOCK_CCXT_EXCHANGE`` (default "binance"); when the exchange comes from the
-environment the resource takes it as a Dagster ``EnvVar``, so the UI shows where it came from.
-The daily schedule starts switched on only for ccxt: the bundled sample has no new days to fetch.
+The series partitions come from the series catalog (``config/series.toml`` or
+``DRYDOCK_SERIES_CATALOG``), read when this module loads: a series added there appears in the UI
+after a code-location reload. A bad catalog fails the load with its one-line message.
+
+The source is chosen by the settings: ``DRYDOCK_OHLCV_SOURCE`` ("sample", the default, or "ccxt")
+and ``DRYDOCK_CCXT_EXCHANGE`` (default "binance"); when the exchange comes from the environment the
+resource takes it as a Dagster ``EnvVar``, so the UI shows where it came from. The daily schedule
+(every series' newest day: bars, mark prices, funding, views) starts switched on only for ccxt:
+the bundled sample has no new days to fetch.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from dagster import (
     define_asset_job,
 )
 
+from drydock.catalog import load_catalog
 from drydock.logs import configure_logging, get_logger
 from drydock.settings import get_settings
-from pipelines.assets import ohlcv_asset, warehouse_views
-from pipelines.checks import bar_integrity
+from pipelines.assets import build_market_data
 from pipelines.resources import CcxtOhlcvSource, OhlcvSource, source_from_env
+from pipelines.series import catalog_plans
 
 EXCHANGE_ENV = "DRYDOCK_CCXT_EXCHANGE"
 
@@ -39,18 +45,22 @@ def configured_source() -> OhlcvSource:
 
 
 source = configured_source()
+catalog = load_catalog()
+market = build_market_data(catalog_plans(catalog))
 
-ohlcv_daily_job = define_asset_job(
-    "ohlcv_daily",
-    selection=AssetSelection.assets(ohlcv_asset, warehouse_views),
-    description="Ingest one UTC day of OHLCV into the lake, check it, refresh the warehouse views.",
+market_daily_job = define_asset_job(
+    "market_data_daily",
+    selection=AssetSelection.assets(*market.assets()),
+    partitions_def=market.partitions,
+    description="One UTC day of every catalog series: bars, mark prices and funding into the "
+    "lake, their checks, then the warehouse views.",
 )
 
-ohlcv_daily_schedule = build_schedule_from_partitioned_job(
-    ohlcv_daily_job,
+market_daily_schedule = build_schedule_from_partitioned_job(
+    market_daily_job,
     hour_of_day=0,
     minute_of_hour=15,
-    name="ohlcv_daily_schedule",
+    name="market_data_daily_schedule",
     default_status=(
         DefaultScheduleStatus.RUNNING
         if isinstance(source, CcxtOhlcvSource)
@@ -59,9 +69,8 @@ ohlcv_daily_schedule = build_schedule_from_partitioned_job(
 )
 
 defs = Definitions(
-    assets=[ohlcv_asset, warehouse_views],
-    asset_checks=[bar_integrity],
+    assets=market.assets(),
     resources={"ohlcv_source": source},
-    jobs=[ohlcv_daily_job],
-    schedules=[ohlcv_daily_schedule],
+    jobs=[market_daily_job],
+    schedules=[market_daily_schedule],
 )
