@@ -67,20 +67,24 @@ def _check_bars(frame: pl.DataFrame, source: str, source_s: int) -> None:
             f"resample input has the wrong columns/types {wrong}; expected {BAR_SCHEMA} "
             "(pass it through drydock.ohlcv.conform first)."
         )
-    ts = frame["ts"]
-    if ts.null_count():
+    epoch = pl.col("ts").dt.epoch("us")
+    offset_us = 4 * _DAY_S * 1_000_000 if source.endswith("w") else 0
+    nulls, backwards, misaligned = frame.select(  # one parallel pass over the column
+        pl.col("ts").null_count().alias("nulls"),
+        (epoch.diff() <= 0).any().alias("backwards"),
+        ((epoch - offset_us) % (source_s * 1_000_000) != 0).any().alias("misaligned"),
+    ).row(0)
+    if nulls:
         raise DrydockError(
             "resample input has null timestamps; validate it with ohlcv.split_valid."
         )
-    if frame.height > 1 and (ts.dt.epoch("us").diff().drop_nulls() <= 0).any():
+    if backwards:
         raise DrydockError(
             "resample input timestamps must be strictly increasing (sorted, no duplicates); "
             "sort and deduplicate it with drydock.ohlcv.split_valid first."
         )
-    offset_us = 4 * _DAY_S * 1_000_000 if source.endswith("w") else 0
-    misaligned = ((ts.dt.epoch("us") - offset_us) % (source_s * 1_000_000)) != 0
-    if misaligned.any():
-        first = ts.filter(misaligned)[0]
+    if misaligned:
+        first = frame.filter((epoch - offset_us) % (source_s * 1_000_000) != 0)["ts"][0]
         raise DrydockError(
             f"resample input bar at {first} is not aligned to the source timeframe {source}; "
             "pass the timeframe the bars really have as source=."

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import market_data as md
 from benchmarks.data import market_minutes
-from drydock import lake, ohlcv
+from drydock import lake, ohlcv, warehouse
 from drydock.resample import resample
 from drydock.settings import Settings
 
@@ -51,10 +51,13 @@ def test_ingest_figure_shape() -> None:
 
 
 def test_view_query_returns_exactly_the_series_read(tmp_path: Path) -> None:
-    key = md.build_query_lake(tmp_path, rows=20_000, others=2)
-    via_view = md.query_view(Settings(home=tmp_path), key)
-    direct = ohlcv.read(key, lake_dir=Settings(home=tmp_path).lake_dir)
-    assert via_view.height == 20_000
+    key = md.build_query_lake(tmp_path, rows=100_000, others=2)  # Jan..Mar 2024: three files
+    settings = Settings(home=tmp_path)
+    assert len(lake.partition_files("ohlcv", key.keys(), settings.lake_dir)) == 3
+    with warehouse.connect(settings) as con:
+        via_view = md.query_view(con, key)
+    direct = ohlcv.read(key, lake_dir=settings.lake_dir)
+    assert via_view.height == 100_000 and via_view["ts"].is_sorted()  # no ORDER BY needed
     assert via_view.equals(direct)
 
 
