@@ -96,17 +96,19 @@ def ingest_pandas(key: SeriesKey, raw: Raw, lake_dir: Path) -> tuple[int, int]:
     return len(good), len(bad)
 
 
-def _timed_ingest(
-    job: Callable[[SeriesKey, Raw, Path], object], instruments: int, rows: int
-) -> float:
-    """Seconds ``job`` spends writing ``instruments`` series of ``rows`` bars into a fresh lake."""
-    spent = 0.0
+def _timed_ingests(
+    jobs: list[Callable[[SeriesKey, Raw, Path], object]], instruments: int, rows: int
+) -> list[float]:
+    """Seconds each job spends writing ``instruments`` series of ``rows`` bars into its own fresh
+    lake; the jobs alternate per instrument, so a busy shared machine slows them alike."""
+    spent = [0.0] * len(jobs)
     with tempfile.TemporaryDirectory(prefix="drydock-bench-") as tmp:
         for instrument in range(instruments):
             raw = market_minutes(instrument, rows, bad_every=BAD_EVERY)
-            start = time.perf_counter()
-            job(series_key(instrument), raw, Path(tmp))
-            spent += time.perf_counter() - start
+            for i, job in enumerate(jobs):
+                start = time.perf_counter()
+                job(series_key(instrument), raw, Path(tmp) / str(i))
+                spent[i] += time.perf_counter() - start
     return spent
 
 
@@ -114,21 +116,26 @@ def ingest_rows_per_s(instruments: int = INSTRUMENTS, rows: int = ROWS // INSTRU
     """Rows/s normalizing, validating and writing ``instruments`` x ``rows`` 1m bars through
     ``write_bars`` (one call per series with the days it covers) vs the pandas + pyarrow job."""
     total = instruments * rows
-    ours = total / _timed_ingest(ingest_ours, instruments, rows)
-    base = total / _timed_ingest(ingest_pandas, instruments, rows)
+    ours_s, base_s = _timed_ingests([ingest_ours, ingest_pandas], instruments, rows)
+    ours, base = total / ours_s, total / base_s
     return Figure(
         "ingest_rows_per_s", round(ours), "rows/s", round(base), round(ours / base, 2), total
     )
 
 
-def _median_ms(func: Callable[[], object], repeat: int) -> float:
-    func()  # warm-up: OS page cache, DuckDB's parquet metadata
-    times = []
+def _median_ms_pair(
+    first: Callable[[], object], second: Callable[[], object], repeat: int
+) -> tuple[float, float]:
+    """Median ms of each of two calls over ``repeat`` alternating rounds, after a warm-up of each
+    (page cache, DuckDB's parquet metadata); alternating keeps machine load changes fair."""
+    first(), second()
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        for func, spent in zip((first, second), times, strict=True):
+            start = time.perf_counter()
+            func()
+            spent.append(time.perf_counter() - start)
+    return statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000
 
 
 def build_query_lake(home: Path, rows: int = YEAR_1M, others: int = 4) -> SeriesKey:
@@ -169,8 +176,11 @@ def query_1y_1m_ms(rows: int = YEAR_1M, repeat: int = 20) -> Figure:
         settings = Settings(home=Path(tmp))
         key = build_query_lake(Path(tmp), rows)
         with warehouse.connect(settings) as con:
-            ours = _median_ms(lambda: query_view(con, key), repeat)
-        base = _median_ms(lambda: ohlcv.read(key, lake_dir=settings.lake_dir), repeat)
+            ours, base = _median_ms_pair(
+                lambda: query_view(con, key),
+                lambda: ohlcv.read(key, lake_dir=settings.lake_dir),
+                repeat,
+            )
     return Figure(
         "query_1y_1m_ms", round(ours, 1), "ms", round(base, 1), round(base / ours, 2), rows
     )
