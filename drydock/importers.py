@@ -184,40 +184,62 @@ def _epoch_to_us(values: pl.Expr) -> pl.Expr:
     )
 
 
+_AWARE_FORMAT = "%Y-%m-%d %H:%M:%S%.f%z"
 _NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%d %I:%M %p")
+_UTC_US = pl.Datetime("us", "UTC")
+_TS = "\0ts"  # the parsed timestamp while the source columns are still around
 
 
-def _parse_text_ts(text: pl.Expr) -> pl.Expr:
-    """ISO-like strings to UTC: offsets converted, naive = UTC; CDD's '2017-08-17 04-AM' too."""
+def _parse_text_ts(text: pl.Series) -> pl.Series:
+    """ISO-like strings to UTC: offsets converted, naive = UTC; CDD's '2017-08-17 04-AM' too.
+
+    Each format is tried only on the rows no earlier format parsed (one pass for a clean file).
+    """
+    out = text.str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us")
+    out = out.dt.convert_time_zone("UTC")
+    todo = out.is_null() & text.is_not_null()
+    if not todo.any():
+        return out
     norm = (
-        text.str.strip_chars()
+        text.filter(todo)
         .str.replace(r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
         .str.replace(r"(?i)\s*(Z|UTC)$", "+00:00")
         .str.replace(r"(?i)^(\d{4}-\d{2}-\d{2}) (\d{1,2})-(AM|PM)$", "$1 $2:00 $3")
     )
-    attempts = [norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%z", strict=False, time_unit="us")]
-    attempts += [
-        norm.str.to_datetime(fmt, strict=False, time_unit="us").dt.replace_time_zone("UTC")
-        for fmt in _NAIVE_FORMATS
-    ]
-    return pl.coalesce([a.dt.convert_time_zone("UTC") for a in attempts])
+    found = norm.str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us")
+    found = found.dt.convert_time_zone("UTC")
+    for fmt in _NAIVE_FORMATS:
+        left = found.is_null()
+        if not left.any():
+            break
+        naive = norm.filter(left).str.to_datetime(fmt, strict=False, time_unit="us")
+        found = found.scatter(left.arg_true(), naive.dt.replace_time_zone("UTC"))
+    return out.scatter(todo.arg_true(), found)
 
 
-def _ts_expr(dtype: pl.DataType, column: str) -> tuple[pl.Expr, bool]:
-    """Expression turning ``column`` into UTC ``ts``, and whether the text is numeric."""
-    col = pl.col(column)
+def _epoch_series(values: pl.Series) -> pl.Series:
+    """Epoch numbers (unit per row by magnitude) as UTC microseconds."""
+    us = pl.select(_epoch_to_us(pl.lit(values))).to_series()
+    return us.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def parse_timestamps(column: pl.Series) -> pl.Series:
+    """Any timestamp column (datetime, date, epoch numbers, text) as UTC microseconds."""
+    dtype = column.dtype
     if isinstance(dtype, pl.Datetime):
-        aware = col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col
-        return aware.dt.convert_time_zone("UTC").dt.cast_time_unit("us"), False
+        aware = column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column
+        return aware.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     if isinstance(dtype, pl.Date):
-        return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), False
+        return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     if dtype.is_numeric():
-        us = _epoch_to_us(col.cast(pl.Float64))
-        return us.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), True
-    text = col.cast(pl.String)
-    numeric = text.str.strip_chars().cast(pl.Float64, strict=False)
-    epoch = _epoch_to_us(numeric).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    return pl.when(numeric.is_not_null()).then(epoch).otherwise(_parse_text_ts(text)), False
+        return _epoch_series(column.cast(pl.Float64))
+    text = column.cast(pl.String).str.strip_chars()
+    numeric = text.cast(pl.Float64, strict=False)
+    out = _epoch_series(numeric)
+    todo = numeric.is_null() & text.is_not_null() & (text != "")
+    if todo.any():
+        out = out.scatter(todo.arg_true(), _parse_text_ts(text.filter(todo)))
+    return out.cast(_UTC_US)
 
 
 def _to_bars(path: Path, raw: pl.DataFrame, fmt: str, symbol: str | None) -> Loaded:
@@ -225,28 +247,32 @@ def _to_bars(path: Path, raw: pl.DataFrame, fmt: str, symbol: str | None) -> Loa
     if raw.height == 0:
         raise _fail(path, f"it has no data rows (columns: {raw.columns})", "Check the file.")
     used = _match_columns(path, raw.columns, symbol)
-    ts, _ = _ts_expr(raw.schema[used["ts"]], used["ts"])
     numbers: dict[str, pl.Expr] = {
-        f: pl.col(used[f]).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+        f: pl.col(used[f]).str.strip_chars().cast(pl.Float64, strict=False)
         if raw.schema[used[f]] == pl.String
         else pl.col(used[f]).cast(pl.Float64)
         for f in ("open", "high", "low", "close", "volume")
         if f in used
     }
-    parsed = raw.with_row_index("_line", offset=2 if fmt == "csv" else 1).select(
-        "_line",
-        ts.alias("ts"),
+    parsed = raw.with_columns(parse_timestamps(raw[used["ts"]]).alias(_TS)).select(
+        pl.col(_TS).alias("ts"),
         *[expr.alias(f) for f, expr in numbers.items()],
         *([] if "volume" in used else [pl.lit(0.0).alias("volume")]),
-        reason=_reason(raw, used, ts, numbers),
-        raw=pl.concat_str(
-            [pl.col(c).cast(pl.String) for c in raw.columns], separator=",", ignore_nulls=False
-        ).fill_null("(has empty fields)"),
+        reason=_reason(raw, used, numbers),
     )
-    errors = parsed.filter(pl.col("reason").is_not_null()).select(
-        pl.col("_line").cast(pl.Int64).alias("line"), "raw", "reason"
+    failed = parsed["reason"].is_not_null()
+    errors = (
+        raw.with_row_index("line", offset=2 if fmt == "csv" else 1)
+        .filter(failed)
+        .select(
+            pl.col("line").cast(pl.Int64),
+            pl.concat_str([pl.col(c).cast(pl.String) for c in raw.columns], separator=",")
+            .fill_null("(has empty fields)")
+            .alias("raw"),
+        )
+        .with_columns(reason=parsed["reason"].filter(failed))
     )
-    frame = parsed.filter(pl.col("reason").is_null()).select("ts", *ohlcv.NUMERIC)
+    frame = parsed.filter(~failed).select("ts", *ohlcv.NUMERIC)
     if frame.height == 0 and errors.height:
         first = errors.row(0, named=True)
         raise _fail(
@@ -262,16 +288,14 @@ def _to_bars(path: Path, raw: pl.DataFrame, fmt: str, symbol: str | None) -> Loa
     return Loaded(frame, fmt, used, errors, newest_first, path)
 
 
-def _reason(
-    raw: pl.DataFrame, used: dict[str, str], ts: pl.Expr, numbers: dict[str, pl.Expr]
-) -> pl.Expr:
+def _reason(raw: pl.DataFrame, used: dict[str, str], numbers: dict[str, pl.Expr]) -> pl.Expr:
     """Why a row did not parse: a present timestamp or number that is not readable."""
     ts_col = pl.col(used["ts"])
     present = ts_col.is_not_null()
     if raw.schema[used["ts"]] == pl.String:
         present = present & (ts_col.str.strip_chars() != "")
     checks = [
-        pl.when(present & ts.is_null()).then(
+        pl.when(present & pl.col(_TS).is_null()).then(
             pl.format("unparseable timestamp '{}'", ts_col.cast(pl.String))
         )
     ]
