@@ -119,14 +119,17 @@ def import_command(
 
     Every file is read and recognised first; a file that cannot be is one error line and nothing
     is written. Rows merge by timestamp into the lake (the file wins), bad rows go to the
-    quarantine with a reason; importing the same file again changes nothing.
+    quarantine with a reason; importing the same file again changes nothing. The warehouse
+    views are refreshed at the end.
     """
     from drydock.importers import write_loaded
+    from drydock.warehouse import refresh_views
 
     planned = [plan_import(path, exchange, symbol, timeframe, fmt) for path in paths]
     console = Console()
     for key, dataset, loaded in planned:
         console.print(import_table(write_loaded(loaded, key, dataset=dataset)))
+    console.print(f"Warehouse views refreshed: {refresh_views()}", highlight=False)
 
 
 def status_table(rows: list[SeriesStatus]) -> Table:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from drydock import warehouse
 from drydock.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
@@ -82,6 +83,9 @@ def test_import_prints_the_summary_and_status_reports_the_series(
         "91",
     ):
         assert text in out, text
+    assert "Warehouse views refreshed" in out
+    coverage = warehouse.coverage().select("exchange", "symbol", "bars").rows()
+    assert coverage == [("binance", "BTC/USDT", 125)]
     assert run(["data", "status", "--json"], monkeypatch) == 0
     rows = json.loads(capsys.readouterr().out)
     summary = {
