@@ -89,6 +89,8 @@ def import_table(report: ImportReport) -> Table:
     used = ", ".join(
         f"{field}<-{column or '(first column)'}" for field, column in report.columns_used.items()
     )
+    if "volume" not in report.columns_used:
+        used += ", volume absent (stored as 0)"
     table.add_row("columns", used)
     if report.reversed:
         table.add_row("order", "newest first: reversed")
