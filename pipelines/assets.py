@@ -160,8 +160,9 @@ def load_bars(
         spec = format_series(w.key)
         report = ohlcv.write_bars(w.key, frame, days=w.days, dataset=dataset)
         start, end = day_start(w.days[0]), day_start(w.days[-1] + timedelta(days=1))
+        # Freshness: the latest day partition should hold bars up to its end (or up to now).
         quality = series_quality(
-            w.key, dataset, start, end, now=now if _is_latest(w.days) else None
+            w.key, dataset, start, end, now=min(now, end) if _is_latest(w.days) else None
         )
         qualities.append(quality)
         files.update(str(p) for p in report.files)

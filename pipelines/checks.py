@@ -37,7 +37,8 @@ BAR_CHECKS: dict[str, tuple[AssetCheckSeverity, str]] = {
     "gaps": (AssetCheckSeverity.WARN, "No bar missing inside the span the lake covers."),
     "freshness": (
         AssetCheckSeverity.WARN,
-        "On the latest day partition: no more than two bars missing after the newest bar.",
+        "On the latest day partition: at most two bars missing between the newest bar and the "
+        "end of that day (or now, if earlier).",
     ),
     "outliers": (
         AssetCheckSeverity.WARN,
@@ -80,7 +81,7 @@ def bar_check_specs(asset: str) -> list[AssetCheckSpec]:
 
 
 def _when(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M")
+    return ts.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _lake_window(
