@@ -1,4 +1,4 @@
-"""``pipelines.definitions`` loads as ``dagster dev -m`` loads it: job, check and schedule."""
+"""``pipelines.definitions`` loads as ``dagster dev -m`` loads it: catalog partitions, job, schedule."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from dagster import (
     AssetKey,
     DagsterInstance,
     DefaultScheduleStatus,
+    Definitions,
     EnvVar,
+    MultiPartitionsDefinition,
     build_schedule_context,
 )
 
 import pipelines.definitions
-from drydock.errors import DrydockError
+from drydock.errors import ConfigError, DrydockError
+from drydock.settings import REPO_ROOT
 from pipelines.resources import CcxtOhlcvSource, SampleOhlcvSource
 
 pytestmark = pytest.mark.integration
@@ -33,15 +36,36 @@ def definitions(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     importlib.reload(pipelines.definitions)
 
 
-def test_defs_load_with_assets_check_job_and_schedule(definitions: ModuleType) -> None:
+CATALOG_SPECS = [
+    "binance:BTC/USDT:1h",
+    "binance:ETH/USDT:1h",
+    "binance:SOL/USDT:1h",
+    "binance:BTC/USDT:USDT:1h",
+]
+
+
+def series_keys(defs: Definitions) -> list[str]:
+    partitions = defs.resolve_asset_graph().get(AssetKey("ohlcv")).partitions_def
+    assert isinstance(partitions, MultiPartitionsDefinition)
+    return list(partitions.get_partitions_def_for_dimension("series").get_partition_keys())
+
+
+def test_defs_load_with_assets_checks_job_and_schedule(definitions: ModuleType) -> None:
     defs = definitions.defs
     graph = defs.resolve_asset_graph()
-    assert set(graph.get_all_asset_keys()) == {AssetKey("ohlcv"), AssetKey("warehouse_views")}
-    assert set(graph.asset_check_keys) == {AssetCheckKey(AssetKey("ohlcv"), "bar_integrity")}
+    assets = {"ohlcv", "mark_prices", "funding_rates", "warehouse_views"}
+    assert set(graph.get_all_asset_keys()) == {AssetKey(name) for name in assets}
+    checks = {"schema", "duplicates", "ohlc_sanity", "gaps", "freshness", "outliers"}
+    assert set(graph.asset_check_keys) == {
+        AssetCheckKey(AssetKey(asset), name)
+        for asset in ("ohlcv", "mark_prices")
+        for name in checks
+    }
     assert isinstance(defs.resources["ohlcv_source"], SampleOhlcvSource)
+    assert series_keys(defs) == CATALOG_SPECS
 
-    schedule = defs.resolve_schedule_def("ohlcv_daily_schedule")
-    assert schedule.job_name == "ohlcv_daily"
+    schedule = defs.resolve_schedule_def("market_data_daily_schedule")
+    assert schedule.job_name == "market_data_daily"
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("15 0 * * *", "UTC")
     assert schedule.default_status == DefaultScheduleStatus.STOPPED
     with DagsterInstance.ephemeral() as instance:
@@ -50,18 +74,53 @@ def test_defs_load_with_assets_check_job_and_schedule(definitions: ModuleType) -
                 instance=instance, scheduled_execution_time=datetime(2024, 3, 2, 0, 15, tzinfo=UTC)
             )
         )
-    assert [request.partition_key for request in tick.run_requests or []] == ["2024-03-01"]
+    assert [request.partition_key for request in tick.run_requests or []] == [
+        f"2024-03-01|{spec}" for spec in CATALOG_SPECS
+    ]
 
 
-def test_daily_job_runs_one_partition_with_its_check(home: Path, definitions: ModuleType) -> None:
-    job = definitions.defs.resolve_job_def("ohlcv_daily")
+def test_a_series_added_to_the_catalog_appears_after_a_reload(
+    definitions: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "series.toml"
+    shipped = (REPO_ROOT / "config" / "series.toml").read_text()
+    catalog.write_text(
+        shipped
+        + '\n[[series]]\nexchange = "kraken"\nsymbol = "XRP/USD"\ntimeframes = ["1h", "5m"]\n'
+        "start = 2019-06-01\n"
+    )
+    monkeypatch.setenv("DRYDOCK_SERIES_CATALOG", str(catalog))
+    defs = importlib.reload(definitions).defs
+    assert series_keys(defs) == [*CATALOG_SPECS, "kraken:XRP/USD:1h", "kraken:XRP/USD:5m"]
+    partitions = defs.resolve_asset_graph().get(AssetKey("ohlcv")).partitions_def
+    assert isinstance(partitions, MultiPartitionsDefinition)
+    days = partitions.get_partitions_def_for_dimension("day")
+    assert days.get_first_partition_key() == "2019-06-01"  # the earliest catalog start
+
+
+def test_a_bad_catalog_fails_the_load_with_its_one_line_message(
+    definitions: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "series.toml"
+    catalog.write_text('[[series]]\nexchange = "binance"\nsymbol = "BTC/USDT"\n')
+    monkeypatch.setenv("DRYDOCK_SERIES_CATALOG", str(catalog))
+    with pytest.raises(ConfigError, match=r"entry 1 \(BTC/USDT\), field 'timeframes': Field req"):
+        importlib.reload(definitions)
+
+
+def test_daily_job_runs_one_series_day_with_its_checks(home: Path, definitions: ModuleType) -> None:
+    job = definitions.defs.resolve_job_def("market_data_daily")
     with DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(partition_key="2024-03-01", instance=instance)
+        result = job.execute_in_process(
+            partition_key="2024-03-01|binance:BTC/USDT:USDT:1h", instance=instance
+        )
     assert result.success
-    assert [e.check_name for e in result.get_asset_check_evaluations()] == ["bar_integrity"]
-    assert result.get_asset_check_evaluations()[0].passed
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 12 and all(e.passed for e in evaluations)
     assert result.asset_materializations_for_node("warehouse_views")[0].metadata["bars"].value == 24
-    assert len(list((home / "lake" / "ohlcv").rglob("*.parquet"))) == 1  # only BTC has that day
+    funding = result.asset_materializations_for_node("funding_rates")[0].metadata
+    assert funding["rows_written"].value == 3  # 00:00, 08:00, 16:00
+    assert len(list((home / "lake" / "ohlcv").rglob("*.parquet"))) == 1
 
 
 def test_env_selects_the_ccxt_source_and_switches_the_schedule_on(
@@ -74,7 +133,7 @@ def test_env_selects_the_ccxt_source_and_switches_the_schedule_on(
     assert isinstance(source, CcxtOhlcvSource)
     assert source.exchange_id == EnvVar("DRYDOCK_CCXT_EXCHANGE")  # resolved by Dagster at run time
     assert source.process_config_and_initialize().exchange_id == "bybit"
-    schedule = defs.resolve_schedule_def("ohlcv_daily_schedule")
+    schedule = defs.resolve_schedule_def("market_data_daily_schedule")
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
 
 
