@@ -19,7 +19,6 @@ from drydock.importers import import_parse_errors
 from drydock.quality import check_bars, freshness
 from drydock.series import SeriesKey
 
-ASSET = "ohlcv"
 #: Materialization records read at most (newest first) when looking for each series' last run.
 MAX_RECORDS = 50_000
 
@@ -140,22 +139,22 @@ def collect_status(
     exchange: str | None = None,
     symbol: str | None = None,
     timeframe: str | None = None,
-    materialized: Mapping[SeriesKey, datetime] | None = None,
+    materialized: Mapping[str, Mapping[SeriesKey, datetime]] | None = None,
     catalog: Iterable[SeriesKey] = (),
 ) -> list[SeriesStatus]:
     """Every series in the lake (both bar datasets) plus catalog series with no data yet.
 
-    ``materialized`` maps series to their last ``ohlcv`` materialization (see
-    :func:`last_materializations`); mark-price series get none.
+    ``materialized`` maps a dataset (the Dagster asset of the same name) to each series' last
+    materialization, see :func:`dagster_materializations`.
     """
-    materialized = materialized or {}
+    runs = materialized or {}
     rows: list[SeriesStatus] = []
     seen: set[SeriesKey] = set()
     for dataset in ohlcv.DATASETS:
         for key in ohlcv.available_series(lake_dir, dataset):
             if not _wanted(key, exchange, symbol, timeframe):
                 continue
-            when = materialized.get(key) if dataset == ohlcv.DATASET else None
+            when = runs.get(dataset, {}).get(key)
             rows.append(series_status(key, dataset, now, lake_dir=lake_dir, materialized=when))
             if dataset == ohlcv.DATASET:
                 seen.add(key)
@@ -164,7 +163,11 @@ def collect_status(
             seen.add(key)
             rows.append(
                 series_status(
-                    key, ohlcv.DATASET, now, lake_dir=lake_dir, materialized=materialized.get(key)
+                    key,
+                    ohlcv.DATASET,
+                    now,
+                    lake_dir=lake_dir,
+                    materialized=runs.get(ohlcv.DATASET, {}).get(key),
                 )
             )
     return sorted(rows, key=lambda r: (r.exchange, r.symbol, r.timeframe, r.dataset))
@@ -202,8 +205,8 @@ def _series_of_metadata(record: Any) -> list[SeriesKey]:
     return keys
 
 
-def last_materializations(instance: Any) -> dict[SeriesKey, datetime]:
-    """Newest ``ohlcv`` materialization time per series recorded on a Dagster instance.
+def last_materializations(instance: Any, asset: str = "ohlcv") -> dict[SeriesKey, datetime]:
+    """Newest materialization time of ``asset`` per series recorded on a Dagster instance.
 
     The series comes from the multi-partition key's series dimension, or else from the run's
     ``series`` metadata. At most :data:`MAX_RECORDS` records are read, newest first.
@@ -216,7 +219,7 @@ def last_materializations(instance: Any) -> dict[SeriesKey, datetime]:
     cursor = None
     read = 0
     while read < MAX_RECORDS:
-        page = instance.fetch_materializations(AssetKey(ASSET), limit=1000, cursor=cursor)
+        page = instance.fetch_materializations(AssetKey(asset), limit=1000, cursor=cursor)
         for record in page.records:
             key = _series_of_partition(record.partition_key)
             keys = [key] if key is not None else _series_of_metadata(record)
@@ -230,15 +233,18 @@ def last_materializations(instance: Any) -> dict[SeriesKey, datetime]:
     return found
 
 
-def dagster_materializations() -> dict[SeriesKey, datetime]:
-    """:func:`last_materializations` of the instance on ``DAGSTER_HOME``; {} when there is none."""
+def dagster_materializations() -> dict[str, dict[SeriesKey, datetime]]:
+    """Per bar dataset, :func:`last_materializations` of its asset on ``DAGSTER_HOME``.
+
+    {} when ``DAGSTER_HOME`` is unset, missing or empty (nothing was ever recorded).
+    """
     home = os.environ.get("DAGSTER_HOME")
     if not home or not Path(home).is_dir() or not any(Path(home).iterdir()):
         return {}
     from dagster import DagsterInstance
 
     with DagsterInstance.get() as instance:
-        return last_materializations(instance)
+        return {dataset: last_materializations(instance, dataset) for dataset in ohlcv.DATASETS}
 
 
 def catalog_series() -> list[SeriesKey]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,28 @@ def test_status_of_an_empty_lake(
     catalog.write_text("[[series]]\nexchange = 1\n")
     assert run(["data", "status"], monkeypatch) == 2
     assert "series.toml" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_status_reads_the_last_materialization_from_dagster_home(
+    home: Path, catalog: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dagster import AssetMaterialization, DagsterInstance, MultiPartitionKey
+
+    catalog.unlink()
+    assert (
+        run(
+            ["data", "import", str(CDD), "-e", "binance", "-s", "BTC/USDT", "-t", "1h"], monkeypatch
+        )
+        == 0
+    )
+    with DagsterInstance.get() as instance:  # the instance on DAGSTER_HOME (home / "dagster")
+        key = MultiPartitionKey({"day": "2021-06-10", "series": "binance:BTC/USDT:1h"})
+        instance.report_runless_asset_event(AssetMaterialization("ohlcv", partition=key))
+        (record,) = instance.fetch_materializations(
+            AssetMaterialization("ohlcv").asset_key, limit=1
+        ).records
+    capsys.readouterr()
+    assert run(["data", "status", "--json"], monkeypatch) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["last_materialization"] == datetime.fromtimestamp(record.timestamp, UTC).isoformat()

@@ -87,7 +87,12 @@ def test_status_counts_rows_gaps_quarantine_and_freshness(filled: Path) -> None:
 def test_filters_catalog_series_and_materializations(filled: Path) -> None:
     eth = SeriesKey("binance", "ETH/USDT", "1h")
     ran = datetime(2024, 3, 3, 4, 1, tzinfo=UTC)
-    rows = collect_status(NOW, exchange="binance", catalog=[BTC, eth], materialized={BTC: ran})
+    rows = collect_status(
+        NOW,
+        exchange="binance",
+        catalog=[BTC, eth],
+        materialized={"ohlcv": {BTC: ran}, "mark_prices": {PERP: ran}},
+    )
     assert [(r.key, r.in_lake, r.rows, r.stale) for r in rows] == [
         (BTC, True, 49, False),
         (eth, False, 0, True),
