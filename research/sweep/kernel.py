@@ -72,78 +72,91 @@ def costs_vector(
     )
 
 
-@njit(cache=True, nogil=True)
-def simulate_one(open_, close, target, costs, out):  # type: ignore[no-untyped-def]
-    """Simulate one int8 target series (0/1) and write its :data:`METRICS` into ``out``."""
-    init_cash, fee, fixed_fee, slip = costs[0], costs[1], costs[2], costs[3]
-    lot, min_notional, next_open, ppy = costs[4], costs[5], costs[6] > 0.5, costs[7]
-    n = close.shape[0]
-    cash, qty, basis = init_cash, 0.0, 0.0
-    held = 0
-    fees = 0.0
-    orders = skipped = trades = wins = exposed = 0
-    s1 = s2 = sneg = 0.0
-    prev = first = peak = eq = 0.0
-    mdd = 0.0
-    for i in range(n):
-        if next_open:
-            want = target[i - 1] if i > 0 else 0
-            price = open_[i]
-        else:
-            want = target[i]
-            price = close[i]
-        if want != held:
-            if want > held:
-                fill = price * (1.0 + slip)
-                budget = (cash - fixed_fee) / (1.0 + fee)
-                size = 0.0
-                if budget > 0:
-                    size = math.floor(budget / fill / lot + 1e-9) * lot
-                if size > 0:
-                    if size * fill < min_notional:
-                        skipped += 1
-                    else:
-                        paid = size * fill * fee + fixed_fee
-                        cash -= size * fill + paid
-                        basis += size * fill + paid
-                        qty += size
-                        fees += paid
-                        orders += 1
-            elif qty > 0:
-                fill = price * (1.0 - slip)
-                if qty * fill < min_notional:
-                    skipped += 1
-                else:
-                    paid = qty * fill * fee + fixed_fee
-                    proceeds = qty * fill - paid
-                    cash += proceeds
-                    trades += 1
-                    if proceeds - basis > 0:
-                        wins += 1
-                    fees += paid
-                    orders += 1
-                    qty = 0.0
-                    basis = 0.0
-            held = want
-        eq = cash + qty * close[i]
-        if qty != 0:
-            exposed += 1
-        if i == 0:
-            first = eq
-            peak = eq
-        elif eq != prev:  # an unchanged mark adds a zero return and no new drawdown
-            r = eq / prev - 1.0
-            s1 += r
-            s2 += r * r
-            if r < 0:
-                sneg += r * r
-            if eq > peak:
-                peak = eq
+#: A fresh account: cash, qty, cost basis, fees, orders, skipped, closed trades, winning trades.
+Account = tuple[float, float, float, float, float, float, float, float]
+#: Running statistics: first mark, previous mark, peak, max drawdown, sum r, sum r^2,
+#: sum of negative r^2, bars exposed.
+Stats = tuple[float, float, float, float, float, float, float, float]
+
+
+@njit(cache=True, inline="always")
+def open_account(costs):  # type: ignore[no-untyped-def]
+    """The :data:`Account` tuple at the start of a run."""
+    return (costs[0], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@njit(cache=True, inline="always")
+def order(buy, price, acct, costs):  # type: ignore[no-untyped-def]
+    """Apply one target change at ``price``: an all-in buy in whole lots or a sell of everything,
+    skipped (and counted) under the min notional, exactly as research.reference.run."""
+    cash, qty, basis, fees, orders, skipped, trades, wins = acct
+    fee, fixed_fee, slip, lot, min_notional = costs[1], costs[2], costs[3], costs[4], costs[5]
+    if buy:
+        fill = price * (1.0 + slip)
+        budget = (cash - fixed_fee) / (1.0 + fee)
+        size = 0.0
+        if budget > 0:
+            size = math.floor(budget / fill / lot + 1e-9) * lot
+        if size > 0:
+            if size * fill < min_notional:
+                skipped += 1.0
             else:
-                dd = eq / peak - 1.0
-                if dd < mdd:
-                    mdd = dd
-        prev = eq
+                paid = size * fill * fee + fixed_fee
+                cash -= size * fill + paid
+                basis += size * fill + paid
+                qty += size
+                fees += paid
+                orders += 1.0
+    elif qty > 0:
+        fill = price * (1.0 - slip)
+        if qty * fill < min_notional:
+            skipped += 1.0
+        else:
+            paid = qty * fill * fee + fixed_fee
+            proceeds = qty * fill - paid
+            cash += proceeds
+            trades += 1.0
+            if proceeds - basis > 0:
+                wins += 1.0
+            fees += paid
+            orders += 1.0
+            qty = 0.0
+            basis = 0.0
+    return (cash, qty, basis, fees, orders, skipped, trades, wins)
+
+
+@njit(cache=True, inline="always")
+def mark(i, acct, close, stats):  # type: ignore[no-untyped-def]
+    """Mark equity at bar ``i``'s close and fold it into the running :data:`Stats`."""
+    first, prev, peak, mdd, s1, s2, sneg, exposed = stats
+    qty = acct[1]
+    eq = acct[0] + qty * close
+    if qty != 0:
+        exposed += 1.0
+    if i == 0:
+        first = eq
+        peak = eq
+    elif eq != prev:  # an unchanged mark adds a zero return and no new drawdown
+        r = eq / prev - 1.0
+        s1 += r
+        s2 += r * r
+        if r < 0:
+            sneg += r * r
+        if eq > peak:
+            peak = eq
+        else:
+            dd = eq / peak - 1.0
+            if dd < mdd:
+                mdd = dd
+    return (first, eq, peak, mdd, s1, s2, sneg, exposed)
+
+
+@njit(cache=True, inline="always")
+def finish(n, acct, stats, costs, out):  # type: ignore[no-untyped-def]
+    """Write the :data:`METRICS` of a run of ``n`` bars into ``out`` (drydock.metrics formulas)."""
+    fees, orders, skipped, trades, wins = acct[3], acct[4], acct[5], acct[6], acct[7]
+    first, eq, _, mdd, s1, s2, sneg, exposed = stats
+    ppy = costs[7]
     m = n - 1
     nan = np.nan
     mean = s1 / m if m > 0 else nan
@@ -173,6 +186,27 @@ def simulate_one(open_, close, target, costs, out):  # type: ignore[no-untyped-d
     out[10] = fees
     out[11] = skipped
     out[12] = eq
+
+
+@njit(cache=True, nogil=True)
+def simulate_one(open_, close, target, costs, out):  # type: ignore[no-untyped-def]
+    """Simulate one int8 target series (0/1) and write its :data:`METRICS` into ``out``."""
+    next_open = costs[6] > 0.5
+    acct = open_account(costs)
+    stats = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    held = 0
+    for i in range(close.shape[0]):
+        if next_open:
+            want = target[i - 1] if i > 0 else 0
+            price = open_[i]
+        else:
+            want = target[i]
+            price = close[i]
+        if want != held:
+            acct = order(want > held, price, acct, costs)
+            held = want
+        stats = mark(i, acct, close[i], stats)
+    finish(close.shape[0], acct, stats, costs, out)
 
 
 @njit(cache=True, parallel=True)
