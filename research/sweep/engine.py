@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,8 @@ from research.sweep.writer import ResultsWriter
 from strategies.base import FusedKernel, Params, Strategy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import polars as pl
 
     from drydock.series import SeriesKey
@@ -105,9 +107,10 @@ def _generic_targets(
 ) -> npt.NDArray[np.int8]:
     """Targets of each set from ``signals()`` as int8 rows, checked like a single backtest."""
     out = np.empty((len(sets), frame.height), dtype=np.int8)
+    ts = cast("Sequence[datetime]", frame["ts"])  # indexed only to name a bad target's bar
     for k, params in enumerate(sets):
         target = strategy.signals(frame, params)["target"].to_numpy()
-        check_targets(strategy.id, frame["ts"], target)
+        check_targets(strategy.id, ts, target)
         out[k] = target
     return out
 
@@ -234,7 +237,7 @@ def _rows(
     """One chunk's columns: set index, params, metrics, derived ratios, objective, feasible."""
     columns = derive({name: result[:, i] for i, name in enumerate(METRICS)})
     for name in ("trade_count", "orders", "skipped_min_notional"):
-        columns[name] = columns[name].astype(np.int64)  # type: ignore[assignment]
+        columns[name] = columns[name].astype(np.int64)
     params: dict[str, npt.NDArray[Any]] = {
         n: np.array([p[n] for p in chunk], dtype=np.int64 if integer[n] else np.float64)
         for n in names

@@ -6,17 +6,20 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from drydock import metrics
-from drydock.execution import ExecutionModel, FillTiming
+from drydock.execution import ExecutionModel, FillTiming, UnsupportedTargetError
 from drydock.ohlcv import SeriesKey
 from drydock.sample import read_sample
+from drydock.types import Bar
 from research import reference
 from research.backtest import backtest_frame
 from research.sweep import random_sets, run_sweep
 from research.sweep.space import axes
 from strategies import get_strategy
+from strategies.base import Params, ParamSpec, Strategy
 
 pytestmark = pytest.mark.integration  # vectorbt backtests and numba kernels
 
@@ -104,3 +107,56 @@ def test_fused_kernel_equals_generic_path_exactly(frame, tmp_path: Path) -> None
     ]  # fmt: skip
     assert tables[0].equals(tables[1])
     assert tables[0]["trade_count"].min() > 0
+
+
+class AboveMean(Strategy):
+    """A test strategy without a fused kernel: long while the close is above its rolling mean."""
+
+    id = "above_mean"
+    description = "close > rolling mean of the close"
+    params = (ParamSpec("window", 20, 2, 500, 1), ParamSpec("level", 1.0, 0.5, 1.5, 0.01, False))
+    long = 1.0
+
+    def warmup(self, params: Params) -> int:
+        return int(params["window"])
+
+    def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
+        mean = pl.col("close").rolling_mean(int(params["window"]))
+        above = pl.col("close") > mean * params["level"]
+        return frame.with_columns(target=pl.when(above).then(self.long).otherwise(0.0))
+
+    def init_state(self, params: Params) -> None:
+        return None
+
+    def step(self, state: None, bar: Bar, params: Params) -> float:
+        raise NotImplementedError
+
+
+def test_generic_path_serves_any_strategy(frame, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    strategy = AboveMean()
+    assert strategy.fused_kernel() is None
+    sets = [{"window": w, "level": lv} for w in (10, 48, 200) for lv in (0.99, 1.01)]
+    table = run_sweep(
+        strategy, frame, BTC, ExecutionModel(), sets, out=tmp_path / "g.parquet"
+    ).table()
+    assert table["level"].dtype == pl.Float64 and table["window"].dtype == pl.Int64
+    for i, params in enumerate(sets):
+        single = backtest_frame(strategy, params, frame, BTC, ExecutionModel())
+        row = table.row(i, named=True)
+        for metric in COMPARED:
+            assert _same(row[metric], single.metrics[metric]), (params, metric)
+        assert row["orders"] == single.orders > 10
+
+
+class HalfIn(AboveMean):
+    """Emits a fractional target, which today's execution model cannot trade."""
+
+    id = "half_in"
+    long = 0.5
+
+
+def test_generic_path_rejects_untradable_targets(frame, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.parquet"
+    with pytest.raises(UnsupportedTargetError, match=r"'half_in' emitted target 0.5 at bar 2024"):
+        run_sweep(HalfIn(), frame, BTC, ExecutionModel(), [{"window": 10, "level": 1.0}], out=path)
+    assert not path.exists() and list(tmp_path.iterdir()) == []  # nothing half-written
