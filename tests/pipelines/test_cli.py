@@ -33,7 +33,7 @@ def test_help_lists_every_option(app: typer.Typer) -> None:
     assert result.exit_code == 0
     for option in ("--exchange", "-e", "--symbol", "-s", "--timeframe", "-t", "--start", "--end"):
         assert option in result.output
-    assert "Load OHLCV bars into the lake" in result.output
+    assert "Load OHLCV bars (and perps' funding and mark prices)" in " ".join(result.output.split())
 
 
 @pytest.mark.integration
@@ -43,13 +43,26 @@ def test_ingest_command_writes_the_lake_and_prints_the_report(app: typer.Typer, 
     assert result.exit_code == 0, result.output
     assert "binance BTC/USDT 1h" in result.output
     assert "48" in result.output and "PASS" in result.output
-    assert len(list((home / "lake" / "ohlcv").rglob("*.parquet"))) == 2
+    assert len(list((home / "lake" / "ohlcv").rglob("*.parquet"))) == 1  # one yearly file
+
+
+def test_perp_row_shows_its_funding(app: typer.Typer, home: Path) -> None:
+    args = ["ingest", "-s", "BTC/USDT:USDT", "--start", "2024-03-01", "--end", "2024-03-02"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.output.splitlines() if line.startswith("│ binance")]
+    cells = [cell.strip() for cell in row.split("│")[1:-1]]
+    assert cells == ["binance BTC/USDT:USDT 1h", "1", "24", "0", "3", "PASS"]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--symbol", "DOGE/USDT"], r"Unknown --symbol 'DOGE/USDT'. Valid choices: BTC/USDT, ETH"),
+        (
+            ["--symbol", "DOGE/USDT"],
+            r"Unknown --symbol 'DOGE/USDT'. Valid choices: BTC/USDT, BTC/USDT:USDT, ETH/USDT, "
+            r"SOL/USDT. The enabled series of the catalog .*series.toml are: binance BTC/USDT 1h",
+        ),
         (["--exchange", "kraken"], r"Unknown --exchange 'kraken'. Valid choices: binance\."),
         (["--timeframe", "4h"], r"Unknown --timeframe '4h'. Valid choices: 1h\."),
         (["--timeframe", "hourly"], r"Invalid timeframe 'hourly'"),
@@ -57,7 +70,6 @@ def test_ingest_command_writes_the_lake_and_prints_the_report(app: typer.Typer, 
         (["--symbol", "BTC_USDT"], r"Invalid symbol 'BTC_USDT': expected the ccxt unified form"),
         (["--symbol", "BTC/[A-Z]*"], r"glob character"),
         (["--source", "csv"], r"Unknown --source 'csv'. Valid choices: ccxt, sample"),
-        (["--source", "ccxt"], r"--symbol is required with --source ccxt"),
         (["--source", "ccxt", "--symbol", "BTC/USDT", "--timeframe", "7m"], r"'7m'.*1h"),
     ],
 )
@@ -86,7 +98,10 @@ def test_end_is_exclusive_in_days() -> None:
 
 
 def test_filters_and_spellings() -> None:
-    assert select_series("sample", None, None, None) is None  # default: everything bundled
+    assert select_series("sample", None, None, None) is None  # default: the enabled catalog
+    assert select_series("ccxt", None, None, "1h") == [
+        SeriesKey("binance", s, "1h") for s in ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BTC/USDT:USDT")
+    ]
     assert select_series("sample", "BINANCE", "sol/usdt", "1h") == [
         SeriesKey("binance", "SOL/USDT", "1h")
     ]
