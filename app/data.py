@@ -9,6 +9,7 @@ import polars as pl
 from drydock import lake, ohlcv, warehouse
 from drydock.errors import DrydockError
 from drydock.metrics import format_metric
+from drydock.quality import check_bars
 from research import tracking
 
 RUN_COLUMNS = [
@@ -80,7 +81,7 @@ def series_quality() -> Loaded:
     quarantined = quarantine_rows()
     for key in ohlcv.available_series():
         frame = ohlcv.read(key)
-        quality = ohlcv.bar_quality(frame, key.timeframe)
+        quality = check_bars(frame, key.timeframe)
         mine = quarantined.filter(
             (pl.col("exchange") == key.exchange)
             & (pl.col("symbol") == key.symbol)

@@ -28,7 +28,7 @@ from drydock import lake
 from drydock.errors import CorruptDataError, DataNotFoundError, DrydockError
 from drydock.series import SeriesKey as SeriesKey  # re-exported
 from drydock.settings import get_settings
-from drydock.timeframes import timeframe_delta, timeframe_seconds
+from drydock.timeframes import timeframe_seconds
 from drydock.types import BAR_SCHEMA
 
 DATASET = "ohlcv"
@@ -497,53 +497,3 @@ def fingerprint(frame: pl.DataFrame) -> str:
     for col in frame.columns:
         digest.update(frame[col].to_physical().to_numpy().tobytes())
     return digest.hexdigest()[:16]
-
-
-@dataclass(frozen=True, slots=True)
-class BarQuality:
-    """Integrity counts of one series' bars over a span (what the Dagster asset check reports)."""
-
-    bars: int
-    duplicates: int
-    missing: int
-    invalid: int
-
-    @property
-    def clean(self) -> bool:
-        return self.duplicates == self.missing == self.invalid == 0
-
-
-def bar_quality(
-    frame: pl.DataFrame,
-    timeframe: str,
-    span_start: datetime | None = None,
-    span_end: datetime | None = None,
-) -> BarQuality:
-    """Count duplicate timestamps, missing grid bars and OHLC sanity violations in ``frame``.
-
-    Missing bars are counted on the ``timeframe`` grid from ``span_start`` to ``span_end``
-    (inclusive bar open times), which default to the first and last bar of the frame.
-    """
-    frame = conform(frame)
-    prices = ["open", "high", "low", "close"]
-    bad = (
-        pl.col("ts").is_null()
-        | pl.any_horizontal([~pl.col(c).is_finite().fill_null(False) for c in NUMERIC])
-        | pl.any_horizontal([pl.col(c) <= 0 for c in prices])
-        | (pl.col("high") < pl.max_horizontal("open", "close"))
-        | (pl.col("low") > pl.min_horizontal("open", "close"))
-        | (pl.col("volume") < 0)
-    )
-    invalid = frame.select(bad.fill_null(True).sum()).item()
-    duplicates = frame.height - frame["ts"].n_unique()
-    lo = span_start if span_start is not None else frame["ts"].min()
-    hi = span_end if span_end is not None else frame["ts"].max()
-    missing = 0
-    if isinstance(lo, datetime) and isinstance(hi, datetime) and lo <= hi:
-        grid = pl.datetime_range(
-            lo, hi, timeframe_delta(timeframe), time_unit="us", time_zone="UTC", eager=True
-        )
-        missing = int((~grid.is_in(frame["ts"].implode())).sum())
-    return BarQuality(
-        bars=frame.height, duplicates=duplicates, missing=missing, invalid=int(invalid)
-    )

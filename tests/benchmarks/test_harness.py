@@ -12,7 +12,7 @@ from benchmarks import __main__ as cli
 from benchmarks import harness, registry
 from benchmarks.data import BTC_1H, minute_bars
 from benchmarks.harness import FIELDS, Figure, median_time
-from drydock.ohlcv import BarQuality, bar_quality
+from drydock.quality import check_bars
 from drydock.sample import read_sample
 
 
@@ -65,7 +65,8 @@ def test_minute_bars_follow_the_hourly_sample_and_are_deterministic() -> None:
     bars = minute_bars(120_000)
     hourly = read_sample(BTC_1H).head(2_000)
     assert bars.height == 120_000
-    assert bar_quality(bars, "1m") == BarQuality(bars=120_000, duplicates=0, missing=0, invalid=0)
+    q = check_bars(bars, "1m")
+    assert (q.bars, q.duplicates, q.missing, q.invalid, q.misaligned) == (120_000, 0, 0, 0, 0)
     assert bars["open"].gather_every(60).to_list() == hourly["open"].to_list()
     assert bars["close"].gather_every(60, offset=59).to_list() == hourly["close"].to_list()
     assert bars["ts"].gather_every(60).to_list() == hourly["ts"].to_list()

@@ -36,9 +36,11 @@ def test_commands_are_registered_by_package_entry_points() -> None:
     commands = {ep.name: ep.value for ep in entry_points(group=COMMANDS_GROUP)}
     assert commands == {
         "backtest": "research.cli:register",
+        "data": "pipelines.data_cli:register",
         "demo": "demo.cli:register",
         "ingest": "pipelines.cli:register",
         "live": "live.cli:register",
+        "policy": "drydock.policy.cli:register",
         "strategies": "strategies.cli:register",
     }
     assert [ep.value for ep in entry_points(group=STATUS_GROUP)] == ["live.cli:status_rows"]

@@ -11,6 +11,7 @@ import pytest
 from drydock import lake, ohlcv
 from drydock.errors import DataNotFoundError
 from drydock.ohlcv import SeriesKey
+from drydock.quality import check_bars
 from drydock.sample import read_sample
 
 KEY = SeriesKey("binance", "BTC/USDT", "1h")
@@ -41,7 +42,7 @@ def test_non_finite_values_are_quarantined(column: str, value: float | None) -> 
     good, bad = ohlcv.split_valid(frame, "1h")
     assert good.height == 1 and good["ts"][0] == T0
     assert bad["reason"].to_list() == [f"non-finite value in {column}"]
-    quality = ohlcv.bar_quality(frame, "1h")
+    quality = check_bars(frame, "1h")
     assert (quality.bars, quality.invalid) == (2, 1)
 
 
@@ -57,7 +58,7 @@ def test_non_finite_bar_never_lands_in_the_lake(home: Path) -> None:
     assert path is not None
     stored = pl.read_parquet(path)
     assert stored.height == 23
-    assert ohlcv.bar_quality(stored, "1h").invalid == 0
+    assert check_bars(stored, "1h").invalid == 0
 
 
 @pytest.mark.parametrize("first_close", [90.0, 110.0])
