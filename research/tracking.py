@@ -1,6 +1,7 @@
 """MLflow run logging for backtests (sqlite store under DRYDOCK_HOME) and run queries for the app.
 
-Each backtest run records: params (strategy params, series, window, execution assumptions), the
+Each sweep is one parent run in the ``sweeps`` experiment (the results table and a parameter
+heatmap as artifacts) with its best sets as child backtest runs. Each backtest run records: params (strategy params, series, window, execution assumptions), the
 metrics of drydock.metrics, tags (git commit and dirty flag, code fingerprint of the strategy and
 engine sources, data fingerprint of the bars read), and artifacts ``report.html`` and
 ``equity.parquet``. No secrets or environment values are ever logged.
@@ -11,18 +12,25 @@ from __future__ import annotations
 import hashlib
 import inspect
 import math
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from drydock.execution import ExecutionModel
+from drydock.series import SeriesKey
 from drydock.settings import REPO_ROOT, Settings, get_settings
 from research.backtest import BacktestResult
 from research.report import write_report
 
+if TYPE_CHECKING:  # the sweep engine loads numba: only when a sweep is logged
+    from research.sweep.engine import SweepResult
+
 EXPERIMENT = "backtests"
+SWEEP_EXPERIMENT = "sweeps"
 
 
 def _mlflow(settings: Settings) -> Any:
@@ -73,9 +81,15 @@ def code_fingerprint(*objects: object) -> str:
 
 
 def log_backtest(
-    result: BacktestResult, settings: Settings | None = None, run_name: str | None = None
+    result: BacktestResult,
+    settings: Settings | None = None,
+    run_name: str | None = None,
+    *,
+    experiment: str = EXPERIMENT,
+    parent_run_id: str | None = None,
 ) -> str:
-    """Log one backtest as an MLflow run; returns the run id."""
+    """Log one backtest as an MLflow run (a child of ``parent_run_id`` when given, e.g. a sweep's
+    best sets); returns the run id."""
     import research.backtest as engine_module
     from strategies.registry import get_strategy
 
@@ -109,8 +123,9 @@ def log_backtest(
     }
     finite = {k: v for k, v in (result.metrics | outcome).items() if math.isfinite(v)}
     with mlflow.start_run(
-        experiment_id=experiment_id(settings),
+        experiment_id=experiment_id(settings, experiment),
         run_name=run_name or f"{result.strategy_id} {result.key.symbol} {result.key.timeframe}",
+        parent_run_id=parent_run_id,
     ) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(finite)
@@ -166,3 +181,67 @@ def load_equity(run_id: str, settings: Settings | None = None) -> pl.DataFrame:
             run_id=run_id, artifact_path="equity.parquet", dst_path=tmp
         )
         return pl.read_parquet(path)
+
+
+def log_sweep(
+    result: SweepResult,
+    frame: pl.DataFrame,
+    key: SeriesKey,
+    execution: ExecutionModel,
+    children: int = 3,
+    settings: Settings | None = None,
+) -> str:
+    """Log a sweep as a parent MLflow run (params, headline metrics, ``results.parquet`` and
+    ``heatmap.html``) with its ``children`` best sets re-run as full backtests under it; returns
+    the parent run id."""
+    from research.backtest import backtest_frame
+    from research.sweep.heatmap import write_heatmap
+    from strategies.registry import get_strategy
+
+    settings = settings or get_settings()
+    mlflow = _mlflow(settings)
+    strategy = get_strategy(result.strategy_id)
+    table = result.table()
+    best = result.top(children)
+    feasible = int(table["feasible"].sum())
+    params: dict[str, Any] = execution.as_params() | {
+        "strategy": result.strategy_id,
+        "exchange": key.exchange,
+        "symbol": key.symbol,
+        "timeframe": key.timeframe,
+        "objective": result.objective,
+        "sets": result.sets,
+        "bars": result.bars,
+        "engine": result.engine,
+        "sweep_run_id": result.run_id,
+    }
+    headline = {"sets": float(result.sets), "feasible_sets": float(feasible)}
+    headline |= {"seconds": result.seconds, "bar_params_per_s": result.bar_params_per_s}
+    if best.height:
+        headline["best_objective"] = float(best["objective"][0])
+    sha, dirty = git_state()
+    with mlflow.start_run(
+        experiment_id=experiment_id(settings, SWEEP_EXPERIMENT),
+        run_name=f"sweep {result.strategy_id} {key.symbol} {key.timeframe} by {result.objective}",
+    ) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics({k: v for k, v in headline.items() if math.isfinite(v)})
+        mlflow.set_tags(
+            {"drydock.kind": "sweep", "strategy": result.strategy_id, "symbol": key.symbol,
+             "git_commit": sha, "git_dirty": str(dirty).lower()}
+        )  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            results = Path(tmp) / "results.parquet"
+            shutil.copyfile(result.path, results)
+            mlflow.log_artifact(str(results))
+            heatmap = write_heatmap(table, result.param_names, Path(tmp) / "heatmap.html")
+            mlflow.log_artifact(str(heatmap))
+        parent = str(run.info.run_id)
+    for rank, row in enumerate(best.iter_rows(named=True), start=1):
+        chosen = {name: row[name] for name in result.param_names}
+        single = backtest_frame(strategy, chosen, frame, key, execution)
+        log_backtest(
+            single, settings, f"#{rank} {result.strategy_id} {chosen}",
+            experiment=SWEEP_EXPERIMENT, parent_run_id=parent,
+        )  # fmt: skip
+    return parent

@@ -95,6 +95,14 @@ def sweep_command(
         float | None, opt.increment_option("min_notional", "minimum order notional")
     ] = None,
     cash: Annotated[float, opt.cash_option()] = 10_000.0,
+    track: Annotated[
+        bool,
+        typer.Option(
+            help="Log to MLflow: a parent run with the table and a heatmap, the best "
+            "sets as child backtests (--no-track to skip)."
+        ),
+    ] = True,
+    children: Annotated[int, typer.Option(help="Best sets logged as child runs.")] = 3,
 ) -> None:
     """Sweep STRATEGY's parameters on lake bars; print the best sets and the results Parquet."""
     from drydock.timeframes import timeframe_seconds
@@ -154,6 +162,15 @@ def sweep_command(
     else:
         console.print(f"No set meets the constraints among {result.sets:,} (see the table).")
     console.print(f"results: {result.path}")
+    if track:
+        from drydock import ohlcv
+        from drydock.settings import get_settings
+        from research.tracking import log_sweep
+
+        with console.status(f"Logging to MLflow with the best {children} sets as child runs..."):
+            frame = ohlcv.read(key, start, end)
+            run_id = log_sweep(result, frame, key, execution, children)
+        console.print(f"MLflow run [bold]{run_id}[/] in {get_settings().mlflow_tracking_uri}.")
     console.print(
         f"query: duckdb -c \"SELECT * FROM '{result.path}' WHERE feasible ORDER BY objective DESC LIMIT 10\""
     )

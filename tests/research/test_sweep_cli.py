@@ -8,17 +8,21 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from drydock.cli import build_app, main
 from drydock.ohlcv import SeriesKey
+from drydock.settings import Settings
 from research.backtest import backtest
 from strategies import get_strategy
 
-pytestmark = pytest.mark.integration  # numba kernels and a vectorbt backtest
+pytestmark = pytest.mark.integration  # numba kernels, vectorbt backtests, MLflow on sqlite
 
 
-def test_sweep_command_writes_ranked_parquet(btc_lake: SeriesKey, tmp_path: Path) -> None:
+def test_sweep_command_writes_ranked_parquet(
+    btc_lake: SeriesKey, tmp_path: Path, settings: Settings
+) -> None:
     out = tmp_path / "grid.parquet"
     args = [
         "sweep", "ema_cross", "--grid", "fast=5:20:5", "--grid", "slow=30:60:10",
@@ -44,13 +48,31 @@ def test_sweep_command_writes_ranked_parquet(btc_lake: SeriesKey, tmp_path: Path
     single = backtest(strategy, {"fast": best[0], "slow": best[1]}, btc_lake)
     assert single.metrics["sortino"] == pytest.approx(best[3], rel=1e-9)
     assert f"{single.metrics['sortino']:,.3f}" in result.output
+    # MLflow: one parent run (table + heatmap) and the 3 best sets as child backtests under it
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    experiment = client.get_experiment_by_name("sweeps")
+    runs = client.search_runs([experiment.experiment_id])
+    parent = next(r for r in runs if r.data.tags["drydock.kind"] == "sweep")
+    assert parent.info.run_id in result.output
+    assert parent.data.params["objective"] == "sortino" and parent.data.params["sets"] == "16"
+    assert parent.data.metrics["best_objective"] == pytest.approx(best[3], rel=1e-12)
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert artifacts == {"results.parquet", "heatmap.html"}
+    kids = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(kids) == 3
+    top = [r for r in rows if r[5]][:3]
+    by_params = {(k.data.params["param.fast"], k.data.params["param.slow"]): k for k in kids}
+    for fast, slow, _, sortino, *_ in top:
+        kid = by_params[(str(fast), str(slow))]
+        assert kid.data.metrics["sortino"] == pytest.approx(sortino, rel=1e-9)
+        assert {a.path for a in client.list_artifacts(kid.info.run_id)} >= {"report.html"}
 
 
 def test_random_sweep_generic_path(btc_lake: SeriesKey, tmp_path: Path) -> None:
     out = tmp_path / "random.parquet"
     args = [
         "sweep", "ema_cross", "--random", "12", "--seed", "1", "--generic", "--fee", "0.002",
-        "--max-memory", "256MB", "--out", str(out),
+        "--max-memory", "256MB", "--out", str(out), "--no-track",
     ]  # fmt: skip
     result = CliRunner().invoke(build_app(), args, terminal_width=200)
     assert result.exit_code == 0, result.output

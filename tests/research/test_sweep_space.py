@@ -128,3 +128,25 @@ def test_writer_streams_chunks_and_commits_atomically(tmp_path: Path) -> None:
 
     meta = pq.ParquetFile(path)
     assert meta.num_row_groups == 2 and meta.schema_arrow.metadata[b"drydock.sweep"] == b"{}"
+
+
+def test_heatmap_takes_the_best_feasible_value_per_cell() -> None:
+    import polars as pl
+
+    from research.sweep.heatmap import heatmap_figure
+
+    table = pl.DataFrame(
+        {
+            "fast": [5, 5, 10, 10, 5],
+            "slow": [20, 30, 20, 30, 20],
+            "other": [1, 1, 1, 1, 2],
+            "objective": [0.5, 1.0, float("nan"), 2.0, 0.7],
+            "feasible": [True, True, True, True, True],
+        }
+    ).with_columns(feasible=pl.Series([True, True, True, False, True]))
+    trace = heatmap_figure(table, ("fast", "slow", "other")).data[0]
+    # fast=10 has only a NaN and an infeasible row: no column; (5, 20) keeps the best of 0.5, 0.7
+    assert list(trace.x) == [5] and list(trace.y) == [20, 30]
+    assert [list(r) for r in trace.z] == [[0.7], [1.0]]
+    line = heatmap_figure(table, ("fast",)).data[0]
+    assert list(line.x) == [5] and list(line.y) == [1.0]
