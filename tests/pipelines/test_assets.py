@@ -359,3 +359,38 @@ def test_days_before_the_catalog_start_are_skipped_not_errors(home: Path) -> Non
     assert ohlcv.read(SeriesKey("binance", "SOL/USDT", "1h"))["ts"].min() == datetime(
         2024, 9, 19, 23, tzinfo=UTC
     )
+
+
+class SyntheticPerp(Synthetic):
+    """Synthetic bars for trade and mark prices (marks 0.1% above), no funding."""
+
+    def fetch_range(
+        self, key: SeriesKey, start: datetime, end: datetime, *, dataset: str = "ohlcv"
+    ) -> pl.DataFrame:
+        bars = super().fetch_range(key, start, end)
+        if dataset == "ohlcv":
+            return bars
+        return bars.with_columns(pl.col(c) * 1.001 for c in ("open", "high", "low", "close"))
+
+    def supports(self, dataset: str, key: SeriesKey) -> bool:
+        return dataset in ("ohlcv", "mark_prices")
+
+
+def test_mark_prices_of_a_perp_land_in_their_own_dataset_and_view(home: Path) -> None:
+    spec = "bybit:ETH/USDT:USDT:1h"
+    plans = {spec: SeriesPlan(parse_series(spec), funding=True, mark_prices=True)}
+    result = run([spec], "2024-06-01", "2024-06-02", SyntheticPerp(), plans)
+
+    assert result.success
+    assert metadata(result, "mark_prices")["series"][spec]["rows_written"] == 48
+    assert set(checks(result, "mark_prices")) == CHECKS
+    assert metadata(result, "funding_rates")["rows_written"] == 0  # the source has none
+    key = SeriesKey("bybit", "ETH/USDT:USDT", "1h")
+    marks = ohlcv.read(key, dataset="mark_prices")
+    trades = ohlcv.read(key)
+    assert marks["ts"].equals(trades["ts"])
+    assert (marks["close"] / trades["close"] - 1.001).abs().max() < 1e-12  # type: ignore[operator]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert con.sql(
+            "SELECT exchange, symbol, count(*) FROM mark_prices GROUP BY ALL"
+        ).fetchall() == [("bybit", "ETH/USDT:USDT", 48)]
