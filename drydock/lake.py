@@ -23,6 +23,7 @@ import string
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Final
 from urllib.parse import unquote
 
 import polars as pl
@@ -31,6 +32,10 @@ from drydock.errors import CorruptDataError, DrydockError
 from drydock.settings import get_settings
 
 PART_FILE = "part-0.parquet"
+#: Parquet codec of lake files. lz4 over zstd: on a month of real 1m bars files are 52% bigger
+#: (1.2 vs 0.8 MB) but read 2.5x faster (1.8 vs 4.6 ms) and write 2-4x faster, and the lake is
+#: read far more often than written; an object-store lake billed by bytes would pick zstd.
+COMPRESSION: Final = "lz4"
 LOCKS = ".locks"
 
 
@@ -71,7 +76,7 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> Path:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            frame.write_parquet(handle, compression="zstd", statistics=True)
+            frame.write_parquet(handle, compression=COMPRESSION, statistics=True)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -113,19 +113,25 @@ def misaligned(timeframe: str) -> pl.Expr:
     return ((pl.col("ts").dt.epoch("us") - offset_us) % step_us) != 0
 
 
-def split_valid(frame: pl.DataFrame, timeframe: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return (valid bars sorted by ts, rejected rows with a ``reason``).
+def _valid_row(timeframe: str) -> pl.Expr:
+    """True for a row passing every per-row check (the fast path: one boolean pass)."""
+    prices = ["open", "high", "low", "close"]
+    return (
+        pl.col("ts").is_not_null()
+        & pl.all_horizontal([pl.col(c).is_finite() for c in NUMERIC])
+        & pl.all_horizontal([pl.col(c) > 0 for c in prices])
+        & (pl.col("high") >= pl.max_horizontal("open", "close", "low"))
+        & (pl.col("low") <= pl.min_horizontal("open", "close", "high"))
+        & (pl.col("volume") >= 0)
+        & ~misaligned(timeframe)
+    ).fill_null(False)
 
-    Reasons, first match wins: null timestamp, non-finite value, non-positive price, high below
-    open/close/low, low above open/close/high, negative volume, a timestamp not aligned to the
-    timeframe (a shifted clock or wrong timezone), a duplicate timestamp (the first valid arrival
-    is kept, whatever its values), an out-of-order timestamp (earlier than a valid row that
-    arrived before it). A rejected row never shadows a later valid row with the same timestamp.
-    """
-    frame = conform(frame, sort=False)
+
+def _reason(timeframe: str) -> pl.Expr:
+    """The first per-row check a row fails, as its quarantine reason (run on failing rows only)."""
     prices = ["open", "high", "low", "close"]
     finite = _non_finite_reason()
-    reason = (
+    return (
         pl.when(finite.is_not_null())
         .then(finite)
         .when(pl.any_horizontal([pl.col(c) <= 0 for c in prices]))
@@ -136,27 +142,40 @@ def split_valid(frame: pl.DataFrame, timeframe: str) -> tuple[pl.DataFrame, pl.D
         .then(pl.lit("low above open/close/high"))
         .when(pl.col("volume") < 0)
         .then(pl.lit("negative volume"))
-        .when(misaligned(timeframe))
-        .then(pl.lit(f"timestamp not aligned to {timeframe}"))
-        .otherwise(None)
+        .otherwise(pl.lit(f"timestamp not aligned to {timeframe}"))
         .alias("reason")
     )
-    tagged = frame.with_columns(reason)
-    checked = tagged.filter(pl.col("reason").is_null())
-    duplicate = ~pl.col("ts").is_first_distinct()
-    repeats = checked.filter(duplicate).with_columns(pl.lit("duplicate timestamp").alias("reason"))
-    distinct = checked.filter(~duplicate)
-    if distinct["ts"].is_sorted():  # the common case (a clean download): nothing is late
-        late, good = distinct.clear(), distinct.drop("reason")
-    else:
+
+
+def split_valid(frame: pl.DataFrame, timeframe: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return (valid bars sorted by ts, rejected rows with a ``reason``).
+
+    Reasons, first match wins: null timestamp, non-finite value, non-positive price, high below
+    open/close/low, low above open/close/high, negative volume, a timestamp not aligned to the
+    timeframe (a shifted clock or wrong timezone), a duplicate timestamp (the first valid arrival
+    is kept, whatever its values), an out-of-order timestamp (earlier than a valid row that
+    arrived before it). A rejected row never shadows a later valid row with the same timestamp.
+    """
+    frame = conform(frame, sort=False)
+    ok = frame.select(_valid_row(timeframe).alias("ok")).to_series()
+    checked = frame if ok.all() else frame.filter(ok)
+    failed = frame.filter(~ok).with_columns(_reason(timeframe))
+    late = repeats = None
+    if checked.height > 1 and not (checked["ts"].dt.epoch("us").diff().drop_nulls() > 0).all():
+        duplicate = ~pl.col("ts").is_first_distinct()
+        repeats = checked.filter(duplicate).with_columns(
+            pl.lit("duplicate timestamp").alias("reason")
+        )
+        distinct = checked.filter(~duplicate)
         backwards = (pl.col("ts") < pl.col("ts").cum_max().shift(1)).fill_null(False)
         late = distinct.filter(backwards).with_columns(
             pl.lit("out-of-order timestamp").alias("reason")
         )
-        good = distinct.filter(~backwards).drop("reason")
-    rejected = [tagged.filter(pl.col("reason").is_not_null()), late, repeats]
-    bad = pl.concat([part for part in rejected if part.height] or [tagged.clear()])
-    return good, bad
+        checked = distinct.filter(~backwards)
+    # else: the common case (a clean download), strictly increasing, nothing late or repeated
+    parts = [part for part in (failed, late, repeats) if part is not None and part.height]
+    bad = pl.concat(parts) if parts else failed.clear()
+    return checked, bad
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +292,31 @@ def write_bars(
 
 
 def _by_period(frame: pl.DataFrame, day: pl.Expr, timeframe: str) -> dict[str, pl.DataFrame]:
-    """Split ``frame`` into its period files' shares (``day`` gives each row's UTC day)."""
+    """Split ``frame`` into its period files' shares (``day`` gives each row's UTC day).
+
+    Sorted bars (the good rows) are cut into zero-copy slices at the period starts found by
+    binary search; anything else (quarantine rows) is grouped by a formatted period column.
+    """
     if frame.height == 0:
         return {}
-    fmt = "%Y-%m" if timeframe_seconds(timeframe) < 3600 else "%Y"
+    monthly = timeframe_seconds(timeframe) < 3600
+    fmt = "%Y-%m" if monthly else "%Y"
+    if "day" not in frame.columns and frame["ts"].is_sorted():
+        ts = frame["ts"]
+        first, last = ts[0], ts[-1]
+        assert isinstance(first, datetime) and isinstance(last, datetime)
+        start = first.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        if not monthly:
+            start = start.replace(month=1)
+        bounds = pl.datetime_range(
+            start, last, "1mo" if monthly else "1y", eager=True, time_unit="us", time_zone="UTC"
+        )
+        cuts = [*ts.search_sorted(bounds, side="left").to_list(), frame.height]
+        return {
+            bound.strftime(fmt): frame.slice(lo, hi - lo)
+            for bound, lo, hi in zip(bounds.to_list(), cuts, cuts[1:], strict=False)
+            if hi > lo
+        }
     tagged = frame.with_columns(day.dt.strftime(fmt).alias("_period"))
     parts = tagged.partition_by("_period", as_dict=True, include_key=False, maintain_order=True)
     return {str(name[0]): part for name, part in parts.items()}
