@@ -69,7 +69,7 @@ def run_demo() -> None:
         )
         ingest_table.add_row(
             str(series.key),
-            str(series.files),
+            str(series.days_with_bars),
             f"{series.rows_written:,}",
             str(series.rows_quarantined),
             status,

@@ -108,14 +108,15 @@ def test_no_secret_reaches_logs_mlflow_journal_or_files(
 
     # Every file written under the home: SQLite stores (MLflow, journal, Dagster), artifacts,
     # the lake and warehouse; Parquet decoded so compression cannot hide a string.
-    scanned = 0
+    scanned = []
     for path in sorted(p for p in home.rglob("*") if p.is_file()):
-        scanned += 1
+        scanned.append(path.relative_to(home).parts[0])
         assert leaks(path.read_bytes().decode("utf-8", "replace")) == [], path
         if path.suffix == ".parquet":
             frame = pl.read_parquet(path)
             assert leaks(frame.write_csv()) == [], path
-    assert scanned > 90  # lake files, stores and artifacts were all there to search
+    # lake files, warehouse, MLflow store and artifacts, journal and Dagster were all searched
+    assert {"lake", "mlflow", "live", "dagster", "warehouse.duckdb"} <= set(scanned), set(scanned)
 
 
 def sqlite_rows(path: Path) -> list[str]:
