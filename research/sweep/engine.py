@@ -39,8 +39,10 @@ log = get_logger(__name__)
 Progress = Callable[[int, int], None]
 #: Bytes a generic-path set needs beyond its int8 targets while signals() runs (polars temporaries).
 SIGNALS_BYTES_PER_BAR = 64
-#: Fused chunks stay small enough for about this many progress updates per sweep.
+#: Fused chunks stay small enough for about this many progress updates per sweep...
 PROGRESS_STEPS = 50
+#: ...yet hold at least this many bar-params (~0.1 s), so short series pay little per chunk.
+MIN_CHUNK_BAR_PARAMS = 20_000_000
 
 
 @dataclass
@@ -167,9 +169,8 @@ def run_sweep(
     if spec is not None:
         kernel = load_kernel(spec)
         per_set = bars + 8 * N_METRICS
-        size = memory.chunk_size(
-            per_set, budget, total, ceiling=max(8, -(-total // PROGRESS_STEPS))
-        )
+        ceiling = max(8, -(-total // PROGRESS_STEPS), MIN_CHUNK_BAR_PARAMS // max(bars, 1))
+        size = memory.chunk_size(per_set, budget, total, ceiling=ceiling)
     else:
         per_set = bars  # one int8 row per set; signals() temporaries are counted once below
         size = memory.chunk_size(per_set, budget - SIGNALS_BYTES_PER_BAR * bars, total)

@@ -160,3 +160,26 @@ def test_generic_path_rejects_untradable_targets(frame, tmp_path: Path) -> None:
     with pytest.raises(UnsupportedTargetError, match=r"'half_in' emitted target 0.5 at bar 2024"):
         run_sweep(HalfIn(), frame, BTC, ExecutionModel(), [{"window": 10, "level": 1.0}], out=path)
     assert not path.exists() and list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_chunks_stream_the_same_table(
+    frame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Many small chunks (row groups) give the same rows as one chunk, and report progress."""
+    import pyarrow.parquet as pq
+
+    from research.sweep import engine
+
+    strategy = get_strategy("ema_cross")
+    sets = random_sets(strategy, axes(strategy), 30, seed=5)
+    whole = run_sweep(strategy, frame, BTC, ExecutionModel(), sets, out=tmp_path / "one.parquet")
+    monkeypatch.setattr(engine, "MIN_CHUNK_BAR_PARAMS", 0)
+    seen: list[tuple[int, int]] = []
+    parts = run_sweep(
+        strategy, frame, BTC, ExecutionModel(), sets, out=tmp_path / "many.parquet",
+        progress=lambda done, total: seen.append((done, total)),
+    )  # fmt: skip
+    assert (whole.chunks, parts.chunks, parts.chunk_size) == (1, 4, 8)
+    assert seen == [(8, 30), (16, 30), (24, 30), (30, 30)]
+    assert pq.ParquetFile(parts.path).num_row_groups == 4
+    assert parts.table().equals(whole.table())
