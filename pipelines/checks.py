@@ -20,7 +20,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetK
 
 from drydock import lake, ohlcv
 from drydock.ohlcv import SeriesKey
-from drydock.quality import MAX_OFFENDERS, check_bars, freshness
+from drydock.quality import MAX_OFFENDERS, OUTLIER_SIGMA, check_bars, freshness
 from drydock.timeframes import timeframe_delta
 from drydock.types import BAR_SCHEMA
 from pipelines.series import format_series
@@ -45,7 +45,6 @@ BAR_CHECKS: dict[str, tuple[AssetCheckSeverity, str]] = {
         "No log return beyond 8 robust sigma (drydock.quality; flagged, never dropped).",
     ),
 }
-OUTLIER_SIGMA = 8.0
 
 
 @dataclass(frozen=True, slots=True)

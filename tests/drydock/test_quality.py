@@ -94,7 +94,7 @@ def test_outliers_are_flagged_beyond_n_robust_sigma_and_not_counted_as_problems(
     report = check_bars(bars(closes), "1h")
     assert report.outliers == 1 and report.clean
     assert report.first_offenders == (
-        "2024-03-05 04:00 UTC: return +5.0% beyond 8 sigma (outlier)",
+        "2024-03-05 04:00 UTC: return +5.0% beyond 12 sigma (outlier)",
     )
     assert check_bars(bars(closes), "1h", outlier_sigma=80).outliers == 0
 
@@ -106,8 +106,8 @@ def test_outlier_scale_is_local_to_its_window() -> None:
     closes[1500] *= 1.03
     report = check_bars(bars(closes), "1h")
     assert report.first_offenders[:2] == (
-        "2024-03-21 20:00 UTC: return +3.0% beyond 8 sigma (outlier)",  # bar 500 and back down
-        "2024-03-21 21:00 UTC: return -3.1% beyond 8 sigma (outlier)",
+        "2024-03-21 20:00 UTC: return +3.0% beyond 12 sigma (outlier)",  # bar 500 and back down
+        "2024-03-21 21:00 UTC: return -3.1% beyond 12 sigma (outlier)",
     )
     # only bars near the regime change are judged by a partly calm window; bar 1500 is not
     assert report.outliers < 25
