@@ -24,8 +24,6 @@ from strategies import get_strategy
 
 BARS = 120_000
 FAST, SLOW = 12, 26
-#: The former 100-set sweep grid, still imported by tests/benchmarks/test_figures.py.
-GRID = [(f, s) for f in range(4, 24, 2) for s in range(30, 130, 10)]
 # Default fees and slippage; cash large enough that no 1m EMA column bleeds under the venue's min
 # notional within 120k bars (that case re-simulates once per skipped order: see docs/benchmarks.md).
 EXECUTION = ExecutionModel(init_cash=1e9)

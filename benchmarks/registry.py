@@ -21,6 +21,10 @@ def _lazy(module: str, function: str) -> Callable[[], Figure]:
 FIGURES: dict[str, Callable[[], Figure]] = {
     "backtest_vs_python_loop_ratio": _lazy("benchmarks.backtest", "backtest_vs_python_loop_ratio"),
     "sweep_bar_params_per_s": _lazy("benchmarks.backtest", "sweep_bar_params_per_s"),
+    "sweep_generic_bar_params_per_s": _lazy(
+        "benchmarks.backtest", "sweep_generic_bar_params_per_s"
+    ),
+    "sweep_peak_rss_mb": _lazy("benchmarks.backtest", "sweep_peak_rss_mb"),
     "ingest_rows_per_s": _lazy("benchmarks.market_data", "ingest_rows_per_s"),
     "query_1y_1m_ms": _lazy("benchmarks.market_data", "query_1y_1m_ms"),
     "resample_rows_per_s": _lazy("benchmarks.market_data", "resample_rows_per_s"),

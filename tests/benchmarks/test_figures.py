@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.backtest import GRID, backtest_vs_python_loop_ratio, sweep_bar_params_per_s
+from benchmarks.backtest import backtest_vs_python_loop_ratio
 
 pytestmark = pytest.mark.integration  # vectorbt simulations
 
@@ -16,11 +16,3 @@ def test_backtest_ratio_figure() -> None:
     assert figure["name"] == "backtest_vs_python_loop_ratio"
     assert (figure["unit"], figure["baseline"], figure["n"]) == ("x", 1.0, 3_000)
     assert figure["value"] == figure["ratio"] > 0
-
-
-def test_sweep_figure() -> None:
-    figure = json.loads(sweep_bar_params_per_s(bars=3_000, repeat=1).json())
-    assert (figure["name"], figure["unit"]) == ("sweep_bar_params_per_s", "bar-params/s")
-    assert figure["n"] == 3_000 * len(GRID) == 300_000
-    assert figure["value"] > 0 and figure["baseline"] > 0
-    assert figure["ratio"] == pytest.approx(figure["value"] / figure["baseline"], abs=0.01)
