@@ -161,7 +161,8 @@ def sweep_command(
         console.print(top_table(title, best, result.param_names, objective))
     else:
         console.print(f"No set meets the constraints among {result.sets:,} (see the table).")
-    console.print(f"results: {result.path}")
+    # Paths and commands are printed unwrapped and without markup, so they copy and paste whole.
+    console.print(f"results: {result.path}", soft_wrap=True, markup=False, highlight=False)
     if track:
         from drydock import ohlcv
         from drydock.settings import get_settings
@@ -172,5 +173,9 @@ def sweep_command(
             run_id = log_sweep(result, frame, key, execution, children)
         console.print(f"MLflow run [bold]{run_id}[/] in {get_settings().mlflow_tracking_uri}.")
     console.print(
-        f"query: duckdb -c \"SELECT * FROM '{result.path}' WHERE feasible ORDER BY objective DESC LIMIT 10\""
+        f"query: duckdb -c \"SELECT * FROM '{result.path}' WHERE feasible ORDER BY objective DESC "
+        'LIMIT 10"',
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
     )
