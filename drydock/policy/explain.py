@@ -1,0 +1,150 @@
+"""What ``drydock policy check`` and ``explain`` show: effective rules, actions read from JSON.
+
+Pure helpers (no printing): the CLI renders their output. Bad files raise :class:`ConfigError`
+with one line naming the file, the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from drydock.errors import ConfigError
+from drydock.policy.config import Policy
+from drydock.policy.context import PolicyContext
+from drydock.types import Action, PolicyDecision, Side
+
+#: Action fields a JSON file may set (``notional_usd`` is derived, ``malformed`` computed).
+ACTION_FIELDS = tuple(f.name for f in fields(Action) if f.init)
+CONTEXT_FIELDS = tuple(f.name for f in fields(PolicyContext) if f.init)
+
+
+def effective_rules(policy: Policy) -> list[tuple[str, str]]:
+    """``(rule, value)`` for every switch and every limit the policy sets, in layer order.
+
+    Omitted limits are left out (they mean "no limit from this rule"); the two switches are
+    always shown, so an operator sees that the kill switch is off.
+    """
+    rows: list[tuple[str, str]] = []
+    for section in ("system", "risk", "circuit_breakers"):
+        for name, value in getattr(policy, section).model_dump(mode="json").items():
+            switch = name in ("kill_switch", "emergency_stop")
+            if switch or (value is not None and value != []):
+                rows.append((f"{section}.{name}", _show(value)))
+    for i, grant in enumerate(policy.session.grants):
+        values = grant.model_dump(mode="json", exclude_none=True)
+        rows.append(
+            (f"session.grants[{i}]", ", ".join(f"{k}={_show(v)}" for k, v in values.items()))
+        )
+    if not policy.session.grants:
+        rows.append(("session.grants", "(none: the session layer is open)"))
+    return rows
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]" if value else "[] (matches nothing)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:,.0f}"
+    return str(value)
+
+
+def _read_object(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``; every failure is one ConfigError line naming the file."""
+    shown = str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{what} file {shown} does not exist. Pass an existing JSON file."
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} file {shown} is a directory. Pass a JSON file.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} file {shown} is not UTF-8 text (byte {exc.start}).") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} file {shown} cannot be read: {exc.strerror}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{what} file {shown} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}. Fix the syntax."
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} file {shown} must hold one JSON object {{...}}, not a list.")
+    return data
+
+
+def _unknown(data: dict[str, Any], allowed: tuple[str, ...], what: str, path: Path) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if not unknown:
+        return
+    hint = (
+        " notional_usd is derived as quantity * price; pass those instead."
+        if ("notional_usd" in unknown)
+        else ""
+    )
+    raise ConfigError(
+        f"{what} file {path}: unknown field(s) {', '.join(map(repr, unknown))}.{hint} Valid "
+        f"fields: {', '.join(allowed)}."
+    )
+
+
+def load_action(path: Path) -> Action:
+    """An :class:`Action` from a JSON object; ``side`` is "buy" or "sell".
+
+    Values are passed through as written, so a malformed action (a string quantity, a padded
+    symbol) is built and then denied by the engine with its reason, rather than refused here.
+    """
+    data = _read_object(path, "Action")
+    _unknown(data, ACTION_FIELDS, "Action", path)
+    if "kind" not in data or "venue" not in data:
+        raise ConfigError(
+            f'Action file {path} needs "kind" and "venue", e.g. {{"kind": "order", "venue": '
+            '"binance", "symbol": "BTC/USDT", "side": "buy", "quantity": 0.1, "price": 60000}.'
+        )
+    side = data.get("side")
+    if isinstance(side, str) and side in {s.value for s in Side}:
+        data["side"] = Side(side)
+    return Action(**data)
+
+
+def load_context(path: Path | None, now: datetime) -> PolicyContext:
+    """A :class:`PolicyContext` from a JSON object (``now`` as ISO 8601), or an empty one at ``now``."""
+    if path is None:
+        return PolicyContext(now=now)
+    data = _read_object(path, "Context")
+    _unknown(data, CONTEXT_FIELDS, "Context", path)
+    if "now" in data:
+        try:
+            data["now"] = datetime.fromisoformat(data["now"])
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f'Context file {path}: "now" = {data["now"]!r} is not an ISO 8601 time; write '
+                'e.g. "2025-06-01T12:00:00+00:00".'
+            ) from None
+    else:
+        data["now"] = now
+    try:
+        return PolicyContext(**data)
+    except (TypeError, AttributeError) as exc:
+        raise ConfigError(f"Context file {path}: {exc}; check the field types.") from None
+
+
+def decision_record(action: Action, decision: PolicyDecision, policy: Policy) -> dict[str, Any]:
+    """The decision as a JSON-ready mapping: verdict, hash, version, action and violations."""
+    return {
+        "verdict": decision.verdict.value,
+        "allowed": decision.allowed,
+        "policy_hash": decision.policy_hash,
+        "policy_version": policy.version,
+        "summary": decision.explain(),
+        "action": {k: v.value if isinstance(v, Side) else v for k, v in asdict(action).items()},
+        "violations": [{**asdict(v), "severity": v.severity.value} for v in decision.violations],
+    }
