@@ -115,8 +115,10 @@ def quarantine_rows() -> pl.DataFrame:
         parts.append(
             frame.with_columns(
                 *(pl.lit(keys.get(name, "")).alias(name) for name in SERIES_COLUMNS),
-                pl.col("day").cast(pl.String).alias("date"),
-            ).drop("day")
+                pl.col("day").cast(pl.String).alias("date")
+                if "day" in frame.columns  # files of the earlier day layout carry it in the path
+                else pl.lit(keys.get("date", "")).alias("date"),
+            ).drop("day", strict=False)
         )
     if not parts:
         return pl.DataFrame(

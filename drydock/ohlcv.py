@@ -230,6 +230,7 @@ def write_bars(
     _check_dataset(dataset)
     if mode not in ("replace", "merge"):
         raise DrydockError(f"write_bars mode must be 'replace' or 'merge', got {mode!r}.")
+    series_files(key, dataset, lake_dir)  # refuses a series still in the earlier layout
     good, bad = split_valid(frame, key.timeframe)
     if days is None:
         seen = pl.concat([good["ts"], bad["ts"].drop_nulls()]).dt.date().unique()
@@ -354,12 +355,32 @@ def quarantined(
 ) -> pl.DataFrame:
     """Quarantined rows of one series (bar columns, ``day``, ``reason``), oldest day first."""
     _check_dataset(dataset)
-    files = lake.partition_files(quarantine_dataset(dataset), key.keys(), lake_dir)
+    files = series_files(key, quarantine_dataset(dataset), lake_dir)
     if not files:
         return pl.DataFrame(schema={**BAR_SCHEMA, "reason": pl.String, "day": pl.Date})
     return pl.concat([pl.read_parquet(f, hive_partitioning=False) for f in files]).sort(
         "day", maintain_order=True
     )
+
+
+def series_files(
+    key: SeriesKey, dataset: str = DATASET, lake_dir: Path | None = None
+) -> list[Path]:
+    """The period files of one series (or of its quarantine: ``_quarantine/<dataset>``).
+
+    A file in the earlier one-file-per-day layout (``date=`` folders) is refused with the fix,
+    rather than read as if it were a period.
+    """
+    files = lake.partition_files(dataset, key.keys(), lake_dir)
+    legacy = [f for f in files if PERIOD not in lake.partition_values(f)]
+    if legacy:
+        root = lake_dir if lake_dir is not None else get_settings().lake_dir
+        raise CorruptDataError(
+            f"The lake holds {len(legacy)} file(s) of {key} in the earlier one-file-per-day "
+            f"layout (e.g. {legacy[0]}); this version stores one file per month (below 1h) or "
+            f"year. Move {root} aside and rebuild it with `drydock ingest` (or `make demo`)."
+        )
+    return files
 
 
 def available_series(lake_dir: Path | None = None, dataset: str = DATASET) -> list[SeriesKey]:
@@ -382,7 +403,7 @@ def _span(start: datetime | None, end: datetime | None) -> str:
 
 def _holdings(key: SeriesKey, lake_dir: Path | None) -> str:
     """What the lake holds for ``key`` (first .. last bar, count), or the other series it has."""
-    files = lake.partition_files(DATASET, key.keys(), lake_dir)
+    files = series_files(key, DATASET, lake_dir)
     if files:
         ts = pl.read_parquet(files, columns=["ts"], hive_partitioning=False)["ts"]
         first, last = ts.min(), ts.max()
@@ -490,7 +511,7 @@ def read(
             f"The window {_span(start, end)} for {key} is empty: the start must be before the "
             "end (the end is exclusive). Swap them or widen the window."
         )
-    files = _overlapping(lake.partition_files(dataset, key.keys(), lake_dir), start, end)
+    files = _overlapping(series_files(key, dataset, lake_dir), start, end)
     if not files:
         raise shortage(key, start, end, f"No {_noun(dataset)}", lake_dir)
     frame = window(_read_files(key, files), start, end)

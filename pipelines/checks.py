@@ -87,7 +87,7 @@ def _lake_window(
     key: SeriesKey, dataset: str, start: datetime, end: datetime
 ) -> tuple[pl.DataFrame, list[str], datetime | None, datetime | None]:
     """Raw lake rows of ``[start, end)`` (no validation), schema problems, series' first/last bar."""
-    files = lake.partition_files(dataset, key.keys())
+    files = ohlcv.series_files(key, dataset)
     if not files:
         return pl.DataFrame(schema=BAR_SCHEMA), [], None, None
     problems: list[str] = []

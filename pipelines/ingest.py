@@ -28,7 +28,7 @@ from dagster import (
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from drydock import lake, ohlcv
+from drydock import ohlcv
 from drydock.catalog import load_catalog
 from drydock.errors import DrydockError
 from drydock.logs import configure_logging, get_logger
@@ -141,7 +141,7 @@ def last_partition_day() -> date:
 
 def _last_stored_day(key: SeriesKey) -> date | None:
     """The UTC day of the newest stored bar (keeping up to date re-fetches it: it may be partial)."""
-    files = lake.partition_files(ohlcv.DATASET, key.keys())
+    files = ohlcv.series_files(key)
     if not files:
         return None
     last = pl.read_parquet(files[-1], columns=["ts"])["ts"].max()

@@ -327,3 +327,15 @@ def test_empty_lake_views_exist_with_their_columns(home: Path) -> None:
             assert con.sql(f"SELECT count(*) FROM {view}").fetchone() == (0,)
         assert "annualized" in con.sql("SELECT * FROM funding_rates").columns
     assert os.path.exists(warehouse.refresh_views())
+
+
+def test_files_of_the_earlier_day_layout_are_refused_with_the_fix(tmp_path: Path) -> None:
+    day_file = lake.partition_dir("ohlcv", {**H1.keys(), "date": "2024-03-01"}, tmp_path)
+    lake.atomic_write_parquet(bars(at(date(2024, 3, 1)), 24, "1h"), day_file / lake.PART_FILE)
+    with pytest.raises(CorruptDataError) as err:
+        ohlcv.read(H1, lake_dir=tmp_path)
+    text = str(err.value)
+    assert "earlier one-file-per-day layout" in text and "date=2024-03-01" in text
+    assert f"Move {tmp_path} aside and rebuild it with `drydock ingest`" in text
+    with pytest.raises(CorruptDataError, match="one-file-per-day"):
+        ohlcv.write_bars(H1, bars(at(date(2024, 3, 2)), 24, "1h"), lake_dir=tmp_path)
