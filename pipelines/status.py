@@ -6,7 +6,6 @@ catalog) returning dataclasses; the CLI only renders them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -234,16 +233,19 @@ def last_materializations(instance: Any, asset: str = "ohlcv") -> dict[SeriesKey
 
 
 def dagster_materializations() -> dict[str, dict[SeriesKey, datetime]]:
-    """Per bar dataset, :func:`last_materializations` of its asset on ``DAGSTER_HOME``.
+    """Per bar dataset, :func:`last_materializations` of its asset on the instance ``drydock
+    ingest`` records on (the settings' ``dagster/`` folder, what ``make dagster`` opens).
 
-    {} when ``DAGSTER_HOME`` is unset, missing or empty (nothing was ever recorded).
+    {} when that folder is missing or empty (nothing was ever recorded); it is never created here.
     """
-    home = os.environ.get("DAGSTER_HOME")
-    if not home or not Path(home).is_dir() or not any(Path(home).iterdir()):
-        return {}
-    from dagster import DagsterInstance
+    from drydock.settings import get_settings
 
-    with DagsterInstance.get() as instance:
+    home = get_settings().dagster_home
+    if not home.is_dir() or not any(home.iterdir()):
+        return {}
+    from pipelines.instance import open_instance
+
+    with open_instance(ephemeral=False) as instance:
         return {dataset: last_materializations(instance, dataset) for dataset in ohlcv.DATASETS}
 
 

@@ -223,7 +223,9 @@ def test_status_of_an_empty_lake(
 def test_status_reads_the_last_materialization_from_dagster_home(
     home: Path, catalog: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dagster import AssetMaterialization, DagsterInstance, MultiPartitionKey
+    from dagster import AssetMaterialization, MultiPartitionKey
+
+    from pipelines.instance import open_instance
 
     catalog.unlink()
     assert (
@@ -232,7 +234,8 @@ def test_status_reads_the_last_materialization_from_dagster_home(
         )
         == 0
     )
-    with DagsterInstance.get() as instance:  # the instance on DAGSTER_HOME (home / "dagster")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # status needs no env: ingest's instance
+    with open_instance(ephemeral=False) as instance:  # home / "dagster", where ingest records
         key = MultiPartitionKey({"day": "2021-06-10", "series": "binance:BTC/USDT:1h"})
         instance.report_runless_asset_event(AssetMaterialization("ohlcv", partition=key))
         (record,) = instance.fetch_materializations(
