@@ -15,6 +15,7 @@ import json
 import tomllib
 from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     Strict,
     ValidationError,
     field_validator,
@@ -173,8 +173,6 @@ class Policy(_Section):
     risk: RiskRules = Field(default_factory=RiskRules)
     circuit_breakers: CircuitBreakerRules = Field(default_factory=CircuitBreakerRules)
 
-    _hash: str = PrivateAttr(default="")
-
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
@@ -184,7 +182,7 @@ class Policy(_Section):
 
     def model_post_init(self, context: Any, /) -> None:
         """Hash once, at validation: every decision reads the cached value."""
-        self._hash = self.compute_hash()
+        _ = self.content_hash
 
     def model_copy(self, *, update: Any = None, deep: bool = False) -> Policy:
         """A re-validated copy (so an update can neither skip validation nor keep a stale hash)."""
@@ -198,10 +196,14 @@ class Policy(_Section):
         """sha256 hex of :meth:`canonical_json` (~10 us; :attr:`content_hash` caches it)."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
-        """sha256 hex of :meth:`canonical_json`: equal for equal rules, whatever the file layout."""
-        return self._hash
+        """sha256 hex of :meth:`canonical_json`: equal for equal rules, whatever the file layout.
+
+        Computed once at validation (a plain attribute read per decision afterwards); the model
+        is frozen and :meth:`model_copy` re-validates, so the cached value cannot go stale.
+        """
+        return self.compute_hash()
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

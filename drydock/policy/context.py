@@ -38,6 +38,7 @@ class PolicyContext:
     consecutive_failures: int = 0
     breaker_tripped: bool = False
     _bad_keys: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
+    _problems: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Key positions by canonical symbol (summing absolute notionals of keys that merge)."""
@@ -55,16 +56,22 @@ class PolicyContext:
             positions[symbol] = positions.get(symbol, 0.0) + abs(number)
         object.__setattr__(self, "position_notional_usd", MappingProxyType(positions))
         object.__setattr__(self, "_bad_keys", tuple(bad))
+        object.__setattr__(self, "_problems", tuple(self._find_problems()))
 
     def position_of(self, symbol: str) -> float:
         """Absolute notional held in ``symbol`` (a canonical symbol; keys were canonicalized)."""
         return self.position_notional_usd.get(symbol, 0.0)
 
-    def problems(self) -> list[str]:
+    def problems(self) -> tuple[str, ...]:
         """Why this context cannot be decided on: every numeric input finite, counts whole >= 0.
 
-        A NaN would compare False against every limit and so pass it: fail closed instead.
+        A NaN would compare False against every limit and so pass it: fail closed instead. The
+        context is frozen (positions behind a read-only mapping), so this is found once, when it
+        is built.
         """
+        return self._problems
+
+    def _find_problems(self) -> list[str]:
         out = [f"position key {k!r} is not a symbol" for k in self._bad_keys]
         for symbol, value in self.position_notional_usd.items():
             if not math.isfinite(value):

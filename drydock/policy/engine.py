@@ -375,7 +375,10 @@ def evaluate(action: Action, context: PolicyContext, policy: Policy) -> PolicyDe
     warnings: list[Violation] = []
     for _, layer in LAYERS:
         violations = layer(action, context, policy)
-        if any(v.severity is Severity.CRITICAL for v in violations):
-            return PolicyDecision(Verdict.DENY, policy.content_hash, (*warnings, *violations))
+        if not violations:
+            continue
+        for v in violations:
+            if v.severity is Severity.CRITICAL:
+                return PolicyDecision(Verdict.DENY, policy.content_hash, (*warnings, *violations))
         warnings.extend(violations)
     return PolicyDecision(Verdict.ALLOW, policy.content_hash, tuple(warnings))

@@ -35,10 +35,8 @@ def effective_rules(policy: Policy) -> list[tuple[str, str]]:
             if switch or (value is not None and value != []):
                 rows.append((f"{section}.{name}", _show(value)))
     for i, grant in enumerate(policy.session.grants):
-        values = grant.model_dump(mode="json", exclude_none=True)
-        rows.append(
-            (f"session.grants[{i}]", ", ".join(f"{k}={_show(v)}" for k, v in values.items()))
-        )
+        for name, value in grant.model_dump(mode="json", exclude_none=True).items():
+            rows.append((f"session.grants[{i}].{name}", _show(value)))
     if not policy.session.grants:
         rows.append(("session.grants", "(none: the session layer is open)"))
     return rows
