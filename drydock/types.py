@@ -201,6 +201,8 @@ class Action:
     value: int = 0
     token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    quoted_price: float = 0.0  # the venue's quote the price was taken from; 0: none given
+    fee_usd: float = 0.0  # expected fee or gas cost of the action in USD
     notional_usd: float = field(init=False, default=0.0)
     malformed: str = field(init=False, default="")
 
@@ -218,6 +220,10 @@ class Action:
         object.__setattr__(self, "notional_usd", notional)
         if self.kind in ORDER_KINDS:
             problems.extend(_order_problems(self, notional))
+        for name in ("quoted_price", "fee_usd"):
+            value = getattr(self, name)
+            if not (math.isfinite(_number(value)) and value >= 0):
+                problems.append(f"{name}={value!r} is not a finite number >= 0")
         if not (isinstance(self.leverage, int | float) and math.isfinite(self.leverage)):
             problems.append(f"leverage={self.leverage!r} is not a finite number")
         elif self.leverage <= 0:

@@ -134,6 +134,10 @@ class RiskRules(_Section):
     max_leverage: float | None = Field(default=None, ge=1)
     max_daily_trades: int | None = Field(default=None, ge=0)
     max_concurrent_positions: int | None = Field(default=None, ge=0)
+    min_position_notional_usd: float | None = Field(default=None, gt=0)
+    max_concentration_pct: float | None = Field(default=None, gt=0, le=100)
+    max_slippage_bps: float | None = Field(default=None, ge=0)
+    max_fee_pct: float | None = Field(default=None, ge=0, le=100)
 
     _symbols = field_validator("symbol_whitelist")(_canonical_list(canonical_symbol))
 
@@ -143,6 +147,7 @@ class RiskRules(_Section):
             ("min_order_notional_usd", "max_order_notional_usd"),
             ("max_order_notional_usd", "max_position_notional_usd"),
             ("min_order_notional_usd", "max_position_notional_usd"),
+            ("min_position_notional_usd", "max_position_notional_usd"),
         )
         for low, high in pairs:
             a, b = getattr(self, low), getattr(self, high)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from drydock.policy.config import SUPPORTED_ACTION_KINDS, Grant, Policy
 from drydock.policy.context import PolicyContext
+from drydock.policy.sizing import sizing_rules
 from drydock.types import Action, PolicyDecision, Severity, Verdict, Violation
 
 SYSTEM, SESSION, RISK, BREAKERS = "system", "session", "risk", "circuit_breakers"
@@ -306,6 +307,7 @@ def risk_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Viola
                 "close a position first or raise risk.max_concurrent_positions",
             )
         )
+    out.extend(sizing_rules(action, ctx, rules, held))
     return out
 
 
