@@ -97,7 +97,10 @@ def test_decision_shape_hash_and_determinism(
     assert decision.policy_hash == policy.content_hash
     assert (decision.verdict is Verdict.DENY) == bool(decision.violations)
     assert len({v.layer for v in decision.violations}) <= 1  # first denying layer only
-    assert all(v.rule_id.startswith(v.layer + ".") and v.message for v in decision.violations)
+    assert all(
+        v.rule_id.startswith(v.layer + ".") and v.message and v.suggestion
+        for v in decision.violations
+    )
     assert evaluate(action, ctx, policy) == decision
     reloaded = parse_policy(json.loads(policy.canonical_json()))
     assert reloaded.content_hash == policy.content_hash
