@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -190,6 +190,7 @@ class Action:
     venue: str
     symbol: str = ""
     side: Side | None = None
+    _: KW_ONLY  # money and everything after it by name: a positional 100.0 was a silent quantity
     quantity: float = 0.0
     price: float = 0.0
     leverage: float = 1.0

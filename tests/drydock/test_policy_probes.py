@@ -315,3 +315,9 @@ def test_copies_are_revalidated_and_rehashed() -> None:
     assert changed.content_hash == changed.compute_hash() != p.content_hash
     with pytest.raises(ValidationError, match="version"):
         p.model_copy(update={"version": " "})
+
+
+def test_money_fields_of_an_action_are_keyword_only() -> None:
+    # A positional 100.0 after the side once became the quantity of a test's order silently.
+    with pytest.raises(TypeError):
+        Action("order", "binance", "BTC/USDT", Side.BUY, 100.0)  # type: ignore[misc]

@@ -126,7 +126,9 @@ def test_a_fill_needs_a_journaled_order(journal: SqliteJournal) -> None:
 
 
 def test_decisions_store_hash_verdict_and_explanation(journal: SqliteJournal) -> None:
-    action = Action("order", "binance", "BTC/USDT", Side.BUY, 100.0, strategy_id="ema_cross")
+    action = Action(
+        "order", "binance", "BTC/USDT", Side.BUY, quantity=1.0, price=100.0, strategy_id="ema_cross"
+    )
     v = Violation("system.kill_file", "system", Severity.CRITICAL, "kill file present", "resume")
     stored = journal.record_decision(
         "run-1", "k1", TS, action, PolicyDecision(Verdict.DENY, "abc", (v,)), "v1"
