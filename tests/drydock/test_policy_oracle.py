@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drydock.policy import Policy, PolicyContext, evaluate, parse_policy
 from drydock.types import Action, Side, Verdict
+
+# ~14 s of CPU: the property proof runs in `make test` (CI), not in the unit loop.
+pytestmark = pytest.mark.integration
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "DOGE/USDT"]
 VENUES = ["binance", "kraken", "okx"]

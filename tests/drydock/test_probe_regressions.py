@@ -12,6 +12,9 @@ from drydock.errors import ConfigError
 from drydock.ohlcv import SeriesKey
 from drydock.settings import get_settings
 
+# Each case ingests a lake and runs the CLI through backtest and replay: integration tier.
+pytestmark = pytest.mark.integration
+
 
 def run(
     args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
