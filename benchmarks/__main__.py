@@ -25,7 +25,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"unknown figure {', '.join(map(repr, unknown))}; valid names: {', '.join(FIGURES)}"
         )
+    from drydock.logs import configure_logging
     from drydock.runtime import prepare_numba
+    from drydock.settings import get_settings
+
+    if "log_level" not in get_settings().given:
+        configure_logging(
+            level="warning"
+        )  # the figures are the output; DRYDOCK_LOG_LEVEL=info logs
 
     prepare_numba()  # before vectorbt (and numba) are imported by the figures
     for name, figure in FIGURES.items():
