@@ -25,7 +25,7 @@ from strategies import get_strategy
 BARS = 120_000
 FAST, SLOW = 12, 26
 # Default fees and slippage; cash large enough that no 1m EMA column bleeds under the venue's min
-# notional within 120k bars (that case re-simulates once per skipped order: see docs/benchmarks.md).
+# notional within 120k bars (skipped orders would make the two sides unlike: see docs/benchmarks.md).
 EXECUTION = ExecutionModel(init_cash=1e9)
 
 
