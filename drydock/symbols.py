@@ -128,3 +128,53 @@ def canonical_chain(raw: str, strict: bool = False) -> str:
             f"Example: {CHAIN_EXAMPLES}."
         )
     return chain
+
+
+ADDRESS_EXAMPLES = (
+    "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913 (EVM) or "
+    "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA (Solana)"
+)
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE58_RE = re.compile(f"[{_BASE58}]{{32,44}}")
+_HEX_ADDRESS_RE = re.compile(r"0[xX][0-9a-fA-F]{40}")
+
+
+def _base58_length(text: str) -> int:
+    """Number of bytes ``text`` decodes to in Bitcoin base58 (leading '1's are zero bytes)."""
+    number = 0
+    for char in text:
+        number = number * 58 + _BASE58.index(char)
+    zeros = len(text) - len(text.lstrip("1"))
+    return zeros + (number.bit_length() + 7) // 8
+
+
+def _eip55_ok(address: str) -> bool:
+    """Whether a mixed-case EVM address carries a valid EIP-55 checksum."""
+    from eth_utils import to_checksum_address  # a core dependency (web3); imported on use
+
+    return bool(to_checksum_address(address.lower()) == address)
+
+
+def canonical_address(raw: str, strict: bool = False) -> str:
+    """Validate an EVM or Solana address: EVM lower-cased (a mixed-case one must pass EIP-55),
+    Solana base58 kept as is (case-sensitive) and required to decode to 32 bytes."""
+    text = _clean(raw, "address", ADDRESS_EXAMPLES, strict)
+    if text[:2] in ("0x", "0X"):
+        if _HEX_ADDRESS_RE.fullmatch(text) is None:
+            raise ConfigError(
+                f"Invalid address {raw!r}: an EVM address is 0x followed by 40 hex digits. "
+                f"Example: {ADDRESS_EXAMPLES}."
+            )
+        body = text[2:]
+        if body != body.lower() and body != body.upper() and not _eip55_ok("0x" + body):
+            raise ConfigError(
+                f"Invalid address {raw!r}: its mixed case is not a valid EIP-55 checksum (a typo "
+                f"or a look-alike). Copy the address again. Example: {ADDRESS_EXAMPLES}."
+            )
+        return "0x" + body.lower()
+    if _BASE58_RE.fullmatch(text) is None or _base58_length(text) != 32:
+        raise ConfigError(
+            f"Invalid address {raw!r}: expected 0x + 40 hex digits (EVM) or a base58 public key "
+            f"of 32 bytes (Solana). Example: {ADDRESS_EXAMPLES}."
+        )
+    return text

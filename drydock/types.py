@@ -18,7 +18,14 @@ import polars as pl
 
 from drydock.errors import DrydockError
 from drydock.execution import round_down
-from drydock.symbols import canonical_chain, canonical_exchange, canonical_symbol, canonical_token
+from drydock.policy.transaction import Payload
+from drydock.symbols import (
+    canonical_address,
+    canonical_chain,
+    canonical_exchange,
+    canonical_symbol,
+    canonical_token,
+)
 
 #: OHLCV bar schema: ``ts`` is the UTC open time of the bar; prices float64; volume in base units.
 BAR_SCHEMA: dict[str, pl.DataType] = {
@@ -50,10 +57,11 @@ class OrderStatus(StrEnum):
 
 
 class Verdict(StrEnum):
-    """The engine's answer; operator approvals arrive with the policy issue, not before."""
+    """The engine's answer: NEEDS_APPROVAL holds an action for an operator (no rule denied it)."""
 
     ALLOW = "allow"
     DENY = "deny"
+    NEEDS_APPROVAL = "needs_approval"
 
 
 class Severity(StrEnum):
@@ -172,6 +180,12 @@ class Position:
 
 #: Action kinds whose quantity, price and side describe an exchange order.
 ORDER_KINDS = frozenset({"order"})
+#: Action kinds that carry a chain transaction as ``payload`` (its ``kind`` must match).
+PAYLOAD_KINDS = frozenset({"evm_tx", "evm_sign_typed_data", "solana_tx"})
+#: Action kinds that move ``quantity`` of ``token`` (``transfer``/``withdraw``: to ``to``).
+MOVE_KINDS = frozenset({"transfer", "deposit", "withdraw"})
+#: Every action kind the engine knows; anything else is denied as unsupported.
+ACTION_KINDS = ORDER_KINDS | PAYLOAD_KINDS | MOVE_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +200,7 @@ class Action:
     and the engine denies it with ``system.malformed_action``.
     """
 
-    kind: str  # order, swap, transfer, approve, bridge, ...
+    kind: str  # one of ACTION_KINDS; anything else is denied as unsupported
     venue: str
     symbol: str = ""
     side: Side | None = None
@@ -204,6 +218,9 @@ class Action:
     extra: dict[str, str] = field(default_factory=dict)
     quoted_price: float = 0.0  # the venue's quote the price was taken from; 0: none given
     fee_usd: float = 0.0  # expected fee or gas cost of the action in USD
+    stop_price: float = 0.0  # the entry's protective stop (risk per trade); 0: none given
+    wallet: str = ""  # the signing address or account (rolling caps per wallet)
+    payload: Payload | None = None  # the chain transaction of a PAYLOAD_KINDS action
     notional_usd: float = field(init=False, default=0.0)
     malformed: str = field(init=False, default="")
 
@@ -221,7 +238,11 @@ class Action:
         object.__setattr__(self, "notional_usd", notional)
         if self.kind in ORDER_KINDS:
             problems.extend(_order_problems(self, notional))
-        for name in ("quoted_price", "fee_usd"):
+        elif self.kind in PAYLOAD_KINDS:
+            problems.extend(_payload_problems(self))
+        elif self.kind in MOVE_KINDS:
+            problems.extend(_move_problems(self))
+        for name in ("quoted_price", "fee_usd", "stop_price"):
             value = getattr(self, name)
             if not (math.isfinite(_number(value)) and value >= 0):
                 problems.append(f"{name}={value!r} is not a finite number >= 0")
@@ -257,12 +278,40 @@ def _order_problems(action: Action, notional: float) -> list[str]:
     return out
 
 
+def _payload_problems(action: Action) -> list[str]:
+    """A chain action needs a payload of its own kind, and the payload's own problems count."""
+    payload = action.payload
+    if payload is None or not isinstance(payload, Payload):
+        return [f"a {action.kind} action needs a payload (got {payload!r})"]
+    if payload.kind != action.kind:
+        return [f"a {action.kind} action carries a {payload.kind} payload"]
+    return list(payload.problems())
+
+
+def _move_problems(action: Action) -> list[str]:
+    """Transfers, deposits and withdrawals name a token and a finite amount > 0 (and a payee)."""
+    out = []
+    if not action.token:
+        out.append(f"a {action.kind} names the token it moves (token is empty)")
+    number = _number(action.quantity)
+    if not (math.isfinite(number) and number > 0):
+        out.append(f"quantity={action.quantity!r} is not a finite amount > 0")
+    price = _number(action.price)
+    if not (math.isfinite(price) and price >= 0):
+        out.append(f"price={action.price!r} is not a finite USD price >= 0 (0: unknown)")
+    if action.kind != "deposit" and not action.to:
+        out.append(f"a {action.kind} names its destination address in to (it is empty)")
+    return out
+
+
 #: Identifier fields of an action and the kernel function that canonicalizes each.
 _IDENTIFIERS: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("venue", partial(canonical_exchange, strict=True)),
     ("symbol", partial(canonical_symbol, strict=True)),
     ("token", partial(canonical_token, strict=True)),
     ("chain", partial(canonical_chain, strict=True)),
+    ("to", partial(canonical_address, strict=True)),
+    ("wallet", partial(canonical_address, strict=True)),
 )
 
 
@@ -292,10 +341,14 @@ class PolicyDecision:
     def explain(self) -> str:
         """'allowed', or the violations (warnings included) as one line."""
         if not self.violations:
-            return "allowed"
+            return "allowed" if self.allowed else self.verdict.value.replace("_", " ")
         listed = "; ".join(
             f"[{v.layer}/{v.rule_id}] {v.message}"
             + ("" if v.severity is Severity.CRITICAL else f" ({v.severity.value})")
             for v in self.violations
         )
-        return listed if self.verdict is Verdict.DENY else f"allowed with {listed}"
+        if self.verdict is Verdict.ALLOW:
+            return f"allowed with {listed}"
+        if self.verdict is Verdict.NEEDS_APPROVAL:
+            return f"needs approval: {listed}"
+        return listed

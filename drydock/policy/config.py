@@ -1,6 +1,7 @@
 """Policies as data: a TOML file validated by pydantic, versioned and content-hashed.
 
-Sections mirror the engine's layers (``system``, ``session``, ``risk``, ``circuit_breakers``).
+Sections mirror the engine's layers (``system``, ``session``, ``transaction``, ``risk``,
+``circuit_breakers``) plus ``approvals``.
 An omitted limit means "no limit from this rule"; the layers that remain still apply, and the
 engine denies any action kind it has no rules for. The :attr:`Policy.content_hash` (sha256 of the
 canonical JSON of the validated model) is stamped into every decision, so a journaled decision
@@ -13,15 +14,13 @@ import difflib
 import hashlib
 import json
 import tomllib
-from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     Strict,
     ValidationError,
@@ -29,37 +28,24 @@ from pydantic import (
     model_validator,
 )
 
-from drydock.errors import ConfigError, DrydockError
-from drydock.symbols import canonical_chain, canonical_exchange, canonical_symbol, canonical_token
+from drydock.errors import ConfigError
+from drydock.policy.evm import EvmRules
+from drydock.policy.schema import Section, canonical_list, canonical_one
+from drydock.policy.solana import SolanaRules
+from drydock.symbols import (
+    canonical_address,
+    canonical_chain,
+    canonical_exchange,
+    canonical_symbol,
+    canonical_token,
+)
+from drydock.types import ACTION_KINDS
 
 #: Action kinds the engine has rules for; anything else is denied by default.
-SUPPORTED_ACTION_KINDS = frozenset({"order"})
+SUPPORTED_ACTION_KINDS = ACTION_KINDS
 
-
-def _canonical_list(canonical: Callable[[str], str]) -> Callable[[list[str] | None], Any]:
-    """A validator that canonicalizes every item with a kernel function and refuses duplicates."""
-
-    def validate(values: list[str] | None) -> list[str] | None:
-        if values is None:
-            return None
-        out: list[str] = []
-        for raw in values:
-            try:
-                item = canonical(raw)
-            except DrydockError as exc:
-                raise ValueError(str(exc)) from None
-            if item in out:
-                raise ValueError(f"{raw!r} is listed twice (as {item!r}); list it once")
-            out.append(item)
-        return out
-
-    return validate
-
-
-class _Section(BaseModel):
-    """Strict, immutable base: unknown fields, numbers as strings, 1 for true and inf are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+_Section = Section
+_canonical_list = canonical_list
 
 
 class SystemRules(_Section):
@@ -138,6 +124,16 @@ class RiskRules(_Section):
     max_concentration_pct: float | None = Field(default=None, gt=0, le=100)
     max_slippage_bps: float | None = Field(default=None, ge=0)
     max_fee_pct: float | None = Field(default=None, ge=0, le=100)
+    #: Daily loss (realized + unrealized) at which new entries stop, in USD and/or percent of the
+    #: window's starting equity; the window is the UTC day or the rolling last 24 h.
+    max_daily_loss_usd: float | None = Field(default=None, gt=0)
+    max_daily_loss_pct: float | None = Field(default=None, gt=0, le=100)
+    daily_loss_window: Literal["utc_day", "rolling_24h"] = "utc_day"
+    #: Most equity an entry may lose if its stop is hit: quantity x |price - stop_price|.
+    max_risk_per_trade_pct: float | None = Field(default=None, gt=0, le=100)
+    #: Minutes after a symbol's position closes before a new entry in it.
+    cooldown_minutes: float | None = Field(default=None, gt=0)
+    max_orders_per_minute: int | None = Field(default=None, ge=1)
 
     _symbols = field_validator("symbol_whitelist")(_canonical_list(canonical_symbol))
 
@@ -165,6 +161,88 @@ class CircuitBreakerRules(_Section):
     max_drawdown_pct: float | None = Field(default=None, gt=0, le=100)
     max_consecutive_losses: int | None = Field(default=None, ge=1)
     max_consecutive_failures: int | None = Field(default=None, ge=1)
+    #: Trip when fewer than this percent of the last ``win_rate_window`` closed trades won (only
+    #: once that many trades have closed).
+    min_win_rate_pct: float | None = Field(default=None, gt=0, le=100)
+    win_rate_window: int = Field(default=20, ge=1)
+
+
+class TransferRules(_Section):
+    """Plain ``transfer`` and ``withdraw`` actions: payee allowlist and per-action caps."""
+
+    destination_allowlist: list[str] | None = None
+    #: Most whole units of an asset per action, e.g. ``{ USDC = 5000, ETH = 2 }``.
+    max_amount: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    max_usd: float | None = Field(default=None, gt=0)
+
+    _destinations = field_validator("destination_allowlist")(canonical_list(canonical_address))
+
+    @field_validator("max_amount")
+    @classmethod
+    def _assets(cls, value: dict[str, float]) -> dict[str, float]:
+        return {canonical_one(canonical_token)(k): v for k, v in value.items()}
+
+
+class RollingCap(_Section):
+    """A cumulative cap over a sliding window, counted per wallet, strategy, asset, destination
+    or in total; ``unit`` is ``usd`` or an asset (whole units). ``keys`` limits which wallets,
+    strategies, assets or destinations it applies to (default: each one separately)."""
+
+    id: str = Field(min_length=1)
+    scope: Literal["wallet", "strategy", "asset", "destination", "total"]
+    unit: str = "usd"
+    max: float = Field(gt=0)
+    window_hours: float = Field(default=24.0, gt=0, le=24 * 31)
+    keys: list[str] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if value != value.strip() or not value.strip():
+            raise ValueError('a cap id is non-blank text without padding, e.g. "wallet-24h-usd"')
+        return value
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, value: str) -> str:
+        return value if value == "usd" else canonical_one(canonical_token)(value)
+
+
+class TransactionRules(_Section):
+    """Layer 3: chain transaction rules and rolling caps (deny by default: a chain action needs
+    its chain's section)."""
+
+    evm: EvmRules | None = None
+    solana: SolanaRules | None = None
+    transfers: TransferRules | None = None
+    rolling_caps: list[RollingCap] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_caps(self) -> TransactionRules:
+        ids = [cap.id for cap in self.rolling_caps]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"rolling cap ids must be unique; repeated: {', '.join(twice)}")
+        return self
+
+
+class ApprovalRules(_Section):
+    """Actions an operator must approve (``drydock live approve``) before they go out."""
+
+    above_notional_usd: float | None = Field(default=None, gt=0)
+    kinds: list[str] = Field(default_factory=list)
+    expiry_minutes: float = Field(default=60.0, gt=0)
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, values: list[str]) -> list[str]:
+        unknown = [v for v in values if v not in ACTION_KINDS]
+        if unknown:
+            raise ValueError(
+                f"unknown action kinds {', '.join(map(repr, unknown))}; known: "
+                f"{', '.join(sorted(ACTION_KINDS))}"
+            )
+        return values
 
 
 class Policy(_Section):
@@ -175,8 +253,10 @@ class Policy(_Section):
     description: str = ""
     system: SystemRules = Field(default_factory=SystemRules)
     session: SessionRules = Field(default_factory=SessionRules)
+    transaction: TransactionRules = Field(default_factory=TransactionRules)
     risk: RiskRules = Field(default_factory=RiskRules)
     circuit_breakers: CircuitBreakerRules = Field(default_factory=CircuitBreakerRules)
+    approvals: ApprovalRules = Field(default_factory=ApprovalRules)
 
     @field_validator("version")
     @classmethod

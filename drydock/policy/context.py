@@ -37,6 +37,26 @@ class PolicyContext:
     consecutive_losses: int = 0
     consecutive_failures: int = 0
     breaker_tripped: bool = False
+    #: USD price per whole unit of an asset (``ETH``, ``USDC``, a token address), for value caps.
+    prices_usd: Mapping[str, float] = field(default_factory=_empty)
+    #: Amount already used in each rolling cap's window: ``(cap id, scope key) -> amount`` in the
+    #: cap's unit (USD or the asset's whole units); the scope key is the wallet, strategy, asset or
+    #: destination the cap is counted per. Built from the journal, so a restart keeps it.
+    rolling_usage: Mapping[tuple[str, str], float] = field(default_factory=_empty)
+    #: Realized + unrealized PnL in the daily-loss window (negative is a loss) and the equity at
+    #: the window's start (the base of ``max_daily_loss_pct``).
+    daily_pnl_usd: float = 0.0
+    day_start_equity_usd: float = 0.0
+    #: Orders this strategy sent in the last 60 s (rate limit).
+    orders_last_minute: int = 0
+    #: When each symbol's position last went flat (cooldown after close); canonical keys.
+    last_close_at: Mapping[str, datetime] = field(default_factory=_empty)
+    #: Outcomes of the most recent closed trades, oldest first (True = a win), for the win-rate
+    #: breaker.
+    recent_trade_wins: tuple[bool, ...] = ()
+    #: True when an operator approved this very action (``drydock live approve``): the approval
+    #: threshold is then satisfied, every other rule still applies.
+    operator_approved: bool = False
     _bad_keys: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
     _problems: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
 
@@ -58,6 +78,10 @@ class PolicyContext:
         object.__setattr__(self, "_bad_keys", tuple(bad))
         object.__setattr__(self, "_problems", tuple(self._find_problems()))
 
+    def price_of(self, asset: str) -> float | None:
+        """USD per whole unit of ``asset`` (a canonical token), or None when the context has none."""
+        return self.prices_usd.get(asset)
+
     def position_of(self, symbol: str) -> float:
         """Absolute notional held in ``symbol`` (a canonical symbol; keys were canonicalized)."""
         return self.position_notional_usd.get(symbol, 0.0)
@@ -76,7 +100,26 @@ class PolicyContext:
         for symbol, value in self.position_notional_usd.items():
             if not math.isfinite(value):
                 out.append(f"position_notional_usd[{symbol!r}]={value!r} is not finite")
-        for name in ("equity_usd", "equity_high_water_usd"):
+        for name, mapping in (
+            ("prices_usd", self.prices_usd),
+            ("rolling_usage", self.rolling_usage),
+        ):
+            for key, value in mapping.items():
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    out.append(f"{name}[{key!r}]={value!r} is not a number")
+                elif not (math.isfinite(value) and value >= 0):
+                    out.append(f"{name}[{key!r}]={value!r} is not a finite number >= 0")
+        for symbol, when in self.last_close_at.items():
+            if not isinstance(when, datetime) or when.utcoffset() is None:
+                out.append(f"last_close_at[{symbol!r}]={when!r} is not a timezone-aware time")
+        if any(not isinstance(win, bool) for win in self.recent_trade_wins):
+            out.append("recent_trade_wins holds values that are not True/False")
+        for name in (
+            "equity_usd",
+            "equity_high_water_usd",
+            "daily_pnl_usd",
+            "day_start_equity_usd",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 out.append(f"{name}={value!r} is not a number")
@@ -99,7 +142,13 @@ class PolicyContext:
         return max(0.0, (peak - self.equity_usd) / peak * 100.0)
 
 
-_COUNTS = ("open_positions", "trades_today", "consecutive_losses", "consecutive_failures")
+_COUNTS = (
+    "open_positions",
+    "trades_today",
+    "consecutive_losses",
+    "consecutive_failures",
+    "orders_last_minute",
+)
 
 
 def mark_high_water(peak: float, equity: float) -> float:
