@@ -150,7 +150,7 @@ def _base58_length(text: str) -> int:
 
 def _eip55_ok(address: str) -> bool:
     """Whether a mixed-case EVM address carries a valid EIP-55 checksum."""
-    from eth_utils import to_checksum_address  # a core dependency (web3); imported on use
+    from eth_utils.address import to_checksum_address  # core dependency (web3); lazy
 
     return bool(to_checksum_address(address.lower()) == address)
 

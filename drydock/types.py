@@ -242,6 +242,13 @@ class Action:
             problems.extend(_payload_problems(self))
         elif self.kind in MOVE_KINDS:
             problems.extend(_move_problems(self))
+        if self.reduces_position is not False and (
+            self.reduces_position is not True or self.kind not in ORDER_KINDS
+        ):
+            problems.append(
+                f"reduces_position={self.reduces_position!r}: only an order can be an exit "
+                "(True/False)"
+            )
         for name in ("quoted_price", "fee_usd", "stop_price"):
             value = getattr(self, name)
             if not (math.isfinite(_number(value)) and value >= 0):

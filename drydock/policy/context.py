@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from drydock.errors import DrydockError
 from drydock.symbols import canonical_symbol
 
 
-def _empty() -> Mapping[str, float]:
+def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 

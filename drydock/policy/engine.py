@@ -1,24 +1,30 @@
 """The policy engine: ``evaluate(action, context, policy)``, pure, layered, deny by default.
 
-Layers run in DESIGN order: system, session, (transaction), risk, circuit_breakers. The first
+Layers run in DESIGN order: system, session, transaction, risk, circuit_breakers. The first
 layer that objects decides: its violations (all of that layer's, in rule order) are returned with
-a DENY and later layers are not consulted. Notes on scope:
+a DENY and later layers are not consulted. An action no layer denies is ALLOWed, or held as
+NEEDS_APPROVAL when ``[approvals]`` asks for an operator (:func:`approval_required`). Notes:
 
 - **Inputs.** Identifiers arrive canonical (an :class:`~drydock.types.Action` canonicalizes
   itself when built; the policy's lists at validation), so rules compare exactly. An action that
-  did not canonicalize, or an order without a finite quantity and price > 0, is denied as
-  ``system.malformed_action``; a context with a NaN, infinite or negative input as
-  ``system.malformed_context`` (a NaN compares False against every limit, so it would pass).
-
-- **Exits.** An action with ``reduces_position=True`` skips the risk and breaker layers (a tripped
+  did not canonicalize, an order without a finite quantity and price > 0, or a chain action whose
+  payload does not decode, is denied as ``system.malformed_action``; a context with a NaN,
+  infinite or negative input as ``system.malformed_context`` (a NaN compares False against every
+  limit, so it would pass).
+- **Kinds.** ``order`` (exchange orders), ``evm_tx``, ``evm_sign_typed_data``, ``solana_tx``
+  (chain payloads), ``transfer``, ``withdraw``, ``deposit`` (moves). Anything else is denied.
+  A chain action needs its chain's section (``[transaction.evm]``, ``[transaction.solana]``) and a
+  transfer or withdrawal ``[transaction.transfers]``, or it is denied: deny by default.
+- **Exits.** An order with ``reduces_position=True`` skips the risk and breaker layers (a tripped
   breaker or a full book must never trap a position), and the kill switch lets it through so the
   operator can flatten. It must not exceed the held notional, or it is no exit and is denied.
-  ``emergency_stop`` and the blocklists bind exits too.
+  ``emergency_stop`` and the blocklists bind exits too. Only orders can be exits.
 - **Session.** With no grants configured the layer is open. With grants, an action passes only
   if some grant for its strategy (or ``"*"``) permits kind, venue, symbol, notional and time.
-  Cumulative (total-value) grant limits are not implemented yet.
-- **Transaction rules** (EVM/Solana calldata, rolling caps) are not implemented; that is why any
-  kind outside :data:`SUPPORTED_ACTION_KINDS` (only ``order`` today) is denied by the system layer.
+- **Transaction.** Chain rules for the kind, then per-action and rolling-window value caps over
+  what the action spends (:mod:`drydock.policy.rolling`); entries count too, exits do not.
+- **Risk** binds exchange-order entries; **breakers** bind order and chain-transaction entries
+  (not plain transfers, deposits or withdrawals: moving money is no new exposure).
 """
 
 from __future__ import annotations
@@ -27,10 +33,29 @@ from collections.abc import Callable
 
 from drydock.policy.config import SUPPORTED_ACTION_KINDS, Grant, Policy
 from drydock.policy.context import PolicyContext
+from drydock.policy.evm import evm_rules
+from drydock.policy.limits import limit_rules
+from drydock.policy.rolling import rolling_rules, spend_usd, spends_of, transfer_rules
 from drydock.policy.sizing import sizing_rules
-from drydock.types import Action, PolicyDecision, Severity, Verdict, Violation
+from drydock.policy.solana import solana_rules
+from drydock.types import (
+    ORDER_KINDS,
+    PAYLOAD_KINDS,
+    Action,
+    PolicyDecision,
+    Severity,
+    Verdict,
+    Violation,
+)
 
-SYSTEM, SESSION, RISK, BREAKERS = "system", "session", "risk", "circuit_breakers"
+SYSTEM, SESSION, TRANSACTION, RISK, BREAKERS = (
+    "system",
+    "session",
+    "transaction",
+    "risk",
+    "circuit_breakers",
+)
+APPROVAL = "approval"
 
 Rule = Callable[[Action, PolicyContext, Policy], list[Violation]]
 
@@ -83,7 +108,7 @@ def system_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vio
                 "set system.emergency_stop = false once the incident is resolved",
             )
         )
-    if not action.reduces_position:
+    if not action.reduces_position and action.kind != "deposit":
         if rules.kill_switch:
             out.append(
                 _critical(
@@ -222,8 +247,26 @@ def session_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vi
     return problems
 
 
+def transaction_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
+    """Chain rules for the action's kind, then value caps over what it spends (rolling windows)."""
+    kind = action.kind
+    if kind in ("evm_tx", "evm_sign_typed_data"):
+        out = evm_rules(action, ctx, policy)
+    elif kind == "solana_tx":
+        out = solana_rules(action, ctx, policy)
+    elif kind in ("transfer", "withdraw"):
+        out = transfer_rules(action, ctx, policy)
+    else:
+        out = []
+    if any(v.severity is Severity.CRITICAL for v in out) or not policy.transaction.rolling_caps:
+        return out
+    return out + rolling_rules(action, spends_of(action, policy), ctx, policy)
+
+
 def risk_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
-    """Limits on new exposure; an exit only has to stay within what is held."""
+    """Limits on new exposure (exchange orders); an exit only has to stay within what is held."""
+    if action.kind not in ORDER_KINDS:
+        return []
     held = ctx.position_of(action.symbol)
     if action.reduces_position:
         if action.notional_usd > held * (1 + 1e-9) + 1e-9:
@@ -308,12 +351,14 @@ def risk_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Viola
             )
         )
     out.extend(sizing_rules(action, ctx, rules, held))
+    out.extend(limit_rules(action, ctx, rules))
     return out
 
 
 def breaker_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
-    """Account-health trips; they block new entries and never exits."""
-    if action.reduces_position:
+    """Account-health trips; they block new entries (orders and chain transactions), never exits
+    and never plain transfers, deposits or withdrawals (moving money is not new exposure)."""
+    if action.reduces_position or action.kind not in ORDER_KINDS | PAYLOAD_KINDS:
         return []
     rules, out = policy.circuit_breakers, []
     if ctx.breaker_tripped:
@@ -355,16 +400,76 @@ def breaker_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vi
                 "check the venue connection before resuming",
             )
         )
+    out.extend(_win_rate(ctx, policy))
     return out
 
 
-#: Layers in evaluation order (transaction rules are not implemented yet; see module docs).
+def _win_rate(ctx: PolicyContext, policy: Policy) -> list[Violation]:
+    """Trip below the minimum win rate over the last N closed trades (once N have closed)."""
+    rules = policy.circuit_breakers
+    floor, window = rules.min_win_rate_pct, rules.win_rate_window
+    recent = ctx.recent_trade_wins[-window:]
+    if floor is None or len(recent) < window:
+        return []
+    rate = sum(recent) / window * 100.0
+    if rate >= floor:
+        return []
+    return [
+        _critical(
+            BREAKERS,
+            "min_win_rate",
+            f"{rate:.1f}% of the last {window} closed trades won, under the {floor:g}% minimum",
+            "review the strategy before resuming",
+        )
+    ]
+
+
+#: Layers in evaluation order (DESIGN: system, session, transaction, risk, breakers).
 LAYERS: tuple[tuple[str, Rule], ...] = (
     (SYSTEM, system_layer),
     (SESSION, session_layer),
+    (TRANSACTION, transaction_layer),
     (RISK, risk_layer),
     (BREAKERS, breaker_layer),
 )
+
+
+def action_usd(action: Action, ctx: PolicyContext, policy: Policy) -> float | None:
+    """The USD value an action moves: an order's or priced move's notional, else its spends
+    priced from the context (None when some spend has no price)."""
+    if action.kind in ORDER_KINDS or action.price > 0:
+        return action.notional_usd
+    total = 0.0
+    for spend in spends_of(action, policy):
+        usd = spend_usd(spend, ctx)
+        if usd is None:
+            return None
+        total += usd
+    return total
+
+
+def approval_required(action: Action, ctx: PolicyContext, policy: Policy) -> Violation | None:
+    """Why an otherwise allowed action must wait for an operator, or None."""
+    rules = policy.approvals
+    if ctx.operator_approved or action.reduces_position:
+        return None
+    if action.kind in rules.kinds:
+        reason = f"{action.kind} actions need an operator's approval"
+    elif rules.above_notional_usd is not None:
+        usd = action_usd(action, ctx, policy)
+        if usd is not None and usd <= rules.above_notional_usd:
+            return None
+        shown = "an unpriced value" if usd is None else f"{usd:,.2f} USD"
+        reason = f"{shown} is above the approval threshold {rules.above_notional_usd:,.2f} USD"
+    else:
+        return None
+    return Violation(
+        f"{APPROVAL}.required",
+        APPROVAL,
+        Severity.WARNING,
+        reason,
+        f"approve it within {rules.expiry_minutes:g} minutes: drydock live approve <id>",
+    )
 
 
 def evaluate(action: Action, context: PolicyContext, policy: Policy) -> PolicyDecision:
@@ -383,4 +488,7 @@ def evaluate(action: Action, context: PolicyContext, policy: Policy) -> PolicyDe
             if v.severity is Severity.CRITICAL:
                 return PolicyDecision(Verdict.DENY, policy.content_hash, (*warnings, *violations))
         warnings.extend(violations)
+    hold = approval_required(action, context, policy)
+    if hold is not None:
+        return PolicyDecision(Verdict.NEEDS_APPROVAL, policy.content_hash, (*warnings, hold))
     return PolicyDecision(Verdict.ALLOW, policy.content_hash, tuple(warnings))

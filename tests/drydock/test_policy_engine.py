@@ -45,7 +45,13 @@ def rule_ids(action: Action, context: PolicyContext, p: Policy) -> list[str]:
 
 
 def test_layers_in_design_order() -> None:
-    assert [name for name, _ in LAYERS] == ["system", "session", "risk", "circuit_breakers"]
+    assert [name for name, _ in LAYERS] == [
+        "system",
+        "session",
+        "transaction",
+        "risk",
+        "circuit_breakers",
+    ]
 
 
 def test_empty_policy_allows_an_order() -> None:
@@ -54,7 +60,7 @@ def test_empty_policy_allows_an_order() -> None:
     assert decision.explain() == "allowed"
 
 
-@pytest.mark.parametrize("kind", ["swap", "transfer", "approve", "bridge", "ORDER", ""])
+@pytest.mark.parametrize("kind", ["swap", "approve", "bridge", "ORDER", "", "Transfer"])
 def test_unknown_action_kinds_are_denied(kind: str) -> None:
     assert rule_ids(buy(kind=kind), ctx(), policy()) == ["system.unsupported_action"]
 
