@@ -59,10 +59,12 @@ class PolicyContext:
     #: threshold is then satisfied, every other rule still applies.
     operator_approved: bool = False
     _bad_keys: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
+    _bad_times: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
     _problems: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Key positions by canonical symbol (summing absolute notionals of keys that merge)."""
+        """Key positions and close times by canonical symbol (notionals of keys that merge are
+        summed as absolutes; for close times the latest wins)."""
         positions: dict[str, float] = {}
         bad: list[str] = []
         for key, value in self.position_notional_usd.items():
@@ -76,7 +78,21 @@ class PolicyContext:
             )
             positions[symbol] = positions.get(symbol, 0.0) + abs(number)
         object.__setattr__(self, "position_notional_usd", MappingProxyType(positions))
+        closes: dict[str, datetime] = {}
+        bad_times: list[str] = []
+        for key, when in self.last_close_at.items():
+            try:
+                symbol = canonical_symbol(key)
+            except DrydockError:
+                bad.append(key)
+                continue
+            if not isinstance(when, datetime) or when.utcoffset() is None:
+                bad_times.append(f"last_close_at[{key!r}]={when!r}")
+                continue
+            closes[symbol] = max(closes.get(symbol, when), when)  # keys that merge: the latest
+        object.__setattr__(self, "last_close_at", MappingProxyType(closes))
         object.__setattr__(self, "_bad_keys", tuple(bad))
+        object.__setattr__(self, "_bad_times", tuple(bad_times))
         object.__setattr__(self, "_problems", tuple(self._find_problems()))
 
     def price_of(self, asset: str) -> float | None:
@@ -97,7 +113,7 @@ class PolicyContext:
         return self._problems
 
     def _find_problems(self) -> list[str]:
-        out = [f"position key {k!r} is not a symbol" for k in self._bad_keys]
+        out = [f"key {k!r} is not a symbol" for k in self._bad_keys]
         for symbol, value in self.position_notional_usd.items():
             if not math.isfinite(value):
                 out.append(f"position_notional_usd[{symbol!r}]={value!r} is not finite")
@@ -110,9 +126,7 @@ class PolicyContext:
                     out.append(f"{name}[{key!r}]={value!r} is not a number")
                 elif not (math.isfinite(value) and value >= 0):
                     out.append(f"{name}[{key!r}]={value!r} is not a finite number >= 0")
-        for symbol, when in self.last_close_at.items():
-            if not isinstance(when, datetime) or when.utcoffset() is None:
-                out.append(f"last_close_at[{symbol!r}]={when!r} is not a timezone-aware time")
+        out.extend(f"{item} is not a timezone-aware time" for item in self._bad_times)
         if any(not isinstance(win, bool) for win in self.recent_trade_wins):
             out.append("recent_trade_wins holds values that are not True/False")
         for name in (

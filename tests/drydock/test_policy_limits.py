@@ -263,3 +263,11 @@ def test_approvals_hold_large_or_listed_actions_until_an_operator_approves() -> 
 def test_new_sections_are_validated_at_load(sections: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         policy(**sections)
+
+
+def test_cooldown_keys_are_canonicalized_like_positions() -> None:
+    """Shrunk from the oracle: a lower-case close key ('eth/usdt') skipped the cooldown."""
+    p = policy(risk={"cooldown_minutes": 2.0})
+    recent = {"eth/usdt": NOW - timedelta(minutes=1), "ETH/USDT": NOW - timedelta(hours=5)}
+    assert ids(buy(symbol="ETH/USDT"), ctx(last_close_at=recent), p) == ["risk.cooldown"]
+    assert ids(buy(), ctx(last_close_at={"not a symbol": NOW}), p) == ["system.malformed_context"]

@@ -119,11 +119,41 @@ def policy_data(draw: st.DrawFn) -> dict[str, Any]:
             "max_drawdown_pct": opt(draw, st.floats(0.5, 100, **finite)),
             "max_consecutive_losses": opt(draw, st.integers(1, 6)),
             "max_consecutive_failures": opt(draw, st.integers(1, 6)),
+            "min_win_rate_pct": opt(draw, st.floats(1, 100, **finite)),
+            "win_rate_window": opt(draw, st.integers(1, 6)),
         },
+        "transaction": {
+            "rolling_caps": opt(
+                draw,
+                st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "id": st.sampled_from(["c1", "c2"]),
+                            "scope": st.sampled_from(["strategy", "total", "asset"]),
+                            "max": cap,
+                        }
+                    ),
+                    max_size=2,
+                    unique_by=lambda c: c["id"],
+                ),
+            ),
+        },
+        "approvals": {"above_notional_usd": opt(draw, cap)},
     }
-    for section in ("system", "risk", "circuit_breakers"):  # omitted means "no limit"
+    data["risk"].update(
+        max_daily_loss_usd=opt(draw, st.floats(1, 5e4, **finite)),
+        max_daily_loss_pct=opt(draw, st.floats(0.5, 100, **finite)),
+        max_risk_per_trade_pct=opt(draw, st.floats(0.1, 100, **finite)),
+        cooldown_minutes=opt(draw, st.floats(1, 600, **finite)),
+        max_orders_per_minute=opt(draw, st.integers(1, 6)),
+    )
+    for section in SECTIONS:  # omitted means "no limit"
         data[section] = {k: v for k, v in data[section].items() if v is not None}
     return data
+
+
+#: Policy sections whose keys are limits (each tested alone in the solo property).
+SECTIONS = ("system", "risk", "circuit_breakers", "transaction", "approvals")
 
 
 @st.composite
@@ -143,6 +173,7 @@ def action_data(draw: st.DrawFn) -> dict[str, Any]:
         "chain": draw(st.just("") | cased(CHAINS)),
         "quoted_price": draw(st.just(0.0) | st.floats(0.5, 70_000, **finite)),
         "fee_usd": draw(st.just(0.0) | st.floats(0, 100, **finite)),
+        "stop_price": draw(st.just(0.0) | st.floats(0.5, 70_000, **finite)),
     }
 
 
@@ -163,7 +194,23 @@ def context_data(draw: st.DrawFn) -> dict[str, Any]:
         "consecutive_losses": draw(st.integers(0, 8)),
         "consecutive_failures": draw(st.integers(0, 8)),
         "breaker_tripped": draw(st.integers(0, 9)) == 5,
+        "daily_pnl_usd": draw(st.floats(-6e4, 6e4, **finite)),
+        "day_start_equity_usd": draw(st.floats(0, 1e6, **finite)),
+        "orders_last_minute": draw(st.integers(0, 8)),
+        "last_close_at": draw(st.dictionaries(cased(SYMBOLS), st.sampled_from(CLOSES), max_size=2)),
+        "recent_trade_wins": tuple(draw(st.lists(st.booleans(), max_size=8))),
+        "rolling_usage": draw(
+            st.dictionaries(st.sampled_from(USAGE_KEYS), st.floats(0, 2e5, **finite), max_size=3)
+        ),
+        "operator_approved": draw(st.booleans()),
     }
+
+
+CLOSES = [NOW - timedelta(minutes=m) for m in (1, 30, 90, 600, 6000)]
+#: (cap id, scope key) pairs the drawn caps can count under (strategy, total or base asset).
+USAGE_KEYS = [
+    (cap_id, key) for cap_id in ("c1", "c2") for key in (*STRATEGIES, "*", "BTC", "ETH", "SOL")
+]
 
 
 # Plain-``random`` twins of the two strategies above, for bulk cases under one drawn seed:
@@ -193,6 +240,7 @@ def random_action(rng: random.Random) -> dict[str, Any]:
         "chain": rng.choice(["", _cased(rng, CHAINS)]),
         "quoted_price": rng.choice([0.0, price * rng.uniform(0.97, 1.03), price]),
         "fee_usd": rng.choice([0.0, rng.uniform(0, 100)]),
+        "stop_price": rng.choice([0.0, price * rng.uniform(0.8, 1.2), price]),
     }
 
 
@@ -216,6 +264,15 @@ def random_context(rng: random.Random) -> dict[str, Any]:
         "consecutive_losses": rng.randint(0, 8),
         "consecutive_failures": rng.randint(0, 8),
         "breaker_tripped": rng.random() < 0.1,
+        "daily_pnl_usd": money(-6e4, 6e4),
+        "day_start_equity_usd": rng.choice([0.0, equity, money(0, 1e6)]),
+        "orders_last_minute": rng.randint(0, 8),
+        "last_close_at": {
+            _cased(rng, SYMBOLS): rng.choice(CLOSES) for _ in range(rng.randint(0, 2))
+        },
+        "recent_trade_wins": tuple(rng.random() < 0.5 for _ in range(rng.randint(0, 8))),
+        "rolling_usage": {rng.choice(USAGE_KEYS): money(0, 2e5) for _ in range(rng.randint(0, 3))},
+        "operator_approved": rng.random() < 0.3,
     }
 
 
@@ -254,6 +311,8 @@ class Oracle:
             out.append("paused")
         if grants and not any(self._grant_ok(g, a, c, notional) for g in grants):
             out.append("no grant permits it")
+        if entry:
+            out.extend(self.rolling_reasons(a, c))
         held = sum(abs(v) for k, v in c["position_notional_usd"].items() if k.upper() == symbol)
         if not entry:
             if notional > held * (1 + 1e-9) + 1e-9:  # documented float tolerance for exits
@@ -295,6 +354,32 @@ class Oracle:
                 out.append("no quote or slipped too far")
         if "max_fee_pct" in risk and a["fee_usd"] / notional * 100.0 > risk["max_fee_pct"]:
             out.append("fee too high")
+        loss = max(0.0, -c["daily_pnl_usd"])
+        if loss >= risk.get("max_daily_loss_usd", math.inf):
+            out.append("daily loss (USD)")
+        if "max_daily_loss_pct" in risk and (
+            c["day_start_equity_usd"] <= 0
+            or loss / c["day_start_equity_usd"] * 100.0 >= risk["max_daily_loss_pct"]
+        ):
+            out.append("daily loss (%)")
+        if "max_risk_per_trade_pct" in risk:
+            stop, price = a["stop_price"], a["price"]
+            wrong = stop >= price if a["side"] is Side.BUY else stop <= price
+            at_risk = a["quantity"] * abs(price - stop)
+            if (
+                stop <= 0
+                or wrong
+                or c["equity_usd"] <= 0
+                or at_risk / c["equity_usd"] * 100.0 > risk["max_risk_per_trade_pct"]
+            ):
+                out.append("risk per trade")
+        closes = [t for k, t in c["last_close_at"].items() if k.upper() == symbol]
+        if "cooldown_minutes" in risk and closes:
+            ready = closes[-1] + timedelta(minutes=risk["cooldown_minutes"])
+            if c["now"] is None or c["now"] < ready:
+                out.append("cooldown")
+        if c["orders_last_minute"] >= risk.get("max_orders_per_minute", math.inf):
+            out.append("order rate")
         if c["breaker_tripped"]:
             out.append("breaker latched")
         peak, equity = c["equity_high_water_usd"], c["equity_usd"]
@@ -305,7 +390,33 @@ class Oracle:
             out.append("losing streak")
         if c["consecutive_failures"] >= breakers.get("max_consecutive_failures", math.inf):
             out.append("failure streak")
+        window = breakers.get("win_rate_window", 20)
+        recent = c["recent_trade_wins"][-window:]
+        if "min_win_rate_pct" in breakers and len(recent) >= window:
+            if sum(recent) / window * 100.0 < breakers["min_win_rate_pct"]:
+                out.append("win rate")
         return out
+
+    def rolling_reasons(self, a: dict[str, Any], c: dict[str, Any]) -> list[str]:
+        """Rolling caps (transaction layer, before risk): an entry spends its notional in USD."""
+        notional = a["quantity"] * a["price"]
+        out = []
+        for cap in self.policy.get("transaction", {}).get("rolling_caps", []):
+            key = {
+                "strategy": a["strategy_id"],
+                "total": "*",
+                "asset": a["symbol"].upper().split("/")[0],
+            }[cap["scope"]]
+            if c["rolling_usage"].get((cap["id"], key), 0.0) + notional > cap["max"] * (1 + 1e-12):
+                out.append(f"rolling cap {cap['id']}")
+        return out
+
+    def needs_approval(self, a: dict[str, Any], c: dict[str, Any]) -> bool:
+        """An allowed entry above the approval threshold waits unless an operator approved it."""
+        above = self.policy.get("approvals", {}).get("above_notional_usd")
+        if above is None or c["operator_approved"] or a["reduces_position"]:
+            return False
+        return bool(a["quantity"] * a["price"] > above)
 
     @staticmethod
     def _grant_ok(g: dict[str, Any], a: dict[str, Any], c: dict[str, Any], notional: float) -> bool:
@@ -326,7 +437,13 @@ def check(policy: Policy, oracle: Oracle, a: dict[str, Any], c: dict[str, Any]) 
     """The engine's verdict on ``a`` in ``c`` is the oracle's, and is stamped with the hash."""
     decision = evaluate(Action(**a), PolicyContext(**c), policy)
     reasons = oracle.reasons(a, c)
-    assert decision.allowed == (not reasons), (decision.explain(), reasons, a, c)
+    if reasons:
+        expected = Verdict.DENY
+    elif oracle.needs_approval(a, c):
+        expected = Verdict.NEEDS_APPROVAL
+    else:
+        expected = Verdict.ALLOW
+    assert decision.verdict is expected, (decision.explain(), reasons, a, c)
     assert decision.policy_hash == policy.content_hash
 
 
@@ -347,7 +464,7 @@ def test_each_limit_alone_agrees_with_the_oracle(data: dict[str, Any], seed: int
     limits per policy: ~20,000 decisions). Alone, a limit decides far more cases by itself, so
     its boundary is exercised (a combined policy denies most entries for several reasons)."""
     rng = random.Random(seed)
-    for section in ("system", "risk", "circuit_breakers"):
+    for section in SECTIONS:
         for key, value in data[section].items():
             solo = {"version": "solo", "session": {"grants": []}, section: {key: value}}
             policy, oracle = parse_policy(solo), Oracle(solo)
