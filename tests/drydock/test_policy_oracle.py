@@ -392,9 +392,9 @@ class Oracle:
             out.append("failure streak")
         window = breakers.get("win_rate_window", 20)
         recent = c["recent_trade_wins"][-window:]
-        if "min_win_rate_pct" in breakers and len(recent) >= window:
-            if sum(recent) / window * 100.0 < breakers["min_win_rate_pct"]:
-                out.append("win rate")
+        floor = breakers.get("min_win_rate_pct")
+        if floor is not None and len(recent) >= window and sum(recent) / window * 100.0 < floor:
+            out.append("win rate")
         return out
 
     def rolling_reasons(self, a: dict[str, Any], c: dict[str, Any]) -> list[str]:
