@@ -35,7 +35,9 @@ def check_command(
     from drydock.policy.explain import effective_rules
 
     policy = load_policy(file)
-    table = Table("rule", "value", title=f"{file}: policy {policy.version!r} {policy.name}".strip())
+    table = Table(title=f"{file}: policy {policy.version!r} {policy.name}".strip())
+    table.add_column("rule", no_wrap=True)  # a dotted path stays whole and copyable
+    table.add_column("value", overflow="fold")
     for rule, value in effective_rules(policy):
         table.add_row(rule, value)
     console = Console()

@@ -25,21 +25,62 @@ CONTEXT_FIELDS = tuple(f.name for f in fields(PolicyContext) if f.init)
 def effective_rules(policy: Policy) -> list[tuple[str, str]]:
     """``(rule, value)`` for every switch and every limit the policy sets, in layer order.
 
-    Omitted limits are left out (they mean "no limit from this rule"); the two switches are
-    always shown, so an operator sees that the kill switch is off.
+    Omitted limits are left out (they mean "no limit from this rule"), and so are settings that
+    only qualify an unset limit (e.g. ``win_rate_window`` without ``min_win_rate_pct``); the two
+    switches are always shown, so an operator sees that the kill switch is off. Nested sections
+    and lists of tables (grants, rolling caps, contracts) are flattened to dotted paths.
     """
     rows: list[tuple[str, str]] = []
-    for section in ("system", "risk", "circuit_breakers"):
-        for name, value in getattr(policy, section).model_dump(mode="json").items():
-            switch = name in ("kill_switch", "emergency_stop")
-            if switch or (value is not None and value != []):
-                rows.append((f"{section}.{name}", _show(value)))
-    for i, grant in enumerate(policy.session.grants):
-        for name, value in grant.model_dump(mode="json", exclude_none=True).items():
-            rows.append((f"session.grants[{i}].{name}", _show(value)))
-    if not policy.session.grants:
-        rows.append(("session.grants", "(none: the session layer is open)"))
-    return rows
+    for section in ("system", "session", "transaction", "risk", "circuit_breakers", "approvals"):
+        dump = getattr(policy, section).model_dump(mode="json", exclude_none=True)
+        rows.extend(_flatten(section, dump))
+        if section == "session" and not policy.session.grants:
+            rows.append(("session.grants", "(none: the session layer is open)"))
+    shown = {name for name, _ in rows}
+    return [
+        (name, value)
+        for name, value in rows
+        if name not in _SOME_OF or any(q in shown for q in _SOME_OF[name])
+    ]
+
+
+#: Settings that only qualify other limits: shown when one of those limits is set.
+_SOME_OF: dict[str, tuple[str, ...]] = {
+    "risk.daily_loss_window": ("risk.max_daily_loss_usd", "risk.max_daily_loss_pct"),
+    "circuit_breakers.win_rate_window": ("circuit_breakers.min_win_rate_pct",),
+    "approvals.expiry_minutes": ("approvals.above_notional_usd", "approvals.kinds"),
+}
+_SWITCHES = frozenset({"system.kill_switch", "system.emergency_stop"})
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    """Dotted ``(path, shown value)`` rows of a dumped section, skipping empty lists and dicts
+    (except the two switches, always shown)."""
+    if isinstance(value, dict):
+        rows: list[tuple[str, str]] = []
+        for key, item in value.items():
+            rows.extend(_flatten(f"{prefix}.{key}", item))
+        return rows
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [row for i, item in enumerate(value) for row in _flatten(f"{prefix}[{i}]", item)]
+    if value == {} or (value == [] and prefix in _EMPTY_IS_NONE):
+        return []
+    if value is False and prefix not in _SWITCHES and prefix.startswith("system."):
+        return []
+    return [(prefix, _show(value))]
+
+
+#: Lists where ``[]`` means "none configured" (an empty allowlist elsewhere matches nothing).
+_EMPTY_IS_NONE = frozenset(
+    {
+        "system.blocked_venues",
+        "system.blocked_symbols",
+        "system.blocked_tokens",
+        "session.grants",
+        "transaction.rolling_caps",
+        "approvals.kinds",
+    }
+)
 
 
 def _show(value: Any) -> str:

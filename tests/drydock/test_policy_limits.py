@@ -271,3 +271,26 @@ def test_cooldown_keys_are_canonicalized_like_positions() -> None:
     recent = {"eth/usdt": NOW - timedelta(minutes=1), "ETH/USDT": NOW - timedelta(hours=5)}
     assert ids(buy(symbol="ETH/USDT"), ctx(last_close_at=recent), p) == ["risk.cooldown"]
     assert ids(buy(), ctx(last_close_at={"not a symbol": NOW}), p) == ["system.malformed_context"]
+
+
+def test_effective_rules_flatten_new_sections_and_hide_unused_qualifiers() -> None:
+    from drydock.policy.explain import effective_rules
+
+    rows = dict(
+        effective_rules(
+            policy(
+                risk={"symbol_whitelist": [], "max_daily_loss_pct": 3.0},
+                transaction=CAPS,
+                approvals={"above_notional_usd": 1e4},
+            )
+        )
+    )
+    assert rows["risk.symbol_whitelist"] == "[] (matches nothing)"
+    assert rows["risk.daily_loss_window"] == "utc_day"  # qualifies a set limit: shown
+    assert "circuit_breakers.win_rate_window" not in rows  # qualifies nothing set: hidden
+    assert rows["transaction.rolling_caps[1].id"] == "usdc-per-dest"
+    assert rows["transaction.rolling_caps[1].unit"] == "USDC"
+    assert rows["transaction.transfers.max_amount.USDC"] == "1,000"
+    assert rows["approvals.expiry_minutes"] == "60"
+    assert rows["system.kill_switch"] == "false"
+    assert rows["session.grants"].startswith("(none")
