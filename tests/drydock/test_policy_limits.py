@@ -4,6 +4,7 @@ and operator approvals (rule ids and verdicts asserted exactly)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -294,3 +295,33 @@ def test_effective_rules_flatten_new_sections_and_hide_unused_qualifiers() -> No
     assert rows["approvals.expiry_minutes"] == "60"
     assert rows["system.kill_switch"] == "false"
     assert rows["session.grants"].startswith("(none")
+
+
+POLICIES = sorted((Path(__file__).parents[2] / "policies").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.name)
+def test_every_bundled_policy_loads_and_passes_check(path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from drydock.cli import build_app
+
+    result = CliRunner().invoke(build_app(), ["policy", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "valid. content hash" in result.output
+
+
+def test_spot_cex_policy_sizes_from_the_stop_and_holds_large_orders() -> None:
+    from drydock.policy import load_policy
+
+    p = load_policy(Path(__file__).parents[2] / "policies" / "spot_cex.toml")
+    book = ctx(equity_usd=100_000.0, day_start_equity_usd=100_000.0)
+    btc = {"price": 100_000.0, "quoted_price": 100_000.0}
+    entry = buy(quantity=0.2, stop_price=95_000.0, **btc)  # 20k; the stop risks 1,000 = 1%
+    assert evaluate(entry, book, p).verdict is Verdict.ALLOW
+    assert ids(buy(quantity=0.2, **btc), book, p) == ["risk.risk_per_trade"]
+    big = buy(quantity=0.3, stop_price=99_000.0, **btc)
+    assert evaluate(big, book, p).verdict is Verdict.NEEDS_APPROVAL
+    assert ids(entry, ctx(equity_usd=1e5, day_start_equity_usd=1e5, daily_pnl_usd=-3e3), p) == [
+        "risk.max_daily_loss"
+    ]
