@@ -137,6 +137,16 @@ class RiskRules(_Section):
 
     _symbols = field_validator("symbol_whitelist")(_canonical_list(canonical_symbol))
 
+    @cached_property
+    def has_sizing_rules(self) -> bool:
+        """Whether any rule of :mod:`drydock.policy.sizing` is set (the engine skips it if not)."""
+        return any(getattr(self, name) is not None for name in _SIZING)
+
+    @cached_property
+    def has_stateful_limits(self) -> bool:
+        """Whether any rule of :mod:`drydock.policy.limits` is set (the engine skips it if not)."""
+        return any(getattr(self, name) is not None for name in _LIMITS)
+
     @model_validator(mode="after")
     def _consistent(self) -> RiskRules:
         pairs = (
@@ -153,6 +163,21 @@ class RiskRules(_Section):
                     f"lower {low} or raise {high}"
                 )
         return self
+
+
+_SIZING = (
+    "min_position_notional_usd",
+    "max_concentration_pct",
+    "max_slippage_bps",
+    "max_fee_pct",
+)
+_LIMITS = (
+    "max_daily_loss_usd",
+    "max_daily_loss_pct",
+    "max_risk_per_trade_pct",
+    "cooldown_minutes",
+    "max_orders_per_minute",
+)
 
 
 class CircuitBreakerRules(_Section):

@@ -250,6 +250,9 @@ def session_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vi
 def transaction_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
     """Chain rules for the action's kind, then value caps over what it spends (rolling windows)."""
     kind = action.kind
+    caps = policy.transaction.rolling_caps
+    if kind in ORDER_KINDS:
+        return rolling_rules(action, spends_of(action, policy), ctx, policy) if caps else []
     if kind in ("evm_tx", "evm_sign_typed_data"):
         out = evm_rules(action, ctx, policy)
     elif kind == "solana_tx":
@@ -258,7 +261,7 @@ def transaction_layer(action: Action, ctx: PolicyContext, policy: Policy) -> lis
         out = transfer_rules(action, ctx, policy)
     else:
         out = []
-    if any(v.severity is Severity.CRITICAL for v in out) or not policy.transaction.rolling_caps:
+    if not caps or any(v.severity is Severity.CRITICAL for v in out):
         return out
     return out + rolling_rules(action, spends_of(action, policy), ctx, policy)
 
@@ -350,8 +353,10 @@ def risk_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Viola
                 "close a position first or raise risk.max_concurrent_positions",
             )
         )
-    out.extend(sizing_rules(action, ctx, rules, held))
-    out.extend(limit_rules(action, ctx, rules))
+    if rules.has_sizing_rules:
+        out.extend(sizing_rules(action, ctx, rules, held))
+    if rules.has_stateful_limits:
+        out.extend(limit_rules(action, ctx, rules))
     return out
 
 
@@ -400,7 +405,8 @@ def breaker_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vi
                 "check the venue connection before resuming",
             )
         )
-    out.extend(_win_rate(ctx, policy))
+    if rules.min_win_rate_pct is not None:
+        out.extend(_win_rate(ctx, policy))
     return out
 
 
