@@ -20,7 +20,7 @@ def test_book_is_realistic_and_the_mix_is_mixed() -> None:
     allowed = sum(d.allowed for d in decisions) / len(decisions)
     assert 0.25 < allowed < 0.75
     layers = Counter(d.violations[0].layer for d in decisions if not d.allowed)
-    assert set(layers) == {"system", "session", "risk", "circuit_breakers"}
+    assert set(layers) == {"system", "session", "transaction", "risk", "circuit_breakers"}
     assert cases(50) == cases(50)  # seeded
 
 
