@@ -1,21 +1,25 @@
-"""``drydock sweep``: grid or random search of a strategy's parameters on lake bars."""
+"""``drydock sweep``: grid, random or TPE search of a strategy's parameters on lake bars."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from drydock import cli_options as opt
-from drydock.execution import FillTiming
+from drydock.errors import ConfigError
+from drydock.execution import ExecutionModel, FillTiming
 from drydock.series import SeriesKey
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from research.sweep.objectives import Constraints
+    from strategies.base import Params, Strategy
 
 console = Console()
 SHOWN = ("total_return", "sharpe", "sortino", "calmar", "max_drawdown", "trade_count", "exposure")
@@ -54,7 +58,15 @@ def sweep_command(
         int | None,
         typer.Option("--random", help="Sample N distinct sets of the grid instead of all of it."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of --random.")] = 0,
+    tpe: Annotated[
+        int | None,
+        typer.Option(
+            "--tpe",
+            help="Search N trials with Optuna's TPE sampler (for grids too large to sweep); "
+            "the sets it proposes are then swept into the results table.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --random and --tpe.")] = 0,
     objective: Annotated[
         str,
         typer.Option(help="Rank by: sharpe, sortino, calmar, return_over_drawdown, total_return."),
@@ -115,9 +127,11 @@ def sweep_command(
     check_objective(objective)
     budget = memory.parse_size(max_memory) if max_memory else None
     values = space.axes(strat, space.parse_grid_options(grid), opt.parse_param_options(param))
+    if random is not None and tpe is not None:
+        raise ConfigError("--random and --tpe are two search methods; pass one of them.")
     if random is not None:
         sets = space.random_sets(strat, values, random, seed)
-    else:
+    elif tpe is None:
         sets = space.grid_sets(strat, values)
     execution = opt.execution_model(
         cash, fee, slippage_bps, fill,
@@ -144,6 +158,9 @@ def sweep_command(
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
+    if tpe is not None:
+        sets = _tpe_sets(strat, key, execution, values, tpe, seed, objective, constraints, columns,
+                         start, end)  # fmt: skip
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(f"{strategy} {key} ({len(sets):,} sets)", total=len(sets))
         result = sweep(
@@ -179,3 +196,44 @@ def sweep_command(
         markup=False,
         highlight=False,
     )
+
+
+def _tpe_sets(
+    strat: Strategy,
+    key: SeriesKey,
+    execution: ExecutionModel,
+    values: dict[str, list[float]],
+    trials: int,
+    seed: int,
+    objective: str,
+    constraints: Constraints,
+    columns: tuple[Any, ...],
+    start: datetime | None,
+    end: datetime | None,
+) -> list[Params]:
+    """The distinct sets an Optuna TPE search proposes in ``trials`` trials (with a progress
+    bar), then swept like any other list of sets."""
+    from rich.progress import Progress
+
+    from drydock import ohlcv
+    from drydock.markets import instrument_for
+    from research.sweep.space import _typed
+    from research.sweep.tpe import tpe_search
+
+    frame = ohlcv.read(key, start, end)
+    widest = _typed(strat, list(values), [max(v) for v in values.values()])
+    strat.require_history(frame, key, widest, start, end)  # the longest warm-up TPE may pick
+    instrument = instrument_for(key.exchange, key.symbol, execution.overrides())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"TPE search ({trials:,} trials)", total=trials)
+        search = tpe_search(
+            strat, frame, key, execution, values, trials, seed=seed, objective=objective,
+            constraints=constraints, instrument=instrument,
+            progress=lambda done, _total: bar.update(task, completed=done),
+        )  # fmt: skip
+    if not search.sets:
+        raise ConfigError(
+            f"The TPE search of {strat.id!r} proposed no valid set in {trials} trials; widen the "
+            "--grid ranges or raise --tpe."
+        )
+    return search.sets
