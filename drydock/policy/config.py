@@ -48,6 +48,17 @@ _Section = Section
 _canonical_list = canonical_list
 
 
+def _known_kinds(values: list[str]) -> list[str]:
+    """Refuse action kinds the engine has no rules for (a typo would otherwise grant nothing)."""
+    unknown = [v for v in values if v not in SUPPORTED_ACTION_KINDS]
+    if unknown:
+        raise ValueError(
+            f"unknown action kinds {', '.join(map(repr, unknown))}; the engine has rules for "
+            f"{', '.join(sorted(SUPPORTED_ACTION_KINDS))}"
+        )
+    return values
+
+
 class SystemRules(_Section):
     """Layer 1: global switches and blocklists; they bind exits too, except the kill switch."""
 
@@ -85,16 +96,7 @@ class Grant(_Section):
             raise ValueError('a strategy id is "*" or a non-blank id without padding')
         return value
 
-    @field_validator("actions")
-    @classmethod
-    def _actions(cls, values: list[str]) -> list[str]:
-        unknown = [v for v in values if v not in SUPPORTED_ACTION_KINDS]
-        if unknown:
-            raise ValueError(
-                f"{', '.join(map(repr, unknown))} cannot be granted: the engine has rules only "
-                f"for {', '.join(sorted(SUPPORTED_ACTION_KINDS))}"
-            )
-        return values
+    _actions = field_validator("actions")(lambda values: _known_kinds(values))
 
     @field_validator("expires_at")
     @classmethod
@@ -258,16 +260,7 @@ class ApprovalRules(_Section):
     kinds: list[str] = Field(default_factory=list)
     expiry_minutes: float = Field(default=60.0, gt=0)
 
-    @field_validator("kinds")
-    @classmethod
-    def _kinds(cls, values: list[str]) -> list[str]:
-        unknown = [v for v in values if v not in ACTION_KINDS]
-        if unknown:
-            raise ValueError(
-                f"unknown action kinds {', '.join(map(repr, unknown))}; known: "
-                f"{', '.join(sorted(ACTION_KINDS))}"
-            )
-        return values
+    _kinds = field_validator("kinds")(lambda values: _known_kinds(values))
 
 
 class Policy(_Section):
