@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_scope ON events (scope, kind, id);
 CREATE INDEX IF NOT EXISTS fills_order ON fills (client_order_id);
+CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts);
 """
 
 TABLES = ("runs", "decisions", "orders", "fills", "positions", "events")
@@ -360,6 +361,43 @@ class SqliteJournal:
                         datetime.fromisoformat(r["ts"]))
             for r in rows
         ]  # fmt: skip
+
+    def events_of(
+        self,
+        kinds: tuple[str, ...],
+        scopes: tuple[str, ...] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[EventRecord]:
+        """Events of the given kinds (and scopes) with ``since < ts <= until``, oldest first.
+
+        Timestamps are stored as UTC ISO text, so the window compares as text.
+        """
+        sql = f"SELECT * FROM events WHERE kind IN ({','.join('?' * len(kinds))})"
+        args: list[Any] = list(kinds)
+        if scopes is not None:
+            sql += f" AND scope IN ({','.join('?' * len(scopes))})"
+            args.extend(scopes)
+        if since is not None:
+            sql += " AND ts > ?"
+            args.append(utc_iso(since))
+        if until is not None:
+            sql += " AND ts <= ?"
+            args.append(utc_iso(until))
+        rows = self._all(sql + " ORDER BY ts, id", *args)
+        return [
+            EventRecord(r["id"], r["kind"], r["scope"], json.loads(r["detail_json"]),
+                        datetime.fromisoformat(r["ts"]))
+            for r in rows
+        ]  # fmt: skip
+
+    def orders_between(self, strategy_id: str, since: datetime, until: datetime) -> int:
+        """Orders journaled for ``strategy_id`` with ``since < ts <= until``."""
+        row = self._one(
+            "SELECT COUNT(*) FROM orders WHERE strategy_id = ? AND ts > ? AND ts <= ?",
+            strategy_id, utc_iso(since), utc_iso(until),
+        )  # fmt: skip
+        return int(row[0]) if row is not None else 0
 
     def counts(self, run_id: str) -> dict[str, int]:
         """Row counts of one run: decisions (allowed/denied), orders, fills, positions."""
