@@ -162,11 +162,14 @@ def status_rows() -> list[tuple[str, str]]:
 def register(app: typer.Typer) -> None:
     """Add the ``live`` command group to the root CLI."""
     live = typer.Typer(
-        help="Paper replay and live-trading controls (kill switch).",
+        help="Paper replay, kill switch and operator commands (approvals, pause, breakers).",
         no_args_is_help=True,
         rich_markup_mode=None,  # plain help like the root: rich help costs ~0.3 s of imports
     )
     live.command("replay")(replay_command)
     live.command("kill")(kill_command)
     live.command("resume")(resume_command)
+    from live.operator_cli import register_operator_commands
+
+    register_operator_commands(live)
     app.add_typer(live, name="live")

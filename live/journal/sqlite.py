@@ -250,6 +250,11 @@ class SqliteJournal:
         rows = self._all("SELECT * FROM decisions WHERE run_id = ? ORDER BY id", run_id)
         return [_decision(r) for r in rows]
 
+    def recent_decisions(self, limit: int = 50) -> list[DecisionRecord]:
+        """The latest ``limit`` decisions of every run, oldest first."""
+        rows = self._all("SELECT * FROM decisions ORDER BY id DESC LIMIT ?", limit)
+        return [_decision(r) for r in reversed(rows)]
+
     def insert_order(
         self, run_id: str, order: Order, decision_id: int | None = None
     ) -> tuple[Order, bool]:
