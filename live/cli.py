@@ -26,7 +26,7 @@ def summary_table(result: ReplayResult) -> Table:
         ("policy", f"v{result.policy_version} ({result.policy_hash[:12]})"),
         ("bars", str(result.bars)),
         ("intents", str(result.intents)),
-        ("allowed / denied", f"{result.allowed} / {result.denied}"),
+        ("allowed / denied / held", f"{result.allowed} / {result.denied} / {result.held}"),
         ("orders (new)", f"{result.orders} ({result.new_orders})"),
         ("fills", str(result.fills)),
         ("pending / skipped / failed", f"{result.pending} / {result.skipped} / {result.failures}"),

@@ -24,6 +24,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -44,9 +45,10 @@ from drydock.logs import get_logger
 from drydock.markets import instrument_for
 from drydock.metrics import summarize
 from drydock.policy import Policy, PolicyContext, evaluate, load_policy
+from drydock.policy.rolling import cap_usage
 from drydock.settings import get_settings
 from drydock.timeframes import periods_per_year, timeframe_delta
-from drydock.types import Action, Bar, Fill, Order, OrderIntent, Position, Side
+from drydock.types import Action, Bar, Fill, Order, OrderIntent, Position, Side, Verdict
 from live.journal import (
     DecisionRecord,
     JournalRepository,
@@ -68,6 +70,7 @@ RETRY_ATTEMPTS = 4
 #: Default backoff between attempts: exponential with full jitter, 0.5 s base, 8 s cap.
 DEFAULT_RETRY_WAIT = wait_random_exponential(multiplier=0.5, max=8)
 BREAKER_LAYER = "circuit_breakers"
+_ACTION_INIT = frozenset(f.name for f in dataclass_fields(Action) if f.init)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,7 @@ class ReplayResult:
     below_min_notional: int
     final_position: Position
     metrics: dict[str, float] = field(default_factory=dict)
+    held: int = 0  # NEEDS_APPROVAL decisions: a replay has no operator, so they never execute
 
     @property
     def final_equity(self) -> float:
@@ -139,25 +143,52 @@ class _Replay:
         self.counts = dict.fromkeys(
             (
                 "allowed", "denied", "orders", "fills", "new_orders", "skipped", "failures",
-                "below_min_notional",
+                "below_min_notional", "held",
             ),
             0,
         )  # fmt: skip
+        # Run-scoped state for the stateful rules, rebuilt deterministically on every rerun (a
+        # replay is its own simulated account; it never spends the live wallet's caps).
+        self.usage: list[tuple[datetime, dict[tuple[str, str], float]]] = []
+        self.day_start: dict[str, float] = {}
+        self.last_close: dict[str, datetime] = {}
+        self.order_times: list[datetime] = []
 
     def context(self, bar: Bar) -> PolicyContext:
         held = float(self.book.qty * Decimal(str(bar.open)))
+        equity = float(self.book.equity(bar.open))
+        day = bar.ts.date().isoformat()
+        start = self.day_start.setdefault(day, equity)
         return PolicyContext(
             now=bar.ts,
             kill_file_present=self.kill_file.exists(),
             position_notional_usd={self.run.symbol: held} if held else {},
             open_positions=1 if self.book.qty > 0 else 0,
-            trades_today=self.trades_by_day.get(bar.ts.date().isoformat(), 0),
-            equity_usd=float(self.book.equity(bar.open)),
+            trades_today=self.trades_by_day.get(day, 0),
+            equity_usd=equity,
             equity_high_water_usd=self.high_water,
             consecutive_losses=self.book.consecutive_losses,
             consecutive_failures=self.failures,
             breaker_tripped=self.breaker_tripped,
+            rolling_usage=self._rolling_usage(bar.ts),
+            daily_pnl_usd=equity - start,
+            day_start_equity_usd=start,
+            orders_last_minute=sum(bar.ts - t < timedelta(minutes=1) for t in self.order_times),
+            last_close_at=dict(self.last_close),
+            recent_trade_wins=tuple(pnl > 0 for pnl in self.book.trade_pnl),
         )
+
+    def _rolling_usage(self, now: datetime) -> dict[tuple[str, str], float]:
+        """What this run's allowed actions used inside each rolling cap's window."""
+        out: dict[tuple[str, str], float] = {}
+        for cap in self.policy.transaction.rolling_caps:
+            since = now - timedelta(hours=cap.window_hours)
+            for ts, usage in self.usage:
+                if ts > since:
+                    for (cap_id, key), amount in usage.items():
+                        if cap_id == cap.id:
+                            out[(cap_id, key)] = out.get((cap_id, key), 0.0) + amount
+        return out
 
     def decide(
         self, key: str, intent: OrderIntent, bar: Bar
@@ -190,8 +221,9 @@ class _Replay:
             reduces_position=side is Side.SELL and qty <= self.book.qty,
         )
         record = self.journal.decision(key)
+        ctx = self.context(bar)
         if record is None:
-            decision = evaluate(action, self.context(bar), self.policy)
+            decision = evaluate(action, ctx, self.policy)
             record = self.journal.record_decision(
                 self.run.run_id, key, bar.ts, action, decision, self.policy.version
             )
@@ -201,6 +233,8 @@ class _Replay:
                 verdict=decision.verdict.value, side=side.value, qty=str(qty),
                 rule_ids=[v.rule_id for v in decision.violations],
             )  # fmt: skip
+        if record.allowed:
+            self.usage.append((bar.ts, cap_usage(action, ctx, self.policy)))
         order = Order(
             key, self.run.strategy_id, self.run.venue, self.run.symbol, side, qty, price, bar.ts
         )
@@ -234,21 +268,39 @@ class _Replay:
             record, order = decided
         else:
             record = self.journal.decision(key) or self._missing_decision(key)
+            if record.allowed:  # resumed: count the stored order's usage as the first run did
+                self.usage.append((bar.ts, self._stored_usage(record)))
+        if record.verdict is Verdict.NEEDS_APPROVAL:
+            self.counts["held"] += 1
+            return
         self.counts["allowed" if record.allowed else "denied"] += 1
         self.latch_breaker(record)
         if not record.allowed:
             return
+        self.order_times.append(bar.ts)
         order, created = self.journal.insert_order(self.run.run_id, order, record.id)
         self.counts["orders"] += 1
         self.counts["new_orders"] += int(created)
         fills = self.journal.fills_for(key) or self.fetch_fills(order)
+        closed = len(self.book.trade_pnl)
         for fill in fills:
             self.book.apply(fill)
             self.counts["fills"] += 1
+        if len(self.book.trade_pnl) > closed:
+            self.last_close[self.run.symbol] = bar.ts
         if fills:
             day = bar.ts.date().isoformat()
             self.trades_by_day[day] = self.trades_by_day.get(day, 0) + 1
             self.journal.record_position(self.run.run_id, self.book.position(), bar.ts)
+
+    def _stored_usage(self, record: DecisionRecord) -> dict[tuple[str, str], float]:
+        """Cap usage of a journaled ALLOW, recomputed from its stored action."""
+        stored = record.explanation.get("action") or {}
+        fields = {k: v for k, v in stored.items() if k in _ACTION_INIT and k != "payload"}
+        if isinstance(fields.get("side"), str):
+            fields["side"] = Side(fields["side"])
+        action = Action(**fields)
+        return cap_usage(action, PolicyContext(now=record.ts), self.policy)
 
     def fetch_fills(self, order: Order) -> list[Fill]:
         """Reconcile with the venue, submit only if it knows nothing, journal what it did."""
@@ -463,6 +515,7 @@ def replay(
         failures=c["failures"],
         below_min_notional=c["below_min_notional"],
         final_position=state.book.position(),
+        held=c["held"],
         # Marks at bar closes only (drop the opening cash point), exactly as research does.
         metrics=summarize(equity[1:], state.book.trade_pnl, periods_per_year(timeframe)),
     )

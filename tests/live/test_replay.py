@@ -286,3 +286,32 @@ def test_start_and_end_bound_the_bars(lake: SeriesKey) -> None:
     result = run(lake, start=start, end=start + timedelta(days=2))
     assert result.bars == 48
     assert result.timestamps[0] == start
+
+
+def test_stateful_rules_apply_in_replay_and_survive_a_resume(
+    lake: SeriesKey, settings: Settings, tmp_path: Path
+) -> None:
+    """A 24h turnover cap, a cooldown and approvals bind the replay as they bind live trading;
+    a rerun of the run id rebuilds the same counters and decides nothing anew."""
+    free = run(lake, run_id="free")
+    caps = (
+        '[[transaction.rolling_caps]]\nid = "turnover"\nscope = "strategy"\n'
+        "max = 15000\nwindow_hours = 24\n"
+    )
+    capped = run(lake, run_id="capped", policy_path=policy_file(tmp_path, caps))
+    assert capped.denied > 0 and capped.orders < free.orders
+    with SqliteJournal(settings.journal_path) as j:
+        first = [v["rule_id"] for d in j.decisions("capped") if not d.allowed
+                 for v in d.explanation["violations"]]  # fmt: skip
+        rows = j.counts("capped")
+    assert set(first) == {"transaction.rolling_cap"}
+    again = run(lake, run_id="capped", policy_path=policy_file(tmp_path, caps))
+    assert (again.orders, again.denied, again.new_orders) == (capped.orders, capped.denied, 0)
+    with SqliteJournal(settings.journal_path) as j:
+        assert j.counts("capped") == rows
+    held = run(lake, run_id="held", policy_path=policy_file(
+        tmp_path, "[approvals]\nabove_notional_usd = 5000\n"))  # fmt: skip
+    assert held.held > 0 and held.orders == 0  # every all-in entry waits for an operator
+    cooled = run(lake, run_id="cool", policy_path=policy_file(
+        tmp_path, "[risk]\ncooldown_minutes = 600\n"))  # fmt: skip
+    assert 0 < cooled.orders < free.orders
