@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +13,9 @@ from rich.table import Table
 from drydock import cli_options as opt
 from drydock.execution import FillTiming
 from drydock.series import SeriesKey
+
+if TYPE_CHECKING:
+    from research.policy_audit import PolicyAudit
 
 console = Console()
 
@@ -58,12 +62,24 @@ def backtest_command(
     ] = None,
     cash: Annotated[float, opt.cash_option()] = 10_000.0,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow (--no-track to skip).")] = True,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="Audit every order against this policy's static rules; the MLflow run is tagged "
+            "policy_clean with the denial count per rule."
+        ),
+    ] = None,
 ) -> None:
     """Backtest STRATEGY on lake bars with fees and slippage; print metrics; log it to MLflow."""
     from drydock.timeframes import timeframe_seconds
     from strategies.registry import get_strategy
 
     timeframe_seconds(timeframe)
+    rules = None
+    if policy is not None:  # a bad policy file fails here, before any work
+        from drydock.policy import load_policy
+
+        rules = load_policy(policy)
     strat = get_strategy(strategy)
     params = strat.resolve_params(opt.parse_param_options(param))
     execution = opt.execution_model(
@@ -96,10 +112,44 @@ def backtest_command(
             f"{result.skipped_min_notional} order(s) skipped: below the instrument's min notional "
             f"{floor} (override with --min-notional)"
         )
+    audit = None
+    if rules is not None:
+        from drydock import ohlcv
+        from research.policy_audit import audit_orders
+
+        audit = audit_orders(result, ohlcv.read(key, start, end), rules)
+        print_audit(audit)
     if track:
-        run_id = log_backtest(result)
+        run_id = log_backtest(result, audit=audit)
         console.print(
             f"MLflow run [bold]{run_id}[/] in {get_settings().mlflow_tracking_uri} (open it with `make mlflow`)."
+        )
+
+
+def print_audit(audit: PolicyAudit) -> None:
+    """The policy audit as an operator reads it: clean or not, count per rule, first denials."""
+    verdict = "policy-clean" if audit.clean else f"{audit.denied} of {audit.orders.height} denied"
+    console.print(
+        f"policy v{audit.policy_version} ({audit.policy_hash[:12]}), static rules: {verdict}",
+        soft_wrap=True,
+    )
+    if audit.rule_counts:
+        table = Table("rule", "orders denied", title="policy audit")
+        for rule, count in sorted(audit.rule_counts.items(), key=lambda kv: -kv[1]):
+            table.add_row(rule, str(count))
+        console.print(table)
+        first = audit.orders.filter(~audit.orders["allowed"]).head(3)
+        for row in first.iter_rows(named=True):
+            console.print(
+                f"  {row['ts']:%Y-%m-%d %H:%M} {row['side']} {row['notional']:,.2f} USD: "
+                f"{row['first_rule']}",
+                soft_wrap=True,
+            )
+    if audit.not_applied:
+        console.print(
+            f"not applied (need journal history or quotes; the replay enforces them): "
+            f"{', '.join(audit.not_applied)}",
+            soft_wrap=True,
         )
 
 

@@ -26,8 +26,9 @@ from drydock.settings import REPO_ROOT, Settings, get_settings
 from research.backtest import BacktestResult
 from research.report import write_report
 
-if TYPE_CHECKING:  # the sweep engine loads numba: only when a sweep is logged
-    from research.sweep.engine import SweepResult
+if TYPE_CHECKING:
+    from research.policy_audit import PolicyAudit
+    from research.sweep.engine import SweepResult  # it loads numba: only when a sweep is logged
 
 EXPERIMENT = "backtests"
 SWEEP_EXPERIMENT = "sweeps"
@@ -87,9 +88,12 @@ def log_backtest(
     *,
     experiment: str = EXPERIMENT,
     parent_run_id: str | None = None,
+    audit: PolicyAudit | None = None,
 ) -> str:
     """Log one backtest as an MLflow run (a child of ``parent_run_id`` when given, e.g. a sweep's
-    best sets); returns the run id."""
+    best sets); returns the run id. With a policy ``audit`` the run is tagged ``policy_clean``
+    with the policy hash and version, the denial count per rule is logged as metrics and the
+    per-order verdicts as ``policy_audit.parquet``."""
     import research.backtest as engine_module
     from strategies.registry import get_strategy
 
@@ -147,7 +151,28 @@ def log_backtest(
             result.equity_frame().write_parquet(equity)
             mlflow.log_artifact(str(report))
             mlflow.log_artifact(str(equity))
+            if audit is not None:
+                _log_audit(mlflow, audit, Path(tmp))
         return str(run.info.run_id)
+
+
+def _log_audit(mlflow: Any, audit: PolicyAudit, folder: Path) -> None:
+    """Tags, per-rule denial metrics and the per-order verdicts of a policy audit."""
+    from research.policy_audit import metric_name
+
+    mlflow.set_tags(
+        {
+            "policy_clean": str(audit.clean).lower(),
+            "policy_hash": audit.policy_hash,
+            "policy_version": audit.policy_version,
+            "policy_not_applied": ",".join(audit.not_applied),
+        }
+    )
+    counts = {metric_name(rule): float(n) for rule, n in audit.rule_counts.items()}
+    mlflow.log_metrics({"policy_denied_orders": float(audit.denied)} | counts)
+    path = folder / "policy_audit.parquet"
+    audit.orders.write_parquet(path)
+    mlflow.log_artifact(str(path))
 
 
 def latest_runs(limit: int = 20, settings: Settings | None = None) -> pl.DataFrame:
