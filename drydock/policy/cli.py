@@ -66,7 +66,7 @@ def explain_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Evaluate one action against a policy and print the verdict and why (exit 1 if denied)."""
+    """Evaluate one action against a policy and print the verdict and why (exit 1 unless allowed)."""
     from drydock.policy.config import load_policy
     from drydock.policy.engine import evaluate
     from drydock.policy.explain import decision_record, load_action, load_context
@@ -89,7 +89,11 @@ def _print_decision(record: dict[str, object], symbol: str, notional: float) -> 
     from rich.table import Table
 
     console = Console()
-    verdict = "[bold green]ALLOW[/]" if record["allowed"] else "[bold red]DENY[/]"
+    verdict = {
+        "allow": "[bold green]ALLOW[/]",
+        "deny": "[bold red]DENY[/]",
+        "needs_approval": "[bold yellow]NEEDS APPROVAL[/]",
+    }[str(record["verdict"])]
     amount = f"{notional:,.2f} USD" if math.isfinite(notional) else repr(notional)
     console.print(f"{verdict} {symbol or '(no symbol)'} notional {amount}", highlight=False)
     console.print(

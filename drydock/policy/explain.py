@@ -151,7 +151,32 @@ def load_action(path: Path) -> Action:
     side = data.get("side")
     if isinstance(side, str) and side in {s.value for s in Side}:
         data["side"] = Side(side)
+    if "payload" in data:
+        data["payload"] = load_payload(data["kind"], data["payload"], path)
     return Action(**data)
+
+
+def load_payload(kind: object, raw: object, path: Path) -> Any:
+    """A chain payload from JSON: ``evm_tx`` a web3 transaction object (hex ``data``),
+    ``evm_sign_typed_data`` an EIP-712 object (``domain``, ``primaryType``, ``message``),
+    ``solana_tx`` a base64 serialized transaction."""
+    if kind == "evm_tx" and isinstance(raw, dict):
+        from drydock.policy.evm_payload import EvmTx
+
+        return EvmTx.from_web3(raw)
+    if kind == "evm_sign_typed_data" and isinstance(raw, dict):
+        from drydock.policy.evm_payload import TypedData
+
+        return TypedData.from_eip712(raw)
+    if kind == "solana_tx" and isinstance(raw, str):
+        from drydock.policy.solana_payload import SolanaTx
+
+        return SolanaTx.from_bytes(raw)
+    raise ConfigError(
+        f'Action file {path}: "payload" must be a web3 transaction object for evm_tx, an EIP-712 '
+        f"object for evm_sign_typed_data or base64 text for solana_tx (kind {kind!r}, got "
+        f"{type(raw).__name__})."
+    )
 
 
 def load_context(path: Path | None, now: datetime) -> PolicyContext:
@@ -184,6 +209,11 @@ def decision_record(action: Action, decision: PolicyDecision, policy: Policy) ->
         "policy_hash": decision.policy_hash,
         "policy_version": policy.version,
         "summary": decision.explain(),
-        "action": {k: v.value if isinstance(v, Side) else v for k, v in asdict(action).items()},
+        "action": {
+            k: v.value if isinstance(v, Side) else v
+            for k, v in asdict(action).items()
+            if k != "payload"
+        }
+        | ({"payload": repr(action.payload)} if action.payload is not None else {}),
         "violations": [{**asdict(v), "severity": v.severity.value} for v in decision.violations],
     }

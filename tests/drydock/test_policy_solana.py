@@ -233,3 +233,27 @@ def test_no_transfer_above_a_cap_or_to_a_foreign_destination_is_allowed(
     verdict, _ = judge(signed(pay(lamports, to), checked_transfer(amount, token_to)))
     ok = dest == "friend" and lamports <= 2 * 10**9 and amount <= 1_000 * 10**6
     assert (verdict is Verdict.ALLOW) == ok
+
+
+def test_policy_explain_reads_a_solana_payload_from_json(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from drydock.cli import build_app
+
+    root = Path(__file__).parents[2]
+    raw = base64.b64encode(bytes(signed(pay(3 * 10**9)))).decode()
+    action = {"kind": "solana_tx", "venue": "", "chain": "solana",
+              "wallet": str(WALLET.pubkey()), "payload": raw}  # fmt: skip
+    path = tmp_path / "action.json"
+    path.write_text(json.dumps(action), encoding="utf-8")
+    policy = str(root / "policies" / "solana_copy_trading.toml")
+    result = CliRunner().invoke(build_app(), ["policy", "explain", policy, str(path), "--json"])
+    assert result.exit_code == 1, result.output
+    record = json.loads(result.output)
+    assert record["verdict"] == "deny"
+    assert [v["rule_id"] for v in record["violations"]] == ["transaction.lamports"]  # 3 SOL > 2
+    path.write_text(json.dumps({**action, "payload": 5}), encoding="utf-8")
+    bad = CliRunner().invoke(build_app(), ["policy", "explain", policy, str(path)])
+    assert bad.exit_code != 0 and "payload" in str(bad.exception or bad.output)
