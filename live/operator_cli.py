@@ -14,8 +14,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-
 Operator = Annotated[str, typer.Option(help="Who runs the command (journaled; default: $USER).")]
 Reason = Annotated[str, typer.Option(help="Why (journaled).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")]
@@ -50,7 +48,7 @@ def approvals_command(
         table.add_row(
             a.decision_key, a.status, f"{a.expires_at:%Y-%m-%d %H:%M}", a.summary, a.operator
         )
-    console.print(table)
+    Console().print(table)
 
 
 def _approval_dict(a: Any) -> dict[str, Any]:
@@ -71,7 +69,7 @@ def approve_command(
 
     with _journal() as journal:
         done = approve(journal, decision, _operator(operator), reason, datetime.now(UTC))
-    console.print(f"{done.decision_key}: {done.status} by {done.operator}")
+    Console().print(f"{done.decision_key}: {done.status} by {done.operator}")
 
 
 def reject_command(
@@ -86,7 +84,7 @@ def reject_command(
 
     with _journal() as journal:
         done = reject(journal, decision, _operator(operator), reason, datetime.now(UTC))
-    console.print(f"{done.decision_key}: {done.status} by {done.operator}")
+    Console().print(f"{done.decision_key}: {done.status} by {done.operator}")
 
 
 def decisions_command(
@@ -114,7 +112,7 @@ def decisions_command(
             "\n".join(v["message"] for v in violations),
             "\n".join(v.get("suggestion", "") for v in violations), r.policy_hash[:12],
         )  # fmt: skip
-    console.print(table)
+    Console().print(table)
 
 
 def pause_command(
@@ -126,7 +124,7 @@ def pause_command(
 
     with _journal() as journal:
         set_paused(journal, strategy, True, _operator(operator), datetime.now(UTC))
-    console.print(f"{strategy} paused")
+    Console().print(f"{strategy} paused")
 
 
 def unpause_command(
@@ -138,7 +136,7 @@ def unpause_command(
 
     with _journal() as journal:
         set_paused(journal, strategy, False, _operator(operator), datetime.now(UTC))
-    console.print(f"{strategy} resumed")
+    Console().print(f"{strategy} resumed")
 
 
 def reset_breaker_command(
@@ -153,7 +151,7 @@ def reset_breaker_command(
 
     with _journal() as journal:
         reset_breaker(journal, strategy, _operator(operator), reason, datetime.now(UTC))
-    console.print(f"breaker reset for {strategy or 'global'}")
+    Console().print(f"breaker reset for {strategy or 'global'}")
 
 
 def _cash_flow(kind: str, amount: float, balance: float, note: str, operator: str) -> None:
@@ -163,7 +161,7 @@ def _cash_flow(kind: str, amount: float, balance: float, note: str, operator: st
         record_cash_flow(
             journal, kind, amount, balance, datetime.now(UTC), _operator(operator), note
         )
-    console.print(f"{kind} of {amount:,.2f} journaled (balance {balance:,.2f} before)")
+    Console().print(f"{kind} of {amount:,.2f} journaled (balance {balance:,.2f} before)")
 
 
 def deposit_command(
