@@ -1,0 +1,14 @@
+"""The research engine's complete single-instrument execution model (docs/backtesting.md).
+
+Targets are exposure fractions in [-L, L] (long, short, reversal in one order, leverage up to a
+cap); stops, trailing stops, take profit and scale-out ladders are evaluated intrabar against
+high/low; perpetual funding is charged at funding timestamps; leveraged positions are checked for
+liquidation; open positions at the end are reported or closed. A numba kernel
+(:mod:`research.engine.kernel`) runs it; :mod:`research.engine.reference` is the same model as a
+plain Python loop, and the conformance suite holds both to hand-computed scenarios.
+"""
+
+from research.engine.model import EngineConfig, Reason
+from research.engine.run import EngineResult, run_backtest
+
+__all__ = ["EngineConfig", "EngineResult", "Reason", "run_backtest"]

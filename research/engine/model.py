@@ -1,0 +1,142 @@
+"""The engine's configuration, validated once: costs, sizing limits, exits, margin, end rule.
+
+Every number is checked at construction (one ConfigError line naming the field, the value and an
+example); the kernel reads the packed float64 vector of :meth:`EngineConfig.vector`, where NaN
+switches an optional rule off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from drydock.errors import ConfigError
+from drydock.execution import ExecutionModel, FillTiming
+
+
+class Reason(IntEnum):
+    """Why an order was sent (the order record's ``reason`` column)."""
+
+    SIGNAL = 0
+    STOP_LOSS = 1
+    TRAILING_STOP = 2
+    TAKE_PROFIT = 3
+    SCALE_OUT = 4
+    LIQUIDATION = 5
+    END_CLOSE = 6
+
+
+#: Positions in the packed parameter vector the kernel reads.
+P_CASH, P_FEE, P_FIXED, P_SLIP, P_IMPACT, P_LOT, P_MIN_NOTIONAL, P_LEVERAGE = range(8)
+P_SL, P_TSL, P_TSL_ACT, P_TP, P_MM, P_NEXT_OPEN, P_CLOSE_END, P_MAX_PART = range(8, 16)
+N_PARAMS = 16
+
+
+def _fraction(name: str, value: float | None, low: float, high: float, example: str) -> float:
+    if value is None:
+        return math.nan
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not low < value <= high:
+        raise ConfigError(
+            f"Engine {name}={value!r} must be a finite number in ({low:g}, {high:g}], e.g. "
+            f"{example}; leave it unset to switch the rule off."
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """One backtest's execution model beyond the shared costs of :class:`ExecutionModel`.
+
+    ``leverage`` caps |target| (1 = spot: a long never borrows cash, a short is not allowed
+    unless ``allow_short``); stops are fractions of the entry price (``stop_loss=0.05`` exits a
+    long 5% below its average entry); ``trailing_stop`` trails the best price since entry once it
+    is ``trailing_activation`` above the entry; ``scale_out`` is ``[(gain, fraction of the entry
+    quantity), ...]``; ``maintenance_margin`` enables the liquidation check; ``impact`` is the
+    volume-aware slippage coefficient (``impact * sqrt(qty / bar volume)`` added to the fixed
+    slippage, with participation capped at ``max_participation`` of the bar's volume).
+    """
+
+    execution: ExecutionModel = field(default_factory=ExecutionModel)
+    lot_size: float = 1e-8
+    min_notional: float = 0.0
+    leverage: float = 1.0
+    allow_short: bool = False
+    stop_loss: float | None = None
+    trailing_stop: float | None = None
+    trailing_activation: float = 0.0
+    take_profit: float | None = None
+    scale_out: Sequence[tuple[float, float]] = ()
+    maintenance_margin: float | None = None
+    impact: float = 0.0
+    max_participation: float | None = None
+    close_at_end: bool = False
+
+    def __post_init__(self) -> None:
+        _fraction("leverage", self.leverage, 0.0, 100.0, "1 for spot or 3")
+        _fraction("lot_size", self.lot_size, 0.0, 1e9, "0.00001")
+        if not (math.isfinite(self.min_notional) and self.min_notional >= 0):
+            raise ConfigError(f"Engine min_notional={self.min_notional!r} must be >= 0, e.g. 5.")
+        _fraction("stop_loss", self.stop_loss, 0.0, 1.0, "0.05 for 5%")
+        _fraction("trailing_stop", self.trailing_stop, 0.0, 1.0, "0.03 for 3%")
+        _fraction("take_profit", self.take_profit, 0.0, 100.0, "0.1 for +10%")
+        _fraction("maintenance_margin", self.maintenance_margin, 0.0, 1.0, "0.005")
+        _fraction("max_participation", self.max_participation, 0.0, 1.0, "0.1 for 10%")
+        if not (math.isfinite(self.trailing_activation) and self.trailing_activation >= 0):
+            raise ConfigError(
+                f"Engine trailing_activation={self.trailing_activation!r} must be >= 0, e.g. 0.02."
+            )
+        if not (math.isfinite(self.impact) and self.impact >= 0):
+            raise ConfigError(f"Engine impact={self.impact!r} must be >= 0, e.g. 0.1.")
+        total = 0.0
+        last = 0.0
+        for gain, share in self.scale_out:
+            _fraction("scale_out gain", gain, 0.0, 100.0, "1.0 for +100%")
+            _fraction("scale_out fraction", share, 0.0, 1.0, "0.5")
+            if gain <= last:
+                raise ConfigError(
+                    f"Engine scale_out gains must increase; {gain:g} follows {last:g}, e.g. "
+                    "[(1.0, 0.5), (2.0, 0.25)]."
+                )
+            last, total = gain, total + share
+        if total > 1 + 1e-12:
+            raise ConfigError(
+                f"Engine scale_out fractions sum to {total:g} > 1 of the entry quantity; lower them."
+            )
+
+    @property
+    def short_allowed(self) -> bool:
+        return self.allow_short or self.leverage > 1
+
+    def vector(self) -> npt.NDArray[np.float64]:
+        """The packed float64 parameters the kernel reads (NaN: rule off)."""
+        e = self.execution
+        out = np.full(N_PARAMS, np.nan)
+        out[P_CASH], out[P_FEE], out[P_FIXED], out[P_SLIP] = (
+            e.init_cash, e.taker_fee, e.fixed_fee, e.slippage,
+        )  # fmt: skip
+        out[P_IMPACT], out[P_LOT], out[P_MIN_NOTIONAL] = (
+            self.impact,
+            self.lot_size,
+            self.min_notional,
+        )
+        out[P_LEVERAGE] = self.leverage
+        out[P_SL] = math.nan if self.stop_loss is None else self.stop_loss
+        out[P_TSL] = math.nan if self.trailing_stop is None else self.trailing_stop
+        out[P_TSL_ACT] = self.trailing_activation
+        out[P_TP] = math.nan if self.take_profit is None else self.take_profit
+        out[P_MM] = math.nan if self.maintenance_margin is None else self.maintenance_margin
+        out[P_NEXT_OPEN] = 1.0 if e.fill == FillTiming.NEXT_OPEN else 0.0
+        out[P_CLOSE_END] = 1.0 if self.close_at_end else 0.0
+        out[P_MAX_PART] = math.nan if self.max_participation is None else self.max_participation
+        return out
+
+    def ladder(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        gains = np.array([g for g, _ in self.scale_out], dtype=np.float64)
+        shares = np.array([s for _, s in self.scale_out], dtype=np.float64)
+        return gains, shares
