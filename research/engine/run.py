@@ -117,11 +117,9 @@ def _result(
     bars: pl.DataFrame, config: EngineConfig, equity: Any, position: Any, orders: Any,
     trades: Any, counters: Any, periods_per_year: float,
 ) -> EngineResult:  # fmt: skip
-    from research.engine.kernel import (
-        C_FUNDING, C_LIQ, C_OPEN_PNL, C_ORDERS, C_PART_CAPPED, C_REJECTS, C_TRADES,
-    )  # fmt: skip
+    from research.engine import kernel as k
 
-    count, n_trades = int(counters[C_ORDERS]), int(counters[C_TRADES])
+    count, n_trades = int(counters[k.C_ORDERS]), int(counters[k.C_TRADES])
     rec = orders[:count]
     bar = rec[:, 0].astype(np.int64)
     ts = bars["ts"]
@@ -152,12 +150,12 @@ def _result(
         orders=order_frame,
         trade_pnl=pnl,
         metrics=stats,
-        rejected_min_notional=int(counters[C_REJECTS]),
-        liquidations=int(counters[C_LIQ]),
-        funding_paid=float(counters[C_FUNDING]),
+        rejected_min_notional=int(counters[k.C_REJECTS]),
+        liquidations=int(counters[k.C_LIQ]),
+        funding_paid=float(counters[k.C_FUNDING]),
         open_position=held,
-        open_pnl=float(counters[C_OPEN_PNL]),
-        participation_capped=int(counters[C_PART_CAPPED]),
+        open_pnl=float(counters[k.C_OPEN_PNL]),
+        participation_capped=int(counters[k.C_PART_CAPPED]),
         notes=notes,
     )
 

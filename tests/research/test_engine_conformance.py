@@ -87,7 +87,7 @@ def test_a_stop_exit_waits_for_the_target_to_change_before_re_entering() -> None
     cfg = replace(BASE, stop_loss=0.05)
     bars = [FLAT, (100, 101, 94, 96), FLAT, FLAT, FLAT, FLAT]
     kernel, _ = both(bars, [1, 1, 1, 0, 1, 1], cfg)
-    assert [f[:2] + (f[4],) for f in fills(kernel)] == [
+    assert [(*f[:2], f[4]) for f in fills(kernel)] == [
         (1, "buy", "signal"), (1, "sell", "stop_loss"), (5, "buy", "signal"),
     ]  # fmt: skip
 
