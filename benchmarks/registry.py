@@ -28,6 +28,8 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "ingest_rows_per_s": _lazy("benchmarks.market_data", "ingest_rows_per_s"),
     "query_1y_1m_ms": _lazy("benchmarks.market_data", "query_1y_1m_ms"),
     "resample_rows_per_s": _lazy("benchmarks.market_data", "resample_rows_per_s"),
+    "engine_vs_python_loop_ratio": _lazy("benchmarks.engine", "engine_vs_python_loop_ratio"),
+    "conformance_cases": _lazy("benchmarks.engine", "conformance_cases"),
     "policy_evals_per_s": _lazy("benchmarks.policy", "policy_evals_per_s"),
     "policy_eval_p99_us": _lazy("benchmarks.policy", "policy_eval_p99_us"),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -14,16 +15,23 @@ from drydock import metrics
 from drydock.errors import ConfigError
 from research.engine.model import EngineConfig, Reason
 
+_REASON_NAMES = np.array([r.name.lower() for r in Reason])
 #: Bars per year by calendar: crypto trades 24/7; a session venue's daily bars annualize by 252.
 CALENDARS = {"24/7": 365.0, "sessions": 252.0}
 
 
 @dataclass(frozen=True)
 class EngineResult:
-    """Equity and position per bar, orders, closed trades, counters and metrics of one run."""
+    """Equity and position per bar, orders, closed trades, counters and metrics of one run.
 
-    equity: pl.DataFrame  # ts, equity, position
-    orders: pl.DataFrame  # ts, bar, side, qty, price, fee, reason
+    The kernel's arrays are kept as they are; :attr:`equity` and :attr:`orders` build their
+    polars frames on first use (a sweep or a benchmark that reads only figures pays nothing).
+    """
+
+    ts: pl.Series
+    equity_values: npt.NDArray[np.float64]
+    position_values: npt.NDArray[np.float64]
+    order_records: npt.NDArray[np.float64]  # bar, signed qty, price, fee, reason code
     trade_pnl: npt.NDArray[np.float64]
     metrics: dict[str, float]
     rejected_min_notional: int
@@ -36,7 +44,31 @@ class EngineResult:
 
     @property
     def final_equity(self) -> float:
-        return float(self.equity["equity"][-1])
+        return float(self.equity_values[-1])
+
+    @cached_property
+    def equity(self) -> pl.DataFrame:
+        """ts, equity (marked at each close), position (signed units) per bar."""
+        return pl.DataFrame(
+            {"ts": self.ts, "equity": self.equity_values, "position": self.position_values}
+        )
+
+    @cached_property
+    def orders(self) -> pl.DataFrame:
+        """ts, bar, side, qty, price (after slippage), fee, reason per fill."""
+        rec = self.order_records
+        bar = rec[:, 0].astype(np.int64)
+        return pl.DataFrame(
+            {
+                "ts": self.ts.gather(bar) if len(rec) else self.ts.head(0),
+                "bar": bar,
+                "side": np.where(rec[:, 1] > 0, "buy", "sell"),
+                "qty": np.abs(rec[:, 1]),
+                "price": rec[:, 2],
+                "fee": rec[:, 3],
+                "reason": _REASON_NAMES[rec[:, 4].astype(np.int64)],
+            }
+        )
 
 
 def check_targets(target: npt.NDArray[np.float64], config: EngineConfig, ts: Any) -> None:
@@ -87,9 +119,11 @@ def run_backtest(
     *,
     funding: pl.DataFrame | None = None,
     periods_per_year: float = 365.0 * 24,
+    with_metrics: bool = True,
 ) -> EngineResult:
     """Run ``target`` (exposure per bar, decided at each close) over ``bars`` (ts, open, high,
-    low, close, volume) under ``config``; ``funding`` (ts, rate) for perpetuals."""
+    low, close, volume) under ``config``; ``funding`` (ts, rate) for perpetuals;
+    ``with_metrics=False`` skips the metrics (records only)."""
     from research.engine.kernel import N_COUNTERS, ORDER_COLUMNS, simulate
 
     config = config or EngineConfig()
@@ -103,14 +137,15 @@ def run_backtest(
     gains, shares = config.ladder()
     n = bars.height
     equity, position = np.empty(n), np.empty(n)
-    orders = np.zeros((2 * n + len(gains) * n + 2, ORDER_COLUMNS))
-    trades = np.zeros(2 * n + 2)
+    orders = np.empty((2 * n + len(gains) * n + 2, ORDER_COLUMNS))  # untouched pages stay free
+    trades = np.empty(2 * n + 2)
     counters = np.zeros(N_COUNTERS)
     simulate(
         cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], tgt, rates,
         config.vector(), gains, shares, equity, position, orders, trades, counters,
     )  # fmt: skip
-    return _result(bars, config, equity, position, orders, trades, counters, periods_per_year)
+    ppy = periods_per_year if with_metrics else math.nan
+    return _result(bars, config, equity, position, orders, trades, counters, ppy)
 
 
 def _result(
@@ -120,20 +155,6 @@ def _result(
     from research.engine import kernel as k
 
     count, n_trades = int(counters[k.C_ORDERS]), int(counters[k.C_TRADES])
-    rec = orders[:count]
-    bar = rec[:, 0].astype(np.int64)
-    ts = bars["ts"]
-    order_frame = pl.DataFrame(
-        {
-            "ts": ts.gather(bar) if count else ts.head(0),
-            "bar": bar,
-            "side": np.where(rec[:, 1] > 0, "buy", "sell"),
-            "qty": np.abs(rec[:, 1]),
-            "price": rec[:, 2],
-            "fee": rec[:, 3],
-            "reason": [Reason(int(r)).name.lower() for r in rec[:, 4]],
-        }
-    )
     pnl = trades[:n_trades].copy()
     held = float(position[-1]) if len(position) else 0.0
     notes = []
@@ -142,12 +163,16 @@ def _result(
             f"a position of {held:g} is still open at the end, marked at the last close "
             "(set close_at_end=True to close it)"
         )
-    stats = metrics.summarize(equity, pnl, periods_per_year) | {
-        "exposure": metrics.exposure(np.abs(position))
-    }
+    stats: dict[str, float] = {}
+    if not math.isnan(periods_per_year):  # NaN: the caller wants the records only
+        stats = metrics.summarize(equity, pnl, periods_per_year) | {
+            "exposure": metrics.exposure(np.abs(position))
+        }
     return EngineResult(
-        equity=pl.DataFrame({"ts": ts, "equity": equity, "position": position}),
-        orders=order_frame,
+        ts=bars["ts"],
+        equity_values=equity,
+        position_values=position,
+        order_records=orders[:count].copy(),
         trade_pnl=pnl,
         metrics=stats,
         rejected_min_notional=int(counters[k.C_REJECTS]),
