@@ -155,7 +155,9 @@ def print_audit(audit: PolicyAudit) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the research commands to the root CLI."""
+    from research.engine.cli import simulate_command
     from research.sweep.cli import sweep_command
 
     app.command("backtest")(backtest_command)
+    app.command("simulate")(simulate_command)
     app.command("sweep")(sweep_command)

@@ -1,0 +1,135 @@
+"""``drydock simulate``: a strategy through the complete execution model (research.engine).
+
+Shorts and leverage, stops and targets intrabar, scale-out ladders, funding for perps and
+liquidation, from the CLI; ``drydock backtest`` stays the vectorbt path with MLflow reports.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from drydock import cli_options as opt
+from drydock.errors import ConfigError
+from drydock.execution import FillTiming
+from drydock.series import SeriesKey
+
+
+def parse_ladder(raw: str | None) -> tuple[tuple[float, float], ...]:
+    """``"1.0:0.5,2.0:0.25"`` -> ((1.0, 0.5), (2.0, 0.25)): gain:fraction pairs."""
+    if not raw:
+        return ()
+    out = []
+    for part in raw.split(","):
+        gain, sep, share = part.partition(":")
+        try:
+            out.append((float(gain), float(share)))
+        except ValueError:
+            raise ConfigError(
+                f"--scale-out {raw!r}: {part!r} is not gain:fraction, e.g. --scale-out "
+                "1.0:0.5,2.0:0.25 (50% at +100%, 25% at +200%)."
+            ) from None
+        if not sep:
+            raise ConfigError(
+                f"--scale-out {raw!r}: {part!r} needs a ':' between gain and fraction."
+            )
+    return tuple(out)
+
+
+def simulate_command(
+    strategy: Annotated[str, typer.Argument(help="Strategy id, see `drydock strategies`.")],
+    exchange: Annotated[str, opt.exchange_option()] = opt.DEFAULT_EXCHANGE,
+    symbol: Annotated[str, opt.symbol_option()] = opt.DEFAULT_SYMBOL,
+    timeframe: Annotated[str, opt.timeframe_option()] = opt.DEFAULT_TIMEFRAME,
+    param: Annotated[list[str] | None, opt.param_option()] = None,
+    start: Annotated[datetime | None, opt.start_option()] = None,
+    end: Annotated[datetime | None, opt.end_option()] = None,
+    cash: Annotated[float, opt.cash_option()] = 10_000.0,
+    fee: Annotated[float, opt.fee_option()] = 0.001,
+    slippage_bps: Annotated[float, opt.slippage_option()] = 5.0,
+    fill: Annotated[
+        FillTiming, typer.Option(case_sensitive=False, help="next_open or close.")
+    ] = FillTiming.NEXT_OPEN,
+    lot_size: Annotated[float | None, opt.increment_option("lot_size", "lot size")] = None,
+    tick_size: Annotated[float | None, opt.increment_option("tick_size", "tick size")] = None,
+    min_notional: Annotated[
+        float | None, opt.increment_option("min_notional", "minimum order notional")
+    ] = None,
+    leverage: Annotated[float, typer.Option(help="Cap on |target| (1 = spot).")] = 1.0,
+    allow_short: Annotated[
+        bool, typer.Option(help="Let a spot (leverage 1) run go short.")
+    ] = False,
+    stop_loss: Annotated[
+        float | None, typer.Option(help="Stop loss, fraction of entry, e.g. 0.05.")
+    ] = None,
+    trailing_stop: Annotated[
+        float | None, typer.Option(help="Trailing stop fraction, e.g. 0.03.")
+    ] = None,
+    trailing_activation: Annotated[float, typer.Option(help="Gain before the trail arms.")] = 0.0,
+    take_profit: Annotated[
+        float | None, typer.Option(help="Take profit, fraction, e.g. 0.1.")
+    ] = None,
+    scale_out: Annotated[
+        str | None, typer.Option(help="Ladder gain:fraction,... e.g. 1.0:0.5,2.0:0.25")
+    ] = None,
+    maintenance_margin: Annotated[
+        float | None, typer.Option(help="Liquidation check, e.g. 0.005.")
+    ] = None,
+    impact: Annotated[float, typer.Option(help="Volume-aware slippage coefficient.")] = 0.0,
+    close_at_end: Annotated[
+        bool, typer.Option(help="Close an open position at the last bar.")
+    ] = False,
+    funding: Annotated[bool, typer.Option(help="Charge funding from the lake (perps).")] = True,
+) -> None:
+    """Run STRATEGY's targets through the complete execution model on lake bars."""
+    from drydock import ohlcv
+    from drydock.markets import instrument_for
+    from drydock.timeframes import periods_per_year, timeframe_seconds
+    from research.cli import metrics_table
+    from research.engine import EngineConfig, run_backtest
+    from strategies.registry import get_strategy
+
+    timeframe_seconds(timeframe)
+    strat = get_strategy(strategy)
+    params = strat.resolve_params(opt.parse_param_options(param))
+    execution = opt.execution_model(cash, fee, slippage_bps, fill, lot_size=lot_size,
+                                    tick_size=tick_size, min_notional=min_notional)  # fmt: skip
+    key = SeriesKey(exchange, symbol, timeframe)
+    instrument = instrument_for(exchange, symbol, execution.overrides())
+    config = EngineConfig(
+        execution=execution, lot_size=float(instrument.lot_size),
+        min_notional=float(instrument.min_notional), leverage=leverage, allow_short=allow_short,
+        stop_loss=stop_loss, trailing_stop=trailing_stop, trailing_activation=trailing_activation,
+        take_profit=take_profit, scale_out=parse_ladder(scale_out),
+        maintenance_margin=maintenance_margin, impact=impact, close_at_end=close_at_end,
+    )  # fmt: skip
+    bars = ohlcv.read(key, start, end)
+    strat.require_history(bars, key, params, start, end)
+    rates = None
+    if funding and ":" in symbol:
+        from drydock.funding import read_funding
+
+        rates = read_funding(exchange, symbol, start, end)
+    target = strat.signals(bars, params)["target"].to_numpy()
+    result = run_backtest(bars, target, config, funding=rates,
+                          periods_per_year=periods_per_year(timeframe))  # fmt: skip
+    console = Console()
+    title = f"{strategy} {key} ({bars.height} bars, research engine)"
+    console.print(metrics_table(title, {"engine": result.metrics}))
+    reasons = result.orders["reason"].value_counts().sort("reason").rows() if result.orders.height else []  # fmt: skip
+    console.print(
+        f"final equity {result.final_equity:,.2f}; orders by reason: "
+        + (", ".join(f"{r} {n}" for r, n in reasons) or "none")
+        + f"; rejected below min notional {result.rejected_min_notional}; liquidations "
+        f"{result.liquidations}; funding paid {result.funding_paid:,.2f}",
+        soft_wrap=True,
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate_command)
