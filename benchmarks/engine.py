@@ -27,7 +27,7 @@ CONFIG = EngineConfig(
 )
 
 
-def engine_vs_python_loop_ratio(bars: int = BARS, repeat: int = 3) -> Figure:
+def engine_vs_python_loop_ratio(bars: int = BARS, repeat: int = 5) -> Figure:
     """Reference-loop time / kernel time for one EMA-cross long/short backtest with every exit
     rule on. Both sides get the same targets; higher is better."""
     frame = minute_bars(bars)
