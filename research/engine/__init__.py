@@ -6,9 +6,33 @@ high/low; perpetual funding is charged at funding timestamps; leveraged position
 liquidation; open positions at the end are reported or closed. A numba kernel
 (:mod:`research.engine.kernel`) runs it; :mod:`research.engine.reference` is the same model as a
 plain Python loop, and the conformance suite holds both to hand-computed scenarios.
+
+Names load lazily (PEP 562), so registering ``drydock simulate`` costs no numpy or polars import
+on ``drydock --help``.
 """
 
-from research.engine.model import EngineConfig, Reason
-from research.engine.run import EngineResult, run_backtest
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from research.engine.model import EngineConfig, Reason
+    from research.engine.run import EngineResult, run_backtest
 
 __all__ = ["EngineConfig", "EngineResult", "Reason", "run_backtest"]
+
+_HOMES = {
+    "EngineConfig": "research.engine.model",
+    "Reason": "research.engine.model",
+    "EngineResult": "research.engine.run",
+    "run_backtest": "research.engine.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'research.engine' has no attribute {name!r}")
+    return getattr(import_module(home), name)
