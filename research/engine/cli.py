@@ -83,6 +83,7 @@ def simulate_command(
         bool, typer.Option(help="Close an open position at the last bar.")
     ] = False,
     funding: Annotated[bool, typer.Option(help="Charge funding from the lake (perps).")] = True,
+    track: Annotated[bool, typer.Option(help="Log the run to MLflow (--no-track to skip).")] = True,
 ) -> None:
     """Run STRATEGY's targets through the complete execution model on lake bars."""
     from drydock import ohlcv
@@ -129,6 +130,14 @@ def simulate_command(
     )
     for note in result.notes:
         console.print(f"note: {note}", soft_wrap=True)
+    if track:
+        from drydock.settings import get_settings
+        from research.engine.tracking import log_simulation
+
+        run_id = log_simulation(result, bars, key, config, strat.id, dict(params))
+        console.print(
+            f"MLflow run {run_id} in {get_settings().mlflow_tracking_uri}", soft_wrap=True
+        )
 
 
 def register(app: typer.Typer) -> None:
