@@ -169,7 +169,8 @@ def register(app: typer.Typer) -> None:
     live.command("replay")(replay_command)
     live.command("kill")(kill_command)
     live.command("resume")(resume_command)
-    from live.operator_cli import register_operator_commands
+    from live.operator_cli import promote_command, register_operator_commands
 
     register_operator_commands(live)
     app.add_typer(live, name="live")
+    app.command("promote")(promote_command)

@@ -214,3 +214,29 @@ def register_operator_commands(live: typer.Typer) -> None:
     live.command("deposit")(deposit_command)
     live.command("withdraw")(withdraw_command)
     live.command("state")(state_command)
+
+
+def promote_command(
+    run_id: Annotated[str, typer.Argument(help="MLflow run id of a backtest or simulation.")],
+    min_sharpe: Annotated[float | None, typer.Option(help="Gate: minimum Sharpe.")] = 0.5,
+    max_drawdown: Annotated[
+        float | None, typer.Option(help="Gate: deepest drawdown as a fraction, e.g. 0.35.")
+    ] = 0.35,
+    min_trades: Annotated[int | None, typer.Option(help="Gate: minimum closed trades.")] = 20,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy TOML the runner will apply (hash recorded).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Promote despite a failing gate (journaled).")
+    ] = False,
+    reason: Reason = "",
+    operator: Operator = "",
+) -> None:
+    """Register a run's configuration as strategy.<id>@champion if it passes the gate."""
+    from live.promotion import Gate, promote
+
+    gate = Gate(min_sharpe, max_drawdown, min_trades)
+    done = promote(run_id, gate=gate, policy_file=policy, force=force,
+                   operator=_operator(operator), reason=reason)  # fmt: skip
+    forced = f" (FORCED past: {'; '.join(done.failures)})" if done.forced else ""
+    Console().print(f"{done.name} version {done.version} is now @champion{forced}", soft_wrap=True)
