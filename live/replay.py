@@ -388,6 +388,28 @@ def _load_bars(
     return iter_bars(frame)
 
 
+def _check_inputs(journal: JournalRepository, run_id: str, inputs: Mapping[str, object]) -> None:
+    """Journal the inputs that shape orders on a run's first start; refuse a resume with others.
+
+    A run id names one experiment: resuming it with another cash, fee, slippage, params, series,
+    window or policy would mix orders sized for different inputs into one journal.
+    """
+    shown = {k: json.loads(json.dumps(v, default=str)) for k, v in inputs.items()}
+    journal.record_event("run_inputs", run_id, shown, datetime.now(UTC), key=f"{run_id}:inputs")
+    [stored] = journal.events(scope=run_id, kind="run_inputs")
+    differ = sorted(
+        k for k in set(shown) | set(stored.detail) if shown.get(k) != stored.detail.get(k)
+    )
+    if differ:
+        pairs = "; ".join(
+            f"{k}: {stored.detail.get(k)!r} then, {shown.get(k)!r} now" for k in differ
+        )
+        raise DrydockError(
+            f"Run {run_id} was started with other inputs ({pairs}). Resume it with the same "
+            "inputs, or pick a new --run-id."
+        )
+
+
 def _extra_run_parts(execution: ExecutionModel) -> dict[str, object]:
     """Cost settings beyond cash/fee/slippage, only when set (so older run ids stay stable)."""
     parts: dict[str, object] = dict(execution.overrides())
@@ -439,13 +461,12 @@ def replay(
     instrument = instrument_for(exchange, symbol, execution.overrides())
     bars = _load_bars(key, start, end, lake_dir, strategy, resolved)
     tf = timeframe_delta(timeframe)
-    run_id = run_id or default_run_id(
-        {
-            "strategy": strategy_id, "params": resolved, "exchange": exchange, "symbol": symbol,
-            "timeframe": timeframe, "start": start, "end": end, "cash": cash, "fee": fee,
-            "slippage_bps": slippage_bps, "policy": policy.content_hash,
-        } | _extra_run_parts(execution)
-    )  # fmt: skip
+    inputs = {
+        "strategy": strategy_id, "params": resolved, "exchange": exchange, "symbol": symbol,
+        "timeframe": timeframe, "start": start, "end": end, "cash": cash, "fee": fee,
+        "slippage_bps": slippage_bps, "policy": policy.content_hash,
+    } | _extra_run_parts(execution)  # fmt: skip
+    run_id = run_id or default_run_id(inputs)
     record = RunRecord(
         run_id, strategy_id, resolved, MODE, exchange, symbol, timeframe,
         policy.version, policy.content_hash, start, end,
@@ -460,6 +481,7 @@ def replay(
                 f"{stored.policy_hash[:12]}, not {strategy_id!r} with {policy.content_hash[:12]} "
                 f"({policy_file}). Resume it with the same inputs, or pick a new --run-id."
             )
+        _check_inputs(journal, run_id, inputs)
         paper: SimulatedVenue = (
             venue
             if venue is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -315,3 +316,27 @@ def test_stateful_rules_apply_in_replay_and_survive_a_resume(
     cooled = run(lake, run_id="cool", policy_path=policy_file(
         tmp_path, "[risk]\ncooldown_minutes = 600\n"))  # fmt: skip
     assert 0 < cooled.orders < free.orders
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"cash": 100.0}, "cash"), ({"fee": 0.002}, "fee"), ({"slippage_bps": 1.0}, "slippage_bps")],
+)
+def test_resuming_a_run_id_with_other_inputs_is_refused(
+    lake: SeriesKey, settings: Settings, change: dict[str, float], field: str
+) -> None:
+    """Issue 9 probe: a rerun with --cash 100 reused orders sized for 10k. The run's inputs are
+    journaled on its first start and a resume with others is refused, naming the fields."""
+    first = run(lake, run_id="pinned")
+    with pytest.raises(DrydockError, match=re.escape(f"other inputs ({field}: ")):
+        run(lake, run_id="pinned", **change)
+    with SqliteJournal(settings.journal_path) as j:
+        assert j.counts("pinned")["orders"] == first.orders  # nothing was added
+    again = run(lake, run_id="pinned")  # the same inputs still resume
+    assert again.new_orders == 0
+
+
+def test_resuming_with_other_params_or_symbol_is_refused(lake: SeriesKey) -> None:
+    run(lake, run_id="p2")
+    with pytest.raises(DrydockError, match="params"):
+        replay("ema_cross", {"fast": "6", "slow": "20"}, "binance", "BTC/USDT", "1h", run_id="p2")
