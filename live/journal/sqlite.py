@@ -80,6 +80,27 @@ APPEND_ONLY = "".join(
 )
 
 
+#: Natural key of each table: a second row with the same key (or id) is never stored.
+_KEYS = {
+    "runs": "run_id = NEW.run_id",
+    "decisions": "id = NEW.id OR decision_key = NEW.decision_key",
+    "orders": "id = NEW.id OR client_order_id = NEW.client_order_id",
+    "fills": "id = NEW.id OR fill_id = NEW.fill_id",
+    "positions": "id = NEW.id OR (run_id = NEW.run_id AND strategy_id = NEW.strategy_id "
+    "AND symbol = NEW.symbol AND ts = NEW.ts)",
+    "events": "id = NEW.id OR event_key = NEW.event_key",
+}
+#: ``INSERT OR REPLACE`` / ``REPLACE INTO`` delete the old row without firing the DELETE trigger
+#: (unless a connection enables recursive triggers), so a BEFORE INSERT trigger makes any insert
+#: that would collide with a stored row a no-op: the journal's own ``INSERT OR IGNORE`` keeps its
+#: meaning and a replace can no longer rewrite an order, a fill or a decision.
+NO_REPLACE = "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_replace BEFORE INSERT ON {t} "
+    f"WHEN EXISTS (SELECT 1 FROM {t} WHERE {cond}) BEGIN SELECT RAISE(IGNORE); END;\n"
+    for t, cond in _KEYS.items()
+)
+
+
 def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
@@ -132,7 +153,7 @@ class SqliteJournal:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         with self.transaction():
-            for statement in (SCHEMA + APPEND_ONLY).split(";\n"):
+            for statement in (SCHEMA + APPEND_ONLY + NO_REPLACE).split(";\n"):
                 if statement.strip():
                     self._conn.execute(statement)
 

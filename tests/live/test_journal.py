@@ -104,12 +104,14 @@ def test_duplicate_order_insert_is_a_noop_returning_the_first(journal: SqliteJou
     assert not created
     assert again.qty == Decimal("0.5")  # the stored row wins
     assert len(journal.orders("run-1")) == 1
-    with pytest.raises(sqlite3.IntegrityError):
+    # A raw duplicate insert (any conflict clause) is a no-op: the stored row wins, unchanged.
+    for verb in ("INSERT", "INSERT OR REPLACE", "REPLACE"):
         journal._conn.execute(
-            "INSERT INTO orders (client_order_id, run_id, strategy_id, venue, symbol, side, qty, "
+            f"{verb} INTO orders (client_order_id, run_id, strategy_id, venue, symbol, side, qty, "
             "price, ts, status, created_at) "
             "VALUES ('dd1','run-1','s','v','x','buy','1','1','t','new','t')"
         )
+    assert [o.qty for o in journal.orders("run-1")] == [Decimal("0.5")]
 
 
 def test_fills_are_recorded_once(journal: SqliteJournal) -> None:
@@ -192,3 +194,28 @@ def test_naive_timestamps_are_refused(journal: SqliteJournal) -> None:
                 "x", "s", "v", "BTC/USDT", Side.BUY, Decimal(1), Decimal(1), datetime(2024, 1, 1)
             ),
         )
+
+
+def test_replace_cannot_rewrite_journal_rows(tmp_path: Path) -> None:
+    """Issue 9 probe: INSERT OR REPLACE / REPLACE INTO rewrote an order's quantity, a fill's price
+    and flipped a deny to allow. From any connection, a colliding insert is now a no-op."""
+    path = tmp_path / "journal.db"
+    with SqliteJournal(path) as journal:
+        journal.start_run(RunRecord("r", "s", {}, "paper", "binance", "BTC/USDT", "1h", "v", "h"))
+        journal.insert_order("r", Order("o1", "s", "binance", "BTC/USDT", Side.BUY,
+                                        Decimal("0.5"), Decimal("100"), TS))  # fmt: skip
+    raw = sqlite3.connect(path)  # an attacker's connection: no pragmas of ours
+    row = raw.execute("SELECT * FROM orders WHERE client_order_id = 'o1'").fetchone()
+    forged = list(row)
+    forged[7] = "50"  # qty
+    holes = ",".join("?" * len(forged))
+    raw.execute(f"INSERT OR REPLACE INTO orders VALUES ({holes})", forged)
+    raw.execute(f"REPLACE INTO orders VALUES ({holes})", [None, *forged[1:]])
+    raw.commit()
+    assert raw.execute("SELECT qty FROM orders").fetchall() == [("0.5",)]
+    with SqliteJournal(path) as journal:
+        order = journal.order("o1")
+        assert order is not None and order.qty == Decimal("0.5")
+        # Our own idempotent writes keep their meaning.
+        _, created = journal.insert_order("r", order)
+        assert not created
