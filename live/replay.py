@@ -261,6 +261,7 @@ class _Replay:
         """Intent -> decision -> journaled order -> fill at ``bar``'s open -> fill + position."""
         key = client_order_id(self.run.run_id, intent.symbol, intent.ts, intent.side)
         order = self.journal.order(key)
+        stored = order is not None or self.journal.decision(key) is not None
         if order is None:
             decided = self.decide(key, intent, bar)
             if decided is None:
@@ -277,6 +278,11 @@ class _Replay:
         self.latch_breaker(record)
         if not record.allowed:
             return
+        # A decision made before a crash is about to be sent for the first time: decide again
+        # under what holds now (kill switch, pause, breaker), not what held then.
+        unsent = stored and not self.journal.fills_for(key) and not self.venue.fills_for(key)
+        if unsent and not self._still_allowed(key, order, bar):
+            return
         self.order_times.append(bar.ts)
         order, created = self.journal.insert_order(self.run.run_id, order, record.id)
         self.counts["orders"] += 1
@@ -292,6 +298,32 @@ class _Replay:
             day = bar.ts.date().isoformat()
             self.trades_by_day[day] = self.trades_by_day.get(day, 0) + 1
             self.journal.record_position(self.run.run_id, self.book.position(), bar.ts)
+
+    def _still_allowed(self, key: str, order: Order, bar: Bar) -> bool:
+        """Re-evaluate a stored ALLOW that was never sent; journal the new decision if it denies.
+
+        A stored decision is reused only while it still holds: the action is evaluated again in
+        the current context, and a DENY (kill file engaged during the crash, a pause, a tripped
+        breaker) is journaled under ``<key>:recheck`` and the order is not sent.
+        """
+        action = Action(
+            kind="order", venue=self.run.venue, symbol=self.run.symbol, side=order.side,
+            quantity=float(order.qty), price=float(order.price), strategy_id=self.run.strategy_id,
+            reduces_position=order.side is Side.SELL and order.qty <= self.book.qty,
+        )  # fmt: skip
+        decision = evaluate(action, self.context(bar), self.policy)
+        if decision.allowed:
+            return True
+        self.journal.record_decision(
+            self.run.run_id, f"{key}:recheck", bar.ts, action, decision, self.policy.version
+        )
+        self.counts["allowed"] -= 1
+        self.counts["denied"] += 1
+        log.warning(
+            "replay.stored_decision_revoked", run_id=self.run.run_id, client_order_id=key,
+            rule_ids=[v.rule_id for v in decision.violations],
+        )  # fmt: skip
+        return False
 
     def _stored_usage(self, record: DecisionRecord) -> dict[tuple[str, str], float]:
         """Cap usage of a journaled ALLOW, recomputed from its stored action."""

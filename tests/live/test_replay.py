@@ -340,3 +340,39 @@ def test_resuming_with_other_params_or_symbol_is_refused(lake: SeriesKey) -> Non
     run(lake, run_id="p2")
     with pytest.raises(DrydockError, match="params"):
         replay("ema_cross", {"fast": "6", "slow": "20"}, "binance", "BTC/USDT", "1h", run_id="p2")
+
+
+def test_a_stored_allow_does_not_outlive_the_kill_switch(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    """Issue 9 probe: crash between decision and submit, `drydock live kill`, resume: the pre-kill
+    ALLOW was reused and the BUY sent. Now it is decided again and denied, and nothing is sent."""
+
+    class CrashThenCount(PaperVenue):
+        def __init__(self) -> None:
+            super().__init__("binance")
+            self.submits = 0
+
+        def submit(self, order: Order) -> list[Fill]:
+            self.submits += 1
+            if self.submits == 3:  # the second entry: journaled with its ALLOW, never sent
+                raise RuntimeError("power cut")
+            return super().submit(order)
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        run(lake, run_id="killed", venue=CrashThenCount())
+    with SqliteJournal(settings.journal_path) as j:
+        [stranded] = [o for o in j.orders("killed") if not j.fills_for(o.client_order_id)]
+        assert stranded.side is Side.BUY and j.decision(stranded.client_order_id).allowed
+    settings.kill_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.kill_file.touch()  # the operator kills trading while the process is down
+    venue = CrashThenCount()
+    venue.submits = 3  # no more crashes
+    resumed = run(lake, run_id="killed", venue=venue)
+    assert venue.submits == 3  # nothing was sent after the kill
+    with SqliteJournal(settings.journal_path) as j:
+        recheck = j.decision(f"{stranded.client_order_id}:recheck")
+        assert not j.fills_for(stranded.client_order_id)
+    assert recheck is not None and not recheck.allowed
+    assert [v["rule_id"] for v in recheck.explanation["violations"]] == ["system.kill_file"]
+    assert resumed.final_position.qty == 0
