@@ -214,6 +214,7 @@ def register_operator_commands(live: typer.Typer) -> None:
     live.command("deposit")(deposit_command)
     live.command("withdraw")(withdraw_command)
     live.command("state")(state_command)
+    live.command("verify")(verify_command)
 
 
 def promote_command(
@@ -240,3 +241,15 @@ def promote_command(
                    operator=_operator(operator), reason=reason)  # fmt: skip
     forced = f" (FORCED past: {'; '.join(done.failures)})" if done.forced else ""
     Console().print(f"{done.name} version {done.version} is now @champion{forced}", soft_wrap=True)
+
+
+def verify_command() -> None:
+    """Check the journal's hash chain: exit 1 naming every edited, deleted or foreign row."""
+    with _journal() as journal:
+        problems = journal.verify()
+        entries = journal._one("SELECT COUNT(*) FROM ledger")[0]
+    if problems:
+        for problem in problems:
+            Console().print(f"TAMPERED: {problem}", soft_wrap=True)
+        raise typer.Exit(1)
+    Console().print(f"journal intact: {entries} chained rows verified")

@@ -514,6 +514,11 @@ def replay(
                 f"({policy_file}). Resume it with the same inputs, or pick a new --run-id."
             )
         _check_inputs(journal, run_id, inputs)
+        if isinstance(journal, SqliteJournal) and (problems := journal.verify()):
+            raise DrydockError(
+                f"Journal {journal.path} fails its hash-chain check ({'; '.join(problems[:3])}); "
+                "inspect it (drydock live verify) before resuming any run."
+            )
         paper: SimulatedVenue = (
             venue
             if venue is not None

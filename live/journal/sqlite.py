@@ -7,6 +7,7 @@ replace it (see :mod:`live.journal.base`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -68,14 +69,20 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_scope ON events (scope, kind, id);
 CREATE INDEX IF NOT EXISTS fills_order ON fills (client_order_id);
 CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts);
+CREATE TABLE IF NOT EXISTS ledger (
+    seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, row_id INTEGER NOT NULL,
+    row_hash TEXT NOT NULL, chain TEXT NOT NULL, UNIQUE (tbl, row_id)
+);
 """
 
 TABLES = ("runs", "decisions", "orders", "fills", "positions", "events")
+#: The hash chain starts from this value.
+GENESIS = "0" * 64
 
 APPEND_ONLY = "".join(
     f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
     f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;\n"
-    for t in TABLES
+    for t in (*TABLES, "ledger")
     for op in ("UPDATE", "DELETE")
 )
 
@@ -89,6 +96,7 @@ _KEYS = {
     "positions": "id = NEW.id OR (run_id = NEW.run_id AND strategy_id = NEW.strategy_id "
     "AND symbol = NEW.symbol AND ts = NEW.ts)",
     "events": "id = NEW.id OR event_key = NEW.event_key",
+    "ledger": "seq = NEW.seq OR (tbl = NEW.tbl AND row_id = NEW.row_id)",
 }
 #: ``INSERT OR REPLACE`` / ``REPLACE INTO`` delete the old row without firing the DELETE trigger
 #: (unless a connection enables recursive triggers), so a BEFORE INSERT trigger makes any insert
@@ -188,6 +196,69 @@ class SqliteJournal:
         finally:
             self._depth = 0
 
+    def _insert(self, table: str, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
+        """Run one ``INSERT OR IGNORE``; a row it created is chained into the ledger in the same
+        transaction (callers hold :meth:`transaction`)."""
+        cursor = self._conn.execute(sql, args)
+        if cursor.rowcount == 1 and cursor.lastrowid is not None:
+            self._chain(table, cursor.lastrowid)
+        return cursor
+
+    def _row_hash(self, table: str, rowid: int) -> str | None:
+        row = self._one(f"SELECT * FROM {table} WHERE rowid = ?", rowid)
+        if row is None:
+            return None
+        blob = json.dumps(dict(zip(row.keys(), tuple(row), strict=True)), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _chain(self, table: str, rowid: int) -> None:
+        last = self._one("SELECT chain FROM ledger ORDER BY seq DESC LIMIT 1")
+        prev = GENESIS if last is None else str(last["chain"])
+        row_hash = self._row_hash(table, rowid)
+        assert row_hash is not None
+        chain = hashlib.sha256(f"{prev}|{table}|{rowid}|{row_hash}".encode()).hexdigest()
+        self._conn.execute(
+            "INSERT INTO ledger (tbl, row_id, row_hash, chain) VALUES (?,?,?,?)",
+            (table, rowid, row_hash, chain),
+        )
+
+    def verify(self) -> list[str]:
+        """Tamper evidence: every problem found, or [] when the journal is intact.
+
+        Each row written since the ledger existed has a ledger entry whose hash covers the row's
+        content and the previous entry, so an edited, deleted or foreign row (written around the
+        journal, e.g. with triggers dropped) breaks the chain or is missing from it. Rows older
+        than the ledger (journals from before it) are counted, not judged.
+        """
+        problems: list[str] = []
+        prev = GENESIS
+        first: dict[str, int] = {}
+        seen: dict[str, set[int]] = {t: set() for t in TABLES}
+        for entry in self._all("SELECT * FROM ledger ORDER BY seq"):
+            table, rowid = str(entry["tbl"]), int(entry["row_id"])
+            first.setdefault(table, rowid)
+            seen.setdefault(table, set()).add(rowid)
+            current = self._row_hash(table, rowid)
+            expected = hashlib.sha256(f"{prev}|{table}|{rowid}|{entry['row_hash']}".encode())
+            if entry["chain"] != expected.hexdigest():
+                problems.append(f"ledger entry {entry['seq']} does not chain to the one before it")
+            if current is None:
+                problems.append(f"{table} row {rowid} was deleted")
+            elif current != entry["row_hash"]:
+                problems.append(f"{table} row {rowid} was modified after it was written")
+            prev = str(entry["chain"])
+        for table in TABLES:
+            start = first.get(table)
+            if start is None:
+                continue
+            rows = self._all(f"SELECT rowid FROM {table} WHERE rowid >= ?", start)
+            foreign = [int(r[0]) for r in rows if int(r[0]) not in seen[table]]
+            if foreign:
+                problems.append(
+                    f"{table} rows {foreign[:5]} are not in the ledger (written around the journal)"
+                )
+        return problems
+
     def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._conn.execute(sql, args).fetchone()
         return row
@@ -197,8 +268,9 @@ class SqliteJournal:
 
     def start_run(self, run: RunRecord) -> RunRecord:
         """Register a run, or return the one already stored under ``run.run_id``."""
-        with self.transaction() as db:
-            db.execute(
+        with self.transaction():
+            self._insert(
+                "runs",
                 "INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run.run_id, run.strategy_id, json.dumps(dict(run.params), sort_keys=True),
@@ -245,8 +317,9 @@ class SqliteJournal:
             "violations": [asdict(v) for v in decision.violations],
             "action": asdict(action),
         }
-        with self.transaction() as db:
-            db.execute(
+        with self.transaction():
+            self._insert(
+                "decisions",
                 "INSERT OR IGNORE INTO decisions (decision_key, run_id, ts, strategy_id, "
                 "action_kind, venue, symbol, side, notional_usd, reduces_position, verdict, "
                 "policy_version, policy_hash, explanation_json, created_at) "
@@ -283,8 +356,9 @@ class SqliteJournal:
 
         Returns the stored order and whether this call created it.
         """
-        with self.transaction() as db:
-            cursor = db.execute(
+        with self.transaction():
+            cursor = self._insert(
+                "orders",
                 "INSERT OR IGNORE INTO orders (client_order_id, run_id, decision_id, strategy_id, "
                 "venue, symbol, side, qty, price, ts, status, created_at) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -311,8 +385,9 @@ class SqliteJournal:
 
     def record_fill(self, run_id: str, fill: Fill, fill_id: str | None = None) -> bool:
         """Journal a fill of a journaled order; a known fill id is a no-op (returns False)."""
-        with self.transaction() as db:
-            cursor = db.execute(
+        with self.transaction():
+            cursor = self._insert(
+                "fills",
                 "INSERT OR IGNORE INTO fills (fill_id, client_order_id, run_id, venue, symbol, "
                 "side, qty, price, fee, ts, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -336,8 +411,9 @@ class SqliteJournal:
 
     def record_position(self, run_id: str, position: Position, ts: datetime) -> bool:
         """Append a position snapshot; one per (run, strategy, symbol, ts)."""
-        with self.transaction() as db:
-            cursor = db.execute(
+        with self.transaction():
+            cursor = self._insert(
+                "positions",
                 "INSERT OR IGNORE INTO positions (run_id, strategy_id, symbol, qty, avg_price, "
                 "ts, created_at) VALUES (?,?,?,?,?,?,?)",
                 (
@@ -366,8 +442,9 @@ class SqliteJournal:
         key: str | None = None,
     ) -> bool:
         """Append an event; with a ``key`` it is written at most once."""
-        with self.transaction() as db:
-            cursor = db.execute(
+        with self.transaction():
+            cursor = self._insert(
+                "events",
                 "INSERT OR IGNORE INTO events (event_key, kind, scope, detail_json, ts, "
                 "created_at) VALUES (?,?,?,?,?,?)",
                 (key, kind, scope, json.dumps(dict(detail), sort_keys=True, default=str),

@@ -219,3 +219,33 @@ def test_replace_cannot_rewrite_journal_rows(tmp_path: Path) -> None:
         # Our own idempotent writes keep their meaning.
         _, created = journal.insert_order("r", order)
         assert not created
+
+
+def test_hash_chain_finds_edits_deletions_and_rows_written_around_the_journal(
+    tmp_path: Path,
+) -> None:
+    """Issue 9: rows are hash-chained; `drydock live verify` (SqliteJournal.verify) names an
+    edited, deleted or foreign row even when the attacker drops the append-only triggers."""
+    path = tmp_path / "journal.db"
+    with SqliteJournal(path) as journal:
+        journal.start_run(RunRecord("r", "s", {}, "paper", "binance", "BTC/USDT", "1h", "v", "h"))
+        for i in range(3):
+            journal.insert_order("r", Order(f"o{i}", "s", "binance", "BTC/USDT", Side.BUY,
+                                            Decimal("0.5"), Decimal("100"), TS))  # fmt: skip
+        journal.record_event("kill", "global", {"reason": "drill"}, TS)
+        assert journal.verify() == []
+    raw = sqlite3.connect(path)
+    for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        raw.execute(f"DROP TRIGGER {name}")
+    raw.execute("UPDATE orders SET qty = '50' WHERE client_order_id = 'o1'")
+    raw.execute("DELETE FROM events WHERE kind = 'kill'")
+    raw.execute(
+        "INSERT INTO orders (client_order_id, run_id, strategy_id, venue, symbol, side, qty, "
+        "price, ts, status, created_at) VALUES ('o9','r','s','v','x','buy','1','1','t','new','t')"
+    )
+    raw.commit()
+    with SqliteJournal(path) as journal:
+        problems = journal.verify()
+    assert any("orders row 2 was modified" in p for p in problems), problems
+    assert any("events row 1 was deleted" in p for p in problems), problems
+    assert any("orders rows [4] are not in the ledger" in p for p in problems), problems

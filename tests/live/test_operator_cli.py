@@ -86,3 +86,16 @@ def test_pause_breaker_reset_cash_flows_and_state(settings: Settings) -> None:
             ("pause", "resume", "breaker_reset", "deposit"))]  # fmt: skip
     assert kinds == [("pause", "bob"), ("resume", "bob"), ("breaker_reset", "bob"),
                      ("deposit", "carol")]  # fmt: skip
+
+
+def test_verify_command(settings: Settings) -> None:
+    held_order(settings)
+    assert "journal intact" in run("verify").output
+    import sqlite3
+
+    raw = sqlite3.connect(settings.journal_path)
+    raw.execute("DROP TRIGGER decisions_no_update")
+    raw.execute("UPDATE decisions SET verdict = 'allow'")
+    raw.commit()
+    result = CliRunner().invoke(build_app(), ["live", "verify"], env={"COLUMNS": "250"})
+    assert result.exit_code == 1 and "decisions row 1 was modified" in result.output

@@ -376,3 +376,16 @@ def test_a_stored_allow_does_not_outlive_the_kill_switch(
     assert recheck is not None and not recheck.allowed
     assert [v["rule_id"] for v in recheck.explanation["violations"]] == ["system.kill_file"]
     assert resumed.final_position.qty == 0
+
+
+def test_a_tampered_journal_is_refused_on_start(lake: SeriesKey, settings: Settings) -> None:
+    """Issue 9 probe: a rewritten fill price was trusted by a rerun. The chain is verified first."""
+    import sqlite3
+
+    run(lake, run_id="t")
+    raw = sqlite3.connect(settings.journal_path)
+    raw.execute("DROP TRIGGER fills_no_update")
+    raw.execute("UPDATE fills SET price = '1' WHERE id = 1")
+    raw.commit()
+    with pytest.raises(DrydockError, match="fails its hash-chain check.*fills row 1 was modified"):
+        run(lake, run_id="t")
