@@ -387,5 +387,5 @@ def test_a_tampered_journal_is_refused_on_start(lake: SeriesKey, settings: Setti
     raw.execute("DROP TRIGGER fills_no_update")
     raw.execute("UPDATE fills SET price = '1' WHERE id = 1")
     raw.commit()
-    with pytest.raises(DrydockError, match="fails its hash-chain check.*fills row 1 was modified"):
+    with pytest.raises(DrydockError, match=r"fails its hash-chain check.*fills row 1 was modified"):
         run(lake, run_id="t")
