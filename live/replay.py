@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,7 @@ from live.journal import (
     SqliteJournal,
     client_order_id,
 )
+from live.lease import run_lease
 from live.portfolio import Book, size_order
 from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
 from live.venues.paper import PaperVenue
@@ -505,7 +507,11 @@ def replay(
     )  # fmt: skip
     own_journal = journal is None
     journal = journal if journal is not None else SqliteJournal()
+    lease = ExitStack()
     try:
+        if isinstance(journal, SqliteJournal):  # one process per run id, or orders go out twice
+            owner = lease.enter_context(run_lease(journal.path, run_id))
+            journal.record_event("lease", run_id, {"owner": owner}, datetime.now(UTC))
         stored = journal.start_run(record)
         if stored.policy_hash != policy.content_hash or stored.strategy_id != strategy_id:
             raise DrydockError(
@@ -546,6 +552,7 @@ def replay(
             datetime.now(UTC), key=f"{run_id}:finished",
         )  # fmt: skip
     finally:
+        lease.close()
         if own_journal:
             journal.close()
     c = state.counts

@@ -389,3 +389,38 @@ def test_a_tampered_journal_is_refused_on_start(lake: SeriesKey, settings: Setti
     raw.commit()
     with pytest.raises(DrydockError, match=r"fails its hash-chain check.*fills row 1 was modified"):
         run(lake, run_id="t")
+
+
+def test_a_second_process_on_the_same_run_id_is_refused(
+    lake: SeriesKey, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 9 probe: two processes on one run id sent every order twice. A run holds an
+    exclusive lease; the second one exits naming the owner, and nothing is written for it."""
+    import subprocess
+    import sys
+    import time
+
+    from live.lease import LeaseHeld
+
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time, pathlib\n"
+         "from live.lease import run_lease\n"
+         f"with run_lease(pathlib.Path({str(settings.journal_path)!r}), 'shared'):\n"
+         f"    pathlib.Path({str(ready)!r}).touch()\n"
+         "    time.sleep(30)\n"],
+    )  # fmt: skip
+    try:
+        for _ in range(200):
+            if ready.exists():
+                break
+            time.sleep(0.05)
+        with pytest.raises(LeaseHeld, match=f"Run shared is being driven by pid {holder.pid}"):
+            run(lake, run_id="shared")
+    finally:
+        holder.kill()
+        holder.wait()
+    with SqliteJournal(settings.journal_path) as j:
+        assert j.orders("shared") == []
+    assert run(lake, run_id="shared").orders > 0  # the lease died with its process
