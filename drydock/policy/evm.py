@@ -9,8 +9,9 @@ destination), and every decoded argument is within the rules:
   the token's ``max_approve`` (unless ``allow_unlimited_approve``); the token must be listed.
 - ``transfer``/``transferFrom``: the recipient is an allowlisted destination, the amount within
   the token's ``max_transfer``.
-- Uniswap V2 swaps: every path token listed for the chain, the recipient is the wallet itself,
-  ``amountOutMin`` > 0 (a swap without slippage protection is denied) and the deadline not past.
+- Uniswap V2 swaps and V3 ``exactInputSingle``: every path token listed for the chain, the recipient is the wallet itself,
+  ``amountOutMin`` > 0 (a swap without slippage protection is denied) and the deadline, when the
+  call has one, not past (no clock in the context: denied).
 
 ``evm_sign_typed_data`` passes only for a listed EIP-712 domain (name, chainId,
 verifyingContract) and primary type; a ``Permit`` needs an allowlisted spender and a value within
@@ -358,7 +359,8 @@ def _swap(tx: EvmTx, call: EvmCall, rules: EvmRules, ctx: PolicyContext) -> list
                 "quote the swap and set amountOutMin from the quote",
             )
         )
-    if ctx.now is None or call.args["deadline"] < ctx.now.timestamp():
+    deadline = call.args.get("deadline")  # SwapRouter02's exactInputSingle carries none
+    if deadline is not None and (ctx.now is None or deadline < ctx.now.timestamp()):
         shown = "no clock was given" if ctx.now is None else "it has passed"
         out.append(
             _deny(
@@ -459,7 +461,7 @@ def evm_spends(action: Action, policy: Policy) -> tuple[Spend, ...]:
         if token is not None:
             amount = call.args["amount"] / 10**token.decimals
             out.append(Spend(token.symbol, amount, call.args["recipient"]))
-    elif call.name in ("swapExactTokensForTokens", "swapExactTokensForETH") and call.args["path"]:
+    elif "amount_in" in call.args and call.args["path"]:  # token-input swaps (V2 and V3)
         token = rules.token(tx.chain_id, call.args["path"][0])
         if token is not None:
             out.append(Spend(token.symbol, call.args["amount_in"] / 10**token.decimals, tx.to))

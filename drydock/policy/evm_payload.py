@@ -1,7 +1,8 @@
 """EVM payloads for the policy engine: a transaction or an EIP-712 message, decoded once.
 
 :class:`EvmTx` decodes its calldata when it is built, against a small table of functions the
-rules understand (ERC-20 ``approve``/``transfer``/``transferFrom``, Uniswap V2 router swaps).
+rules understand (ERC-20 ``approve``/``transfer``/``transferFrom``, Uniswap V2 router swaps and
+Uniswap V3 ``exactInputSingle``).
 Calldata with a known selector that does not decode, or shorter than a selector, is a problem
 (the action is malformed and denied); an unknown selector decodes to nothing and is left to the
 selector allowlist. Addresses are canonical (lower-case hex; a mixed-case one must pass EIP-55).
@@ -42,8 +43,44 @@ KNOWN_CALLS: dict[bytes, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ("amount_in", "amount_out_min", "path", "recipient", "deadline"),
         ("uint256", "uint256", "address[]", "address", "uint256"),
     ),
+    # Uniswap V3 exactInputSingle takes one static struct, whose ABI encoding is its fields in
+    # order, so it decodes as a flat list; SwapRouter (V1) has a deadline, SwapRouter02 has none.
+    bytes.fromhex("414bf389"): (
+        "exactInputSingle",
+        (
+            "token_in",
+            "token_out",
+            "fee",
+            "recipient",
+            "deadline",
+            "amount_in",
+            "amount_out_min",
+            "sqrt_price_limit",
+        ),
+        ("address", "address", "uint24", "address", "uint256", "uint256", "uint256", "uint160"),
+    ),
+    bytes.fromhex("04e45aaf"): (
+        "exactInputSingle",
+        (
+            "token_in",
+            "token_out",
+            "fee",
+            "recipient",
+            "amount_in",
+            "amount_out_min",
+            "sqrt_price_limit",
+        ),
+        ("address", "address", "uint24", "address", "uint256", "uint256", "uint160"),
+    ),
 }
-SWAPS = frozenset({"swapExactTokensForTokens", "swapExactETHForTokens", "swapExactTokensForETH"})
+SWAPS = frozenset(
+    {
+        "swapExactTokensForTokens",
+        "swapExactETHForTokens",
+        "swapExactTokensForETH",
+        "exactInputSingle",
+    }
+)
 
 
 def _whole(value: object) -> bool:
@@ -96,6 +133,8 @@ def decode_call(data: bytes, problems: list[str]) -> EvmCall | None:
             args[arg] = tuple(_address(v, arg, problems) for v in value)
         else:
             args[arg] = int(value)
+    if "token_in" in args:  # a V3 single-pool swap: its path is the pair, like a V2 path
+        args["path"] = (args["token_in"], args["token_out"])
     return EvmCall(name, data[:4].hex(), args)
 
 
@@ -110,6 +149,7 @@ class EvmTx:
     data: bytes = b""
     gas: int = 21_000
     max_fee_per_gas: int = 0
+    max_priority_fee_per_gas: int = 0
     call: EvmCall | None = field(init=False, default=None)
     _problems: tuple[str, ...] = field(init=False, default=(), repr=False, compare=False)
 
@@ -123,8 +163,10 @@ class EvmTx:
             problems.append(f"value_wei={self.value_wei!r} is not an integer in [0, 2**256)")
         if not (_whole(self.gas) and self.gas > 0):
             problems.append(f"gas={self.gas!r} is not a positive integer")
-        if not (_whole(self.max_fee_per_gas) and self.max_fee_per_gas >= 0):
-            problems.append(f"max_fee_per_gas={self.max_fee_per_gas!r} is not an integer >= 0")
+        for name in ("max_fee_per_gas", "max_priority_fee_per_gas"):
+            fee = getattr(self, name)
+            if not (_whole(fee) and 0 <= fee <= MAX_UINT256):
+                problems.append(f"{name}={fee!r} is not an integer >= 0")
         if isinstance(self.data, bytes | bytearray):
             object.__setattr__(self, "call", decode_call(bytes(self.data), problems))
         else:
@@ -159,6 +201,7 @@ class EvmTx:
             data=data,
             gas=tx.get("gas", 21_000),
             max_fee_per_gas=tx.get("maxFeePerGas", tx.get("gasPrice", 0)),
+            max_priority_fee_per_gas=tx.get("maxPriorityFeePerGas", 0),
         )
 
 

@@ -216,6 +216,63 @@ def test_swap_rules_and_execution(chain: Chain) -> None:
     ]
 
 
+V3_SINGLE = "exactInputSingle((address,address,uint24,address,uint256,uint256,uint160))"
+V3_SINGLE_DEADLINE = (
+    "exactInputSingle((address,address,uint24,address,uint256,uint256,uint256,uint160))"
+)
+
+
+def test_uniswap_v3_exact_input_single(chain: Chain) -> None:
+    """SwapRouter02's struct call (no deadline) and SwapRouter's (with one), encoded by eth_abi
+    with their real selectors, decode to the same path, recipient and amounts as a V2 swap."""
+    from eth_abi.abi import encode
+    from eth_utils.abi import function_signature_to_4byte_selector
+
+    from drydock.policy.evm import evm_spends
+
+    deadline = int((chain.now() + timedelta(minutes=5)).timestamp())
+    v3 = policy(chain, contracts=[
+        *rules(chain)["contracts"][:2],
+        {"chain_id": chain.chain_id, "address": chain.router.address, "name": "router",
+         "selectors": [V3_SINGLE, V3_SINGLE_DEADLINE]},
+    ])  # fmt: skip
+
+    def single(out_min: int, to: str = chain.wallet, token_out: str = chain.weth.address,
+               when: int | None = None) -> EvmTx:  # fmt: skip
+        head = (chain.usdc.address, token_out, 500, to)
+        tail = (250 * 10**6, out_min, 0)
+        if when is None:
+            signature, args, types = V3_SINGLE, (*head, *tail), "address,address,uint24,address,uint256,uint256,uint160"  # fmt: skip
+        else:
+            signature, args = V3_SINGLE_DEADLINE, (*head, when, *tail)
+            types = "address,address,uint24,address,uint256,uint256,uint256,uint160"
+        data = function_signature_to_4byte_selector(signature) + encode([f"({types})"], [args])
+        return EvmTx(chain.chain_id, chain.wallet, chain.router.address, 0, data, 200_000)
+
+    ok = single(10**15)
+    assert ok.call is not None and ok.call.args["path"] == (
+        chain.usdc.address.lower(),
+        chain.weth.address.lower(),
+    )
+    assert verdict(chain, ok, v3) == (Verdict.ALLOW, [])
+    assert verdict(chain, single(10**15, when=deadline), v3) == (Verdict.ALLOW, [])
+    assert verdict(chain, single(10**15, when=deadline - 3600), v3) == (
+        Verdict.DENY,
+        ["transaction.swap_deadline"],
+    )
+    assert verdict(chain, single(0), v3) == (Verdict.DENY, ["transaction.swap_no_min_out"])
+    assert verdict(chain, single(1, to=chain.friend), v3) == (
+        Verdict.DENY,
+        ["transaction.swap_recipient"],
+    )
+    assert verdict(chain, single(1, token_out=chain.w3.to_checksum_address(STRANGER)), v3) == (
+        Verdict.DENY,
+        ["transaction.swap_path"],
+    )
+    spends = evm_spends(action(ok), v3)
+    assert [(s.asset, s.amount) for s in spends] == [("USDC", 250.0)]
+
+
 def test_contract_selector_value_gas_and_chain_rules(chain: Chain) -> None:
     # transfer on WETH: the contract is listed but only approve is allowed there.
     weth_transfer = chain.tx(chain.weth.functions.transfer(chain.friend, 1))
@@ -263,6 +320,8 @@ def test_contract_selector_value_gas_and_chain_rules(chain: Chain) -> None:
         ({"to": "0xAbCdEf0000000000000000000000000000000001"}, "EIP-55"),
         ({"value": -1}, "value_wei"),
         ({"gas": 0}, "gas"),
+        ({"maxPriorityFeePerGas": -1}, "max_priority_fee_per_gas"),
+        ({"value": 2**256}, "value_wei"),
     ],
 )
 def test_malformed_evm_transactions_are_denied(chain: Chain, change: dict[str, Any], problem: str) -> None:  # fmt: skip
