@@ -20,6 +20,7 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from drydock.errors import ConfigError, DrydockError
 from drydock.settings import REPO_ROOT
@@ -98,6 +99,26 @@ def load_labels(path: Path = LABELS_FILE, overlay: Path | None = None) -> LabelB
                 ) from None
             labels[(label.chain, label.address)] = label
     return LabelBook(labels, bad)
+
+
+#: Lake file of the labels table (one file: a few thousand rows at most).
+LAKE_PATH = ("onchain", "address_labels.parquet")
+
+
+def labels_frame(book: LabelBook) -> Any:
+    """The labels as a polars frame (chain, address, entity, type), sorted for stable files."""
+    import polars as pl
+
+    rows = [(lb.chain, lb.address, lb.entity, lb.type) for lb in book.labels.values()]
+    frame = pl.DataFrame(rows, schema=["chain", "address", "entity", "type"], orient="row")
+    return frame.sort("chain", "address")
+
+
+def write_labels(book: LabelBook, lake_dir: Path) -> Path:
+    """Write the labels table into the lake atomically; returns its path."""
+    from drydock.lake import atomic_write_parquet
+
+    return atomic_write_parquet(labels_frame(book), lake_dir.joinpath(*LAKE_PATH))
 
 
 def classify(book: LabelBook, chain: str, sender: str, receiver: str) -> str:

@@ -85,6 +85,20 @@ def _funding_view(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
     )
 
 
+def _labels_view(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    """``address_labels`` over the labels table (empty, with its columns, before the first run)."""
+    path = lake_dir / "onchain" / "address_labels.parquet"
+    if not path.exists():
+        con.execute(
+            _empty_view(
+                "address_labels", "chain VARCHAR, address VARCHAR, entity VARCHAR, type VARCHAR"
+            )
+        )
+        return
+    quoted = str(path).replace("'", "''")
+    con.execute(f"CREATE OR REPLACE VIEW address_labels AS SELECT * FROM read_parquet('{quoted}')")
+
+
 def refresh_views(settings: Settings | None = None) -> Path:
     """(Re)create the warehouse views over the current lake; returns the DuckDB file path."""
     settings = settings or get_settings()
@@ -94,6 +108,7 @@ def refresh_views(settings: Settings | None = None) -> Path:
         for dataset in ("ohlcv", "mark_prices"):
             _bar_view(con, settings.lake_dir, dataset)
         _funding_view(con, settings.lake_dir)
+        _labels_view(con, settings.lake_dir)
         con.execute(
             """
             CREATE OR REPLACE VIEW ohlcv_coverage AS

@@ -26,6 +26,7 @@ from drydock.catalog import load_catalog
 from drydock.logs import configure_logging, get_logger
 from drydock.settings import get_settings
 from pipelines.assets import build_market_data
+from pipelines.onchain import address_labels, address_labels_unique
 from pipelines.resources import CcxtOhlcvSource, OhlcvSource, source_from_env
 from pipelines.series import catalog_plans
 
@@ -69,7 +70,8 @@ market_daily_schedule = build_schedule_from_partitioned_job(
 )
 
 defs = Definitions(
-    assets=market.assets(),
+    assets=[*market.assets(), address_labels],
+    asset_checks=[address_labels_unique],
     resources={"ohlcv_source": source},
     jobs=[market_daily_job],
     schedules=[market_daily_schedule],

@@ -53,14 +53,14 @@ def series_keys(defs: Definitions) -> list[str]:
 def test_defs_load_with_assets_checks_job_and_schedule(definitions: ModuleType) -> None:
     defs = definitions.defs
     graph = defs.resolve_asset_graph()
-    assets = {"ohlcv", "mark_prices", "funding_rates", "warehouse_views"}
+    assets = {"ohlcv", "mark_prices", "funding_rates", "warehouse_views", "address_labels"}
     assert set(graph.get_all_asset_keys()) == {AssetKey(name) for name in assets}
     checks = {"schema", "duplicates", "ohlc_sanity", "gaps", "freshness", "outliers"}
     assert set(graph.asset_check_keys) == {
         AssetCheckKey(AssetKey(asset), name)
         for asset in ("ohlcv", "mark_prices")
         for name in checks
-    }
+    } | {AssetCheckKey(AssetKey("address_labels"), "address_labels_unique")}
     assert isinstance(defs.resources["ohlcv_source"], SampleOhlcvSource)
     assert series_keys(defs) == CATALOG_SPECS
 
