@@ -1,0 +1,1 @@
+"""On-chain readers: EVM logs and transfers, Solana/Helius swaps, token safety."""
