@@ -156,8 +156,10 @@ def print_audit(audit: PolicyAudit) -> None:
 def register(app: typer.Typer) -> None:
     """Add the research commands to the root CLI."""
     from research.engine.cli import simulate_command
+    from research.engine.portfolio_cli import portfolio_command
     from research.sweep.cli import sweep_command
 
     app.command("backtest")(backtest_command)
     app.command("simulate")(simulate_command)
+    app.command("portfolio")(portfolio_command)
     app.command("sweep")(sweep_command)

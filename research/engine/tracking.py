@@ -90,3 +90,66 @@ def log_simulation(
                 frame.write_parquet(path)
                 mlflow.log_artifact(str(path))
         return str(run.info.run_id)
+
+
+def log_portfolio(
+    result: Any,
+    bars: dict[str, pl.DataFrame],
+    exchange: str,
+    timeframe: str,
+    config: Any,
+    scheme: dict[str, Any],
+    settings: Settings | None = None,
+) -> str:
+    """Log one portfolio run (a :class:`~research.engine.portfolio.PortfolioResult`) to the
+    ``simulations`` experiment with every asset's data fingerprint; returns the run id."""
+    import research.engine.portfolio_kernel as kernel_module
+    import strategies.rebalance as scheme_module
+    from research.tracking import _mlflow, code_fingerprint, experiment_id, git_state
+
+    settings = settings or get_settings()
+    mlflow = _mlflow(settings)
+    sha, dirty = git_state()
+    outcome = {
+        "final_equity": result.final_equity,
+        "orders": float(len(result.order_records)),
+        "rejected_min_notional": float(result.rejected_min_notional),
+        "skipped_by_band": float(result.skipped_by_band),
+        "funding_paid": result.funding_paid,
+        "fees_paid": result.fees_paid,
+        "turnover": result.turnover,
+    }
+    finite = {k: v for k, v in (result.metrics | outcome).items() if math.isfinite(v)}
+    params = {f"engine.{k}": str(v) for k, v in asdict(config).items()
+              if k != "execution" and v is not None}  # fmt: skip
+    with mlflow.start_run(
+        experiment_id=experiment_id(settings, EXPERIMENT),
+        run_name=f"portfolio {scheme.get('scheme')} {'+'.join(result.symbols)} {timeframe}",
+    ) as run:
+        mlflow.log_params(
+            params
+            | config.execution.as_params()
+            | {f"scheme.{k}": str(v) for k, v in scheme.items()}
+            | {
+                "exchange": exchange,
+                "symbols": ",".join(result.symbols),
+                "timeframe": timeframe,
+                "bars": result.ts.len(),
+            }
+        )
+        mlflow.log_metrics(finite)
+        mlflow.set_tags(
+            {
+                "drydock.kind": "portfolio",
+                "git_commit": sha,
+                "git_dirty": str(dirty).lower(),
+                "code_fingerprint": code_fingerprint(scheme_module, kernel_module),
+                "data_fingerprint": ",".join(ohlcv.fingerprint(f) for f in bars.values()),
+            }
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, frame in (("equity", result.equity), ("orders", result.orders)):
+                path = Path(tmp) / f"{name}.parquet"
+                frame.write_parquet(path)
+                mlflow.log_artifact(str(path))
+        return str(run.info.run_id)
