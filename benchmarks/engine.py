@@ -50,9 +50,12 @@ def engine_vs_python_loop_ratio(bars: int = BARS, repeat: int = 5) -> Figure:
 
 
 def conformance_cases() -> Figure:
-    """How many hand-computed conformance scenarios the suite holds (all must pass in CI)."""
+    """How many hand-computed conformance scenarios the suites hold (all must pass in CI)."""
     from pathlib import Path
 
-    suite = Path(__file__).parents[1] / "tests" / "research" / "test_engine_conformance.py"
-    count = suite.read_text(encoding="utf-8").count("\ndef test_")
+    suites = Path(__file__).parents[1] / "tests" / "research"
+    count = sum(
+        (suites / name).read_text(encoding="utf-8").count("\ndef test_")
+        for name in ("test_engine_conformance.py", "test_portfolio_conformance.py")
+    )
     return Figure("conformance_cases", count, "scenarios", 0, 1.0, count)

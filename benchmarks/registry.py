@@ -30,6 +30,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "resample_rows_per_s": _lazy("benchmarks.market_data", "resample_rows_per_s"),
     "engine_vs_python_loop_ratio": _lazy("benchmarks.engine", "engine_vs_python_loop_ratio"),
     "conformance_cases": _lazy("benchmarks.engine", "conformance_cases"),
+    "portfolio_vs_vectorbt_ratio": _lazy("benchmarks.portfolio", "portfolio_vs_vectorbt_ratio"),
     "policy_evals_per_s": _lazy("benchmarks.policy", "policy_evals_per_s"),
     "policy_eval_p99_us": _lazy("benchmarks.policy", "policy_eval_p99_us"),
 }

@@ -16,3 +16,15 @@ def test_backtest_ratio_figure() -> None:
     assert figure["name"] == "backtest_vs_python_loop_ratio"
     assert (figure["unit"], figure["baseline"], figure["n"]) == ("x", 1.0, 3_000)
     assert figure["value"] == figure["ratio"] > 0
+
+
+def test_portfolio_ratio_figure_checks_the_engines_agree() -> None:
+    from benchmarks.portfolio import portfolio_vs_vectorbt_ratio
+
+    figure = json.loads(portfolio_vs_vectorbt_ratio(bars=20_000, repeat=1).json())
+    assert (figure["name"], figure["unit"], figure["n"]) == (
+        "portfolio_vs_vectorbt_ratio",
+        "x",
+        60_000,
+    )
+    assert figure["value"] == figure["ratio"] > 0 and figure["baseline"] > 0
