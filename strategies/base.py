@@ -74,13 +74,11 @@ class FusedKernel:
     params: tuple[str, ...]
 
 
-class Strategy(ABC):
-    """Base class of every library strategy."""
+class Parameterized:
+    """Declared parameters, resolved from defaults and overrides and validated (every strategy)."""
 
     id: ClassVar[str]
-    description: ClassVar[str]
     params: ClassVar[tuple[ParamSpec, ...]]
-    requires: ClassVar[tuple[str, ...]] = ("ohlcv",)
 
     def resolve_params(self, overrides: Mapping[str, str | float] | None = None) -> Params:
         """Defaults updated with ``overrides``, each validated; unknown names are rejected."""
@@ -97,8 +95,17 @@ class Strategy(ABC):
         self.check_params(resolved)
         return resolved
 
-    def check_params(self, params: Params) -> None:  # noqa: B027 (optional hook)
+    def check_params(self, params: Params) -> None:  # optional hook
         """Cross-parameter constraints; raise :class:`ConfigError` when violated."""
+
+
+class Strategy(Parameterized, ABC):
+    """Base class of every library strategy."""
+
+    id: ClassVar[str]
+    description: ClassVar[str]
+    params: ClassVar[tuple[ParamSpec, ...]]
+    requires: ClassVar[tuple[str, ...]] = ("ohlcv",)
 
     def fused_kernel(self) -> FusedKernel | None:
         """The strategy's fused numba sweep kernel, or None: sweeps then simulate its signals()."""

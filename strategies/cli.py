@@ -27,6 +27,19 @@ def strategies_command() -> None:
                 f"{spec.low:g}..{spec.high:g} step {spec.step:g}",
                 spec.doc if i else f"{strategy.description} ({spec.doc})",
             )
+    from strategies.order_based import order_strategies
+
+    for sid, cls in order_strategies().items():
+        order_strategy = cls()
+        origins.add_row(sid, f"{cls.__module__} (order-level: `drydock simulate {sid}`)")
+        for i, spec in enumerate(order_strategy.params):
+            table.add_row(
+                sid if i == 0 else "",
+                spec.name,
+                f"{spec.default:g}",
+                f"{spec.low:g}..{spec.high:g} step {spec.step:g}",
+                spec.doc if i else f"{order_strategy.description} ({spec.doc})",
+            )
     console = Console()
     console.print(table)
     console.print(origins)

@@ -29,6 +29,8 @@ class Reason(IntEnum):
     SCALE_OUT = 4
     LIQUIDATION = 5
     END_CLOSE = 6
+    LIMIT = 7  # a resting limit order (order-level strategies)
+    STOP = 8  # a resting stop order (order-level strategies)
 
 
 #: Positions in the packed parameter vector the kernel reads.

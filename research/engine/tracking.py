@@ -36,8 +36,10 @@ def log_simulation(
     strategy_id: str,
     params: dict[str, Any],
     settings: Settings | None = None,
+    strategy: object | None = None,
 ) -> str:
-    """Log one research-engine run to the ``simulations`` experiment; returns the run id."""
+    """Log one research-engine run to the ``simulations`` experiment; returns the run id.
+    ``strategy`` (an order-level strategy object) is looked up in the registry when omitted."""
     import research.engine.kernel as kernel_module
     from research.tracking import _mlflow, code_fingerprint, experiment_id, git_state
     from strategies.registry import get_strategy
@@ -45,7 +47,7 @@ def log_simulation(
     settings = settings or get_settings()
     mlflow = _mlflow(settings)
     sha, dirty = git_state()
-    strategy_module = inspect.getmodule(type(get_strategy(strategy_id)))
+    strategy_module = inspect.getmodule(type(strategy or get_strategy(strategy_id)))
     reasons = result.orders["reason"].value_counts().rows() if result.orders.height else []
     outcome = {
         "final_equity": result.final_equity,

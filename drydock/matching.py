@@ -1,0 +1,220 @@
+"""Resting orders against OHLC bars: market, limit and stop orders with a documented path rule.
+
+The rules (docs/backtesting.md, "Order intents"), shared by research and the paper venue:
+
+- An order placed at bar t's close is live from bar t+1; a market order fills at t+1's open.
+- A buy limit at P fills when the bar's low reaches P (a touch fills), at ``min(open, P)``: a gap
+  below the limit fills at the better open. A sell limit mirrors it. Limits pay the maker fee and
+  no slippage.
+- A buy stop at S triggers when the high reaches S and fills at ``max(open, S)`` plus slippage: a
+  gap through the stop fills at the worse open. A sell stop mirrors it. Stops and market orders
+  pay the taker fee.
+- Within one bar the price is assumed to travel open -> low -> high -> close when the bar closes
+  at or above its open, and open -> high -> low -> close otherwise. Orders fill in the order the
+  path reaches their prices (orders that the open already crosses first); ties keep placement
+  order. An order placed in reaction to a fill is live from the next bar.
+- Spot never borrows or shorts: a buy worth more than the cash is cut to what the cash affords
+  (whole lots) and a sell larger than the position is cut to it; what is left below the min
+  notional is rejected and counted. Quantities round down to the lot.
+- ``expire_after=N``: an order not filled within N live bars is cancelled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from drydock.errors import ConfigError
+from drydock.execution import ExecutionModel
+from drydock.types import Bar, Side
+
+
+class OrderKind(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A strategy's order: ``qty`` units, or ``notional`` in quote (sized at the fill price)."""
+
+    tag: str
+    side: Side
+    kind: OrderKind = OrderKind.MARKET
+    qty: float | None = None
+    notional: float | None = None
+    price: float | None = None  # limit or stop price
+    expire_after: int | None = None  # live bars; None: good till cancelled
+
+    def __post_init__(self) -> None:
+        what = f"Order {self.tag!r}"
+        if not self.tag or self.tag != self.tag.strip():
+            raise ConfigError(
+                f"{what}: a tag must be a non-empty name without padding, e.g. 'grid-3'."
+            )
+        if (self.qty is None) == (self.notional is None):
+            raise ConfigError(f"{what}: give exactly one of qty (units) or notional (quote).")
+        size = self.qty if self.qty is not None else self.notional
+        if not (isinstance(size, int | float) and math.isfinite(size) and size > 0):
+            raise ConfigError(f"{what}: size {size!r} must be a finite number > 0.")
+        if self.kind is OrderKind.MARKET:
+            if self.price is not None:
+                raise ConfigError(f"{what}: a market order takes no price; use kind=limit.")
+        elif not (
+            isinstance(self.price, int | float) and math.isfinite(self.price) and self.price > 0
+        ):
+            raise ConfigError(
+                f"{what}: a {self.kind} order needs a finite price > 0, got {self.price!r}."
+            )
+        if self.expire_after is not None and self.expire_after < 1:
+            raise ConfigError(f"{what}: expire_after={self.expire_after!r} must be >= 1 bar.")
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel the live order with ``tag`` (``"*"``: every live order)."""
+
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One fill: which order, signed units, price after slippage, fee, and its kind."""
+
+    bar: int
+    tag: str
+    qty: float  # signed: + bought, - sold
+    price: float
+    fee: float
+    kind: OrderKind
+
+
+@dataclass(slots=True)
+class _Live:
+    order: PlaceOrder
+    seq: int
+    since: int  # first bar the order is live
+
+
+@dataclass
+class OrderBook:
+    """Cash, one instrument's position and its live orders, matched bar by bar."""
+
+    execution: ExecutionModel
+    lot_size: float = 1e-8
+    min_notional: float = 0.0
+    cash: float = field(init=False)
+    position: float = field(init=False, default=0.0)
+    live: dict[str, _Live] = field(init=False, default_factory=dict)
+    rejected: int = field(init=False, default=0)
+    expired: int = field(init=False, default=0)
+    _seq: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.cash = self.execution.init_cash
+
+    def place(self, order: PlaceOrder, bar: int) -> None:
+        """Queue ``order`` (decided at ``bar``'s close); it is live from ``bar + 1``."""
+        if order.tag in self.live:
+            raise ConfigError(
+                f"Order tag {order.tag!r} is already live; cancel it first or use another tag."
+            )
+        self._seq += 1
+        self.live[order.tag] = _Live(order, self._seq, bar + 1)
+
+    def cancel(self, tag: str) -> bool:
+        """Cancel one live order (or all with ``"*"``); whether anything was cancelled."""
+        if tag == "*":
+            had = bool(self.live)
+            self.live.clear()
+            return had
+        return self.live.pop(tag, None) is not None
+
+    def match(self, t: int, bar: Bar) -> list[Execution]:
+        """Fill the orders ``bar`` (index ``t``) reaches, in path order; expire stale ones."""
+        due: list[tuple[int, float, int, _Live]] = []
+        bullish = bar.close >= bar.open
+        for live in self.live.values():
+            if live.since > t:
+                continue
+            hit = _trigger(live.order, bar, bullish)
+            if hit is not None:
+                stage, at = hit
+                # Stage 0: at the open (placement order); 1 and 2: the first and second leg.
+                # A falling leg reaches higher prices first, a rising leg lower ones.
+                falling = (stage == 1) == bullish
+                key = 0.0 if stage == 0 else (-at if falling else at)
+                due.append((stage, key, live.seq, live))
+        due.sort(key=lambda d: d[:3])
+        fills = []
+        for _, _, _, live in due:
+            order = live.order
+            del self.live[order.tag]
+            fill = self._fill(t, order, _fill_price(order, bar))
+            if fill is not None:
+                fills.append(fill)
+        for tag, live in list(self.live.items()):
+            after = live.order.expire_after
+            if after is not None and t - live.since + 1 >= after:
+                del self.live[tag]
+                self.expired += 1
+        return fills
+
+    def _fill(self, t: int, order: PlaceOrder, price: float) -> Execution | None:
+        e = self.execution
+        buy = order.side is Side.BUY
+        maker = order.kind is OrderKind.LIMIT
+        px = price if maker else e.slipped_price(price, buy)
+        fee_rate = e.maker_fee if maker else e.taker_fee
+        qty = order.qty if order.qty is not None else order.notional / px  # type: ignore[operator]
+        if buy:
+            affordable = (self.cash - e.fixed_fee) / (px * (1 + fee_rate))
+            qty = min(qty, max(affordable, 0.0))
+        else:
+            qty = min(qty, max(self.position, 0.0))
+        qty = math.floor(qty / self.lot_size * (1 + 1e-12) + 1e-9) * self.lot_size
+        if qty <= 0 or qty * px < self.min_notional:
+            self.rejected += 1
+            return None
+        fee = qty * px * fee_rate + e.fixed_fee
+        signed = qty if buy else -qty
+        self.cash -= signed * px + fee
+        self.position += signed
+        if abs(self.position) < 1e-12 * max(qty, 1.0):
+            self.position = 0.0
+        return Execution(t, order.tag, signed, px, fee, order.kind)
+
+
+def _trigger(order: PlaceOrder, bar: Bar, bullish: bool) -> tuple[int, float] | None:
+    """(path stage, price) where ``bar`` reaches ``order``, or None if it does not."""
+    if order.kind is OrderKind.MARKET:
+        return (0, bar.open)
+    p = order.price
+    assert p is not None
+    buy = order.side is Side.BUY
+    falls_to = order.kind is OrderKind.LIMIT if buy else order.kind is OrderKind.STOP
+    if falls_to:  # needs the price to come down to p: buy limit, sell stop
+        if bar.open <= p:
+            return (0, bar.open)
+        if bar.low > p:
+            return None
+        return (1 if bullish else 2, p)
+    if bar.open >= p:  # needs the price to rise to p: sell limit, buy stop
+        return (0, bar.open)
+    if bar.high < p:
+        return None
+    return (2 if bullish else 1, p)
+
+
+def _fill_price(order: PlaceOrder, bar: Bar) -> float:
+    """The price before slippage: the open on a gap or a market order, else the order's price."""
+    if order.kind is OrderKind.MARKET:
+        return bar.open
+    p = order.price
+    assert p is not None
+    buy = order.side is Side.BUY
+    if order.kind is OrderKind.LIMIT:
+        return min(bar.open, p) if buy else max(bar.open, p)
+    return max(bar.open, p) if buy else min(bar.open, p)

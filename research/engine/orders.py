@@ -1,0 +1,121 @@
+"""``run_orders``: an order-level strategy (grid, DCA) bar by bar against the resting-order book.
+
+Each bar: the live orders are matched against it (:mod:`drydock.matching`: gaps, touches and the
+intrabar path rule), the strategy sees the close with the fills, its account and returns orders
+to place or cancel, and equity is marked at the close. The result has the shape of the research
+engine's :class:`~research.engine.run.EngineResult`, so reports and tracking read both alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from drydock import metrics
+from drydock.execution import ExecutionModel
+from drydock.matching import CancelOrder, Execution, OrderBook, OrderKind, PlaceOrder
+from research.engine.model import Reason
+from research.engine.run import EngineResult
+from strategies.base import Params, iter_bars
+from strategies.order_based import Account, OrderStrategy
+
+_REASON = {
+    OrderKind.MARKET: Reason.SIGNAL,
+    OrderKind.LIMIT: Reason.LIMIT,
+    OrderKind.STOP: Reason.STOP,
+}
+
+
+class _Trades:
+    """Average entry and closed-trade PnL (fees in) of one long-only position."""
+
+    def __init__(self) -> None:
+        self.qty = self.avg = self.pnl = 0.0
+        self.closed: list[float] = []
+
+    def add(self, fill: Execution) -> None:
+        if fill.qty > 0:
+            if self.qty == 0:
+                self.pnl = 0.0
+            self.avg = (self.avg * self.qty + fill.price * fill.qty) / (self.qty + fill.qty)
+            self.qty += fill.qty
+            self.pnl -= fill.fee
+            return
+        sold = -fill.qty
+        self.pnl += sold * (fill.price - self.avg) - fill.fee
+        self.qty -= sold
+        if self.qty <= 1e-12 * sold:
+            self.closed.append(self.pnl)
+            self.qty = self.avg = self.pnl = 0.0
+
+
+def run_orders(
+    bars: pl.DataFrame,
+    strategy: OrderStrategy,
+    params: Params,
+    execution: ExecutionModel | None = None,
+    *,
+    lot_size: float = 1e-8,
+    min_notional: float = 0.0,
+    periods_per_year: float = 365.0 * 24,
+    progress: Any = None,
+) -> EngineResult:
+    """Run ``strategy`` over ``bars`` (ts, open, high, low, close, volume) with one spot account."""
+    book = OrderBook(execution or ExecutionModel(), lot_size, min_notional)
+    trades = _Trades()
+    state = strategy.init_state(params)
+    n = bars.height
+    equity, position = np.empty(n), np.empty(n)
+    records: list[tuple[float, float, float, float, float]] = []
+    for t, bar in enumerate(iter_bars(bars)):
+        fills = book.match(t, bar)
+        for fill in fills:
+            trades.add(fill)
+            records.append((t, fill.qty, fill.price, fill.fee, float(_REASON[fill.kind])))
+        account = Account(book.cash, book.position, trades.avg, frozenset(book.live))
+        for intent in strategy.on_bar(state, t, bar, fills, account, params):
+            if isinstance(intent, CancelOrder):
+                book.cancel(intent.tag)
+            elif isinstance(intent, PlaceOrder):
+                book.place(intent, t)
+            else:
+                raise TypeError(
+                    f"Strategy {strategy.id!r} returned {intent!r}; return PlaceOrder or "
+                    "CancelOrder objects."
+                )
+        equity[t] = book.cash + book.position * bar.close
+        position[t] = book.position
+        if progress is not None:
+            progress(t + 1, n)
+    notes = []
+    if book.position:
+        notes.append(
+            f"a position of {book.position:g} is still open at the end, marked at the last close"
+        )
+    if book.live:
+        notes.append(
+            f"{len(book.live)} orders still live at the end: {', '.join(sorted(book.live))}"
+        )
+    if book.expired:
+        notes.append(f"{book.expired} orders expired unfilled")
+    pnl = np.array(trades.closed)
+    stats = metrics.summarize(equity, pnl, periods_per_year) | {
+        "exposure": metrics.exposure(position)
+    }
+    open_pnl = trades.pnl + trades.qty * (float(bars["close"][-1]) - trades.avg) if n else 0.0
+    return EngineResult(
+        ts=bars["ts"],
+        equity_values=equity,
+        position_values=position,
+        order_records=np.array(records, dtype=np.float64).reshape(-1, 5),
+        trade_pnl=pnl,
+        metrics=stats if n else {},
+        rejected_min_notional=book.rejected,
+        liquidations=0,
+        funding_paid=0.0,
+        open_position=float(book.position),
+        open_pnl=float(open_pnl) if book.position else 0.0,
+        notes=notes,
+    )
