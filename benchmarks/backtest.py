@@ -73,18 +73,23 @@ def _sets(grid: list[tuple[int, int]]) -> list[dict[str, float]]:
     return [{"fast": f, "slow": s} for f, s in grid]
 
 
-def _ours(frame: pl.DataFrame, grid: list[tuple[int, int]], fused: bool = True) -> Any:
+def _ours(
+    frame: pl.DataFrame, grid: list[tuple[int, int]], fused: bool = True,
+    stops: list[float] | None = None,
+) -> Any:  # fmt: skip
     """One whole sweep through the engine, results table written and then removed."""
     from research.sweep import run_sweep
 
     with tempfile.TemporaryDirectory() as folder:
         return run_sweep(
             get_strategy("ema_cross"), frame, BTC_1M, EXECUTION, _sets(grid),
-            out=Path(folder) / "sweep.parquet", fused=fused,
+            out=Path(folder) / "sweep.parquet", fused=fused, stop_losses=stops,
         )  # fmt: skip
 
 
-def _vectorbt_chunk(frame: pl.DataFrame, grid: list[tuple[int, int]]) -> object:
+def _vectorbt_chunk(
+    frame: pl.DataFrame, grid: list[tuple[int, int]], stop: float | None = None
+) -> object:
     """Raw vectorbt on one chunk: ``MA.run`` once per distinct window, crossover targets,
     ``Portfolio.from_signals`` filling at the next bar's open with the same fees and slippage."""
     import pandas as pd
@@ -102,10 +107,14 @@ def _vectorbt_chunk(frame: pl.DataFrame, grid: list[tuple[int, int]]) -> object:
     target = (fast > slow) & warm
     held = np.vstack([np.zeros((1, len(grid)), dtype=bool), target[:-1]])  # acts at next open
     previous = np.vstack([np.zeros((1, len(grid)), dtype=bool), held[:-1]])
+    stops: dict[str, Any] = {}
+    if stop is not None:  # intrabar stop against the bar's range, as ours
+        stops = {"sl_stop": stop, "open": opens, "high": pd.Series(frame["high"].to_numpy(), index=index),
+                 "low": pd.Series(frame["low"].to_numpy(), index=index)}  # fmt: skip
     portfolio = vbt.Portfolio.from_signals(
         close, pd.DataFrame(held & ~previous, index=index), pd.DataFrame(~held & previous, index=index),
         price=opens, fees=EXECUTION.taker_fee, slippage=EXECUTION.slippage,
-        init_cash=EXECUTION.init_cash, freq="1min",
+        init_cash=EXECUTION.init_cash, freq="1min", **stops,
     )  # fmt: skip
     value = portfolio.value()
     del portfolio
@@ -113,13 +122,36 @@ def _vectorbt_chunk(frame: pl.DataFrame, grid: list[tuple[int, int]]) -> object:
     return value
 
 
-def _peer_rate(frame: pl.DataFrame, repeat: int) -> float:
+def _peer_rate(frame: pl.DataFrame, repeat: int, stop: float | None = None) -> float:
     """Raw vectorbt bar-params per second on one chunk of the sweep grid."""
     from drydock.runtime import prepare_numba
 
     prepare_numba()
     chunk = SWEEP_GRID[:: len(SWEEP_GRID) // PEER_CHUNK][:PEER_CHUNK]
-    return frame.height * len(chunk) / median_time(lambda: _vectorbt_chunk(frame, chunk), repeat)
+    return (
+        frame.height * len(chunk) / median_time(lambda: _vectorbt_chunk(frame, chunk, stop), repeat)
+    )
+
+
+#: The stop-loss variant: 250 (fast, slow) pairs x 4 stop fractions = 1,000 sets.
+SWEEP_STOPS = [0.005, 0.01, 0.02, 0.04]
+
+
+def sweep_stop_bar_params_per_s(
+    bars: int = SWEEP_BARS, pairs: int = len(SWEEP_GRID) // 4, repeat: int = 1
+) -> Figure:
+    """The fused sweep with the research engine's intrabar stop loss as a fourth of the sets'
+    dimensions (``pairs`` x 4 stops), against raw vectorbt ``from_signals`` with ``sl_stop`` and
+    the bars' high/low on a 10-set chunk."""
+    frame = minute_bars(bars)
+    grid = SWEEP_GRID[:: max(1, len(SWEEP_GRID) // pairs)][:pairs]
+    sets = len(grid) * len(SWEEP_STOPS)
+    ours = bars * sets / median_time(lambda: _ours(frame, grid, stops=SWEEP_STOPS), repeat)
+    peer = _peer_rate(frame, repeat, stop=0.01)
+    return Figure(
+        "sweep_stop_bar_params_per_s", round(ours), "bar-params/s", round(peer),
+        round(ours / peer, 2), bars * sets,
+    )  # fmt: skip
 
 
 def sweep_bar_params_per_s(

@@ -25,6 +25,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
         "benchmarks.backtest", "sweep_generic_bar_params_per_s"
     ),
     "sweep_peak_rss_mb": _lazy("benchmarks.backtest", "sweep_peak_rss_mb"),
+    "sweep_stop_bar_params_per_s": _lazy("benchmarks.backtest", "sweep_stop_bar_params_per_s"),
     "ingest_rows_per_s": _lazy("benchmarks.market_data", "ingest_rows_per_s"),
     "query_1y_1m_ms": _lazy("benchmarks.market_data", "query_1y_1m_ms"),
     "resample_rows_per_s": _lazy("benchmarks.market_data", "resample_rows_per_s"),

@@ -68,10 +68,13 @@ class ParamSpec:
 class FusedKernel:
     """A numba sweep kernel a strategy supplies: ``entry`` is ``"module:function"``, called as
     ``function(open, close, params, costs, out)`` with one row of ``params`` per parameter set in
-    the order of ``params`` (see research/sweep/kernel.py for ``costs`` and ``out``)."""
+    the order of ``params`` (see research/sweep/kernel.py for ``costs`` and ``out``).
+    ``stop_entry`` (optional) is the stop-loss variant, called as ``function(open, low, close,
+    params, costs, out)`` with the stop fraction as the last column of ``params``."""
 
     entry: str
     params: tuple[str, ...]
+    stop_entry: str | None = None
 
 
 class Parameterized:

@@ -44,7 +44,11 @@ class EmaCross(Strategy):
 
     def fused_kernel(self) -> FusedKernel:
         """EMAs, crossover and simulation in one numba pass per (fast, slow) set."""
-        return FusedKernel("research.sweep.ema_cross:sweep", ("fast", "slow"))
+        return FusedKernel(
+            "research.sweep.ema_cross:sweep",
+            ("fast", "slow"),
+            "research.sweep.ema_cross:sweep_stop",
+        )
 
     def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
         import polars as pl

@@ -27,6 +27,7 @@ def sweep(
     max_memory: int | None = None,
     progress: Progress | None = None,
     fused: bool = True,
+    stop_losses: Sequence[float] | None = None,
 ) -> SweepResult:
     """Read ``key``'s lake bars in ``[start, end)`` and sweep ``sets`` over them; the window must
     hold the longest warm-up among the sets (the same check as a single backtest)."""
@@ -42,4 +43,5 @@ def sweep(
     return run_sweep(
         strategy, frame, key, execution, sets, objective=objective, constraints=constraints,
         out=out, max_memory=max_memory, instrument=instrument, progress=progress, fused=fused,
+        stop_losses=stop_losses,
     )  # fmt: skip

@@ -40,6 +40,25 @@ def top_table(title: str, frame: pl.DataFrame, params: tuple[str, ...], objectiv
     return table
 
 
+def parse_stops(raw: str | None) -> list[float]:
+    """``"0.01,0.02"`` or ``"0.01:0.05:0.01"`` -> stop fractions (validated by the sweep)."""
+    if not raw:
+        return []
+    try:
+        if ":" in raw:
+            low, high, step = (float(x) for x in raw.split(":"))
+            if not step > 0:
+                raise ValueError
+            count = int((high - low) / step + 1e-9) + 1
+            return [round(low + i * step, 12) for i in range(count)]
+        return [float(x) for x in raw.split(",")]
+    except ValueError:
+        raise ConfigError(
+            f"--stop-loss {raw!r}: give fractions like 0.01,0.02 or a range low:high:step like "
+            "0.01:0.05:0.01."
+        ) from None
+
+
 def sweep_command(
     strategy: Annotated[
         str, typer.Argument(help="Strategy id (see `drydock strategies`), e.g. ema_cross.")
@@ -115,6 +134,13 @@ def sweep_command(
         ),
     ] = True,
     children: Annotated[int, typer.Option(help="Best sets logged as child runs.")] = 3,
+    stop_loss: Annotated[
+        str | None,
+        typer.Option(
+            help="Also sweep the research engine's stop loss: fractions 0.01,0.02 or a range "
+            "0.01:0.05:0.01 (each set runs once per stop)."
+        ),
+    ] = None,
 ) -> None:
     """Sweep STRATEGY's parameters on lake bars; print the best sets and the results Parquet."""
     from drydock.timeframes import timeframe_seconds
@@ -129,6 +155,11 @@ def sweep_command(
     values = space.axes(strat, space.parse_grid_options(grid), opt.parse_param_options(param))
     if random is not None and tpe is not None:
         raise ConfigError("--random and --tpe are two search methods; pass one of them.")
+    stops = parse_stops(stop_loss)
+    if stops and tpe is not None:
+        raise ConfigError(
+            "--stop-loss sweeps a grid of stops; use it with --grid or --random, not --tpe."
+        )
     if random is not None:
         sets = space.random_sets(strat, values, random, seed)
     elif tpe is None:
@@ -162,11 +193,13 @@ def sweep_command(
         sets = _tpe_sets(strat, key, execution, values, tpe, seed, objective, constraints, columns,
                          start, end)  # fmt: skip
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(f"{strategy} {key} ({len(sets):,} sets)", total=len(sets))
+        total = len(sets) * max(len(stops), 1)
+        task = bar.add_task(f"{strategy} {key} ({total:,} sets)", total=total)
         result = sweep(
             strat, key, sets, execution, start, end, objective=objective,
             constraints=constraints, out=out, max_memory=budget,
             progress=lambda done, _total: bar.update(task, completed=done), fused=not generic,
+            stop_losses=stops,
         )  # fmt: skip
     best = result.top(top)
     title = (
@@ -180,6 +213,13 @@ def sweep_command(
         console.print(f"No set meets the constraints among {result.sets:,} (see the table).")
     # Paths and commands are printed unwrapped and without markup, so they copy and paste whole.
     console.print(f"results: {result.path}", soft_wrap=True, markup=False, highlight=False)
+    if track and stops and children:
+        console.print(
+            "note: child runs are vectorbt backtests, which have no stop rule; none are logged. "
+            f"Reproduce a row with `drydock simulate {strategy} --stop-loss S -p ...`.",
+            soft_wrap=True,
+        )
+        children = 0
     if track:
         from drydock import ohlcv
         from drydock.settings import get_settings

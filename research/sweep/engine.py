@@ -21,7 +21,13 @@ from drydock.logs import get_logger
 from drydock.markets import instrument_for
 from drydock.timeframes import periods_per_year
 from research.sweep import memory
-from research.sweep.kernel import METRICS, N_METRICS, costs_vector, simulate_targets
+from research.sweep.kernel import (
+    METRICS,
+    N_METRICS,
+    costs_vector,
+    simulate_targets,
+    simulate_targets_stop,
+)
 from research.sweep.objectives import Constraints, check_objective, derive
 from research.sweep.writer import ResultsWriter
 from strategies.base import FusedKernel, Params, Strategy
@@ -85,14 +91,16 @@ class SweepResult:
         )
 
 
-def load_kernel(spec: FusedKernel) -> Callable[..., None]:
-    """The numba function a :class:`FusedKernel` names (``module:function``)."""
-    module, _, name = spec.entry.partition(":")
+def load_kernel(spec: FusedKernel, stop: bool = False) -> Callable[..., None]:
+    """The numba function a :class:`FusedKernel` names (``module:function``; its stop-loss
+    variant with ``stop``)."""
+    entry = spec.stop_entry if stop and spec.stop_entry else spec.entry
+    module, _, name = entry.partition(":")
     try:
         kernel: Callable[..., None] = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(
-            f"Fused kernel {spec.entry!r} cannot be loaded ({exc}); fix the strategy's "
+            f"Fused kernel {entry!r} cannot be loaded ({exc}); fix the strategy's "
             "fused_kernel() entry, written module:function."
         ) from None
     return kernel
@@ -117,6 +125,24 @@ def _generic_targets(
     return out
 
 
+def _check_stops(stops: Sequence[float] | None) -> tuple[float, ...]:
+    """Validated stop-loss fractions (each in (0, 1), finite, distinct)."""
+    out = tuple(float(s) for s in stops or ())
+    for s in out:
+        if not (0 < s < 1):  # NaN fails too
+            raise ConfigError(
+                f"Stop loss {s!r} must be a fraction in (0, 1) of the entry price, e.g. 0.02."
+            )
+    if len(set(out)) != len(out):
+        raise ConfigError(f"Stop losses {list(out)} repeat a value; give each once.")
+    return out
+
+
+def _strip(params: Params) -> Params:
+    """A set without the engine's ``stop_loss`` (what the strategy's signals() accepts)."""
+    return {k: v for k, v in params.items() if k != "stop_loss"}
+
+
 def default_path(strategy_id: str, run_id: str) -> Path:
     """``$DRYDOCK_HOME/sweeps/<strategy>-<run id>.parquet``."""
     from drydock.settings import get_settings
@@ -138,12 +164,19 @@ def run_sweep(
     instrument: Instrument | None = None,
     progress: Progress | None = None,
     fused: bool = True,
+    stop_losses: Sequence[float] | None = None,
 ) -> SweepResult:
     """Simulate every parameter set of ``sets`` on ``frame`` and stream one row per set (params,
-    metrics, ``objective``, ``feasible``) to Parquet; ``fused=False`` forces the generic path."""
+    metrics, ``objective``, ``feasible``) to Parquet; ``fused=False`` forces the generic path.
+
+    ``stop_losses`` adds the research engine's stop loss as one more swept dimension (every set
+    once per stop fraction, a ``stop_loss`` column in the table): the same rule and figures as
+    ``run_backtest(..., EngineConfig(stop_loss=s))``.
+    """
     from drydock import ohlcv
 
     check_objective(objective)
+    stops = _check_stops(stop_losses)
     if not sets:
         raise ConfigError(
             f"The sweep of {strategy.id!r} has no valid parameter set; widen the --grid ranges "
@@ -163,19 +196,24 @@ def run_sweep(
     )
     open_ = np.ascontiguousarray(frame["open"].to_numpy(), dtype=np.float64)
     close = np.ascontiguousarray(frame["close"].to_numpy(), dtype=np.float64)
+    low = np.ascontiguousarray(frame["low"].to_numpy(), dtype=np.float64)
+    if stops:
+        sets = [p | {"stop_loss": s} for p in sets for s in stops]
     bars, total = frame.height, len(sets)
     spec = strategy.fused_kernel() if fused else None
+    if stops and spec is not None and spec.stop_entry is None:
+        spec = None  # no fused stop variant: the generic path applies the stop
     budget = memory.budget(max_memory)
     if spec is not None:
-        kernel = load_kernel(spec)
+        kernel = load_kernel(spec, stop=bool(stops))
         per_set = bars + 8 * N_METRICS
         ceiling = max(8, -(-total // PROGRESS_STEPS), MIN_CHUNK_BAR_PARAMS // max(bars, 1))
         size = memory.chunk_size(per_set, budget, total, ceiling=ceiling)
     else:
         per_set = bars  # one int8 row per set; signals() temporaries are counted once below
         size = memory.chunk_size(per_set, budget - SIGNALS_BYTES_PER_BAR * bars, total)
-    names = tuple(p.name for p in strategy.params)
-    integer = {p.name: p.integer for p in strategy.params}
+    names = tuple(p.name for p in strategy.params) + (("stop_loss",) if stops else ())
+    integer = {p.name: p.integer for p in strategy.params} | {"stop_loss": False}
     run_id = uuid.uuid4().hex[:12]
     path = out or default_path(strategy.id, run_id)
     meta = {
@@ -189,6 +227,7 @@ def run_sweep(
                 "bars": bars,
                 "objective": objective,
                 "engine": "fused" if spec else "generic",
+                "stop_losses": list(stops),
                 "data_fingerprint": ohlcv.fingerprint(frame),
                 "execution": execution.as_params(),
                 "lot_size": float(instrument.lot_size),
@@ -202,8 +241,15 @@ def run_sweep(
         for first in range(0, total, size):
             chunk = sets[first : first + size]
             result = np.empty((len(chunk), N_METRICS), dtype=np.float64)
-            if spec is not None:
+            if spec is not None and stops:
+                matrix = _param_matrix(chunk, (*spec.params, "stop_loss"))
+                kernel(open_, low, close, matrix, costs, result)
+            elif spec is not None:
                 kernel(open_, close, _param_matrix(chunk, spec.params), costs, result)
+            elif stops:
+                stop_column = np.array([p["stop_loss"] for p in chunk], dtype=np.float64)
+                targets = _generic_targets(strategy, frame, [_strip(p) for p in chunk])
+                simulate_targets_stop(open_, low, close, targets, stop_column, costs, result)
             else:
                 simulate_targets(
                     open_, close, _generic_targets(strategy, frame, chunk), costs, result

@@ -215,3 +215,59 @@ def simulate_targets(open_, close, targets, costs, out):  # type: ignore[no-unty
     parameter sets spread over the cores."""
     for k in prange(targets.shape[0]):
         simulate_one(open_, close, targets[k], costs, out[k])
+
+
+@njit(cache=True, inline="always")
+def stop_exit(price, low, acct, entry, stop, costs):  # type: ignore[no-untyped-def]
+    """The research engine's long stop loss inside a sweep: a held position whose bar trades
+    through ``entry * (1 - stop)`` is sold at that level, or at the open when it gaps below
+    (``price`` is the bar's open). Returns the account and whether the stop fired."""
+    if acct[1] <= 0 or stop != stop:
+        return acct, False
+    level = entry * (1.0 - stop)
+    if price <= level:
+        return order(False, price, acct, costs), True
+    if low <= level:
+        return order(False, level, acct, costs), True
+    return acct, False
+
+
+@njit(cache=True, inline="always")
+def target_step(want, active, price, acct, entry, costs):  # type: ignore[no-untyped-def]
+    """Act on a target change at ``price``; returns the account, the new active target and the
+    entry fill (price plus slippage) when a position was opened."""
+    if want != active:
+        had = acct[1]
+        acct = order(want > active, price, acct, costs)
+        if had == 0 and acct[1] > 0:
+            entry = price * (1.0 + costs[3])
+    return acct, want, entry
+
+
+@njit(cache=True, nogil=True)
+def simulate_one_stop(open_, low, close, target, stop, costs, out):  # type: ignore[no-untyped-def]
+    """:func:`simulate_one` with a stop loss of ``stop`` (a fraction of the entry fill), in the
+    research engine's order: the open's fill, then the intrabar stop, then the close's decision.
+    A stopped position re-enters only when the target changes again."""
+    next_open = costs[6] > 0.5
+    acct = open_account(costs)
+    stats = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    active = 0
+    entry = 0.0
+    for i in range(close.shape[0]):
+        if next_open:
+            want = target[i - 1] if i > 0 else 0
+            acct, active, entry = target_step(want, active, open_[i], acct, entry, costs)
+            acct, _ = stop_exit(open_[i], low[i], acct, entry, stop, costs)
+        else:
+            acct, _ = stop_exit(open_[i], low[i], acct, entry, stop, costs)
+            acct, active, entry = target_step(target[i], active, close[i], acct, entry, costs)
+        stats = mark(i, acct, close[i], stats)
+    finish(close.shape[0], acct, stats, costs, out)
+
+
+@njit(cache=True, parallel=True)
+def simulate_targets_stop(open_, low, close, targets, stops, costs, out):  # type: ignore[no-untyped-def]
+    """:func:`simulate_targets` with one stop-loss fraction per row (``stops``)."""
+    for k in prange(targets.shape[0]):
+        simulate_one_stop(open_, low, close, targets[k], stops[k], costs, out[k])

@@ -48,3 +48,14 @@ def test_sweep_peak_rss_figure() -> None:
     # a fresh interpreter with polars, numba and pyarrow loaded is well over 50 MB
     assert 50 < line["value"] < RSS_TARGET_MB
     assert line["ratio"] == pytest.approx(RSS_TARGET_MB / line["value"], abs=0.01)
+
+
+def test_sweep_stop_figure_counts_every_stop() -> None:
+    from benchmarks.backtest import SWEEP_STOPS, sweep_stop_bar_params_per_s
+
+    line = json.loads(sweep_stop_bar_params_per_s(bars=3_000, pairs=5, repeat=1).json())
+    assert (line["name"], line["n"]) == (
+        "sweep_stop_bar_params_per_s",
+        3_000 * 5 * len(SWEEP_STOPS),
+    )
+    assert line["value"] > 0 and line["baseline"] > 0
