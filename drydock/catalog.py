@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -32,8 +32,9 @@ _EXAMPLE = (
 #: What to do about each kind of pydantic error (the field name is added by the caller).
 _FIXES = {
     "extra_forbidden": "remove it; known fields: exchange, symbol, timeframes, start, end, "
-    "enabled, funding, mark_prices",
+    "enabled, funding, mark_prices, calendar",
     "missing": "add it",
+    "literal_error": 'write calendar = "24/7" (crypto) or calendar = "sessions" (weekdays only)',
     "date_type": "write a bare TOML date without quotes, e.g. start = 2024-01-01",
     "bool_type": "write true or false without quotes",
     "list_type": 'write a list, e.g. timeframes = ["1h"]',
@@ -60,6 +61,8 @@ class CatalogEntry(BaseModel):
     enabled: bool = True
     funding: bool | None = None
     mark_prices: bool | None = None
+    #: "24/7" (crypto) or "sessions" (weekday venues): which bars the gap check expects.
+    calendar: Literal["24/7", "sessions"] = "24/7"
 
     @field_validator("exchange")
     @classmethod

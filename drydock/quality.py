@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from drydock.errors import ConfigError
 from drydock.ohlcv import conform, split_valid
 from drydock.timeframes import timeframe_delta, timeframe_seconds
 
@@ -84,13 +85,39 @@ def _grid_floor(moment: datetime, timeframe: str) -> datetime:
     return origin + ((_utc(moment) - origin) // step) * step
 
 
+#: Trading calendars the gap check knows: crypto trades around the clock; ``sessions`` venues
+#: (futures and equity-style markets) open on weekdays only, so no bar is expected on a Saturday
+#: or Sunday (UTC). Annualization follows the same calendar (research.engine.run.annualization).
+CALENDARS = ("24/7", "sessions")
+
+
+def _missing_sessions(
+    times: pl.Series, step: timedelta, first: datetime, last: datetime
+) -> tuple[int, list[tuple[datetime, int]]]:
+    """Weekday grid bars in [first, last] absent from ``times`` (weekend bars are not expected)."""
+    grid = pl.datetime_range(first, last, step, time_unit="us", time_zone="UTC", eager=True)
+    grid = grid.filter(grid.dt.weekday() <= 5)
+    absent = grid.filter(~grid.is_in(times.cast(pl.Datetime("us", "UTC"))))
+    runs: list[tuple[datetime, int]] = []
+    for ts in absent.to_list():
+        if runs and runs[-1][0] + runs[-1][1] * step == ts:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        elif len(runs) < MAX_OFFENDERS:
+            runs.append((ts, 1))
+        else:
+            break
+    return absent.len(), runs
+
+
 def _missing(
-    times: pl.Series, timeframe: str, lo: datetime, hi: datetime
+    times: pl.Series, timeframe: str, lo: datetime, hi: datetime, calendar: str = "24/7"
 ) -> tuple[int, list[tuple[datetime, int]]]:
     """Grid bars in [lo, hi] (inclusive open times) absent from ``times``; the first gaps.
 
     Gaps are (first missing bar, bars missing in a row).
     """
+    if calendar not in CALENDARS:
+        raise ConfigError(f"Calendar {calendar!r} is not one of {', '.join(CALENDARS)}.")
     step = timeframe_delta(timeframe)
     first = _grid_floor(lo, timeframe)
     if first < _utc(lo):
@@ -98,6 +125,8 @@ def _missing(
     last = _grid_floor(hi, timeframe)
     if last < first:
         return 0, []
+    if calendar == "sessions":
+        return _missing_sessions(times, step, first, last)
     expected = (last - first) // step + 1
     inside = times.filter((times >= first) & (times <= last)).unique().sort()
     count = expected - inside.len()
@@ -138,6 +167,7 @@ def check_bars(
     span_end: datetime | None = None,
     *,
     outlier_sigma: float = OUTLIER_SIGMA,
+    calendar: str = "24/7",
 ) -> QualityReport:
     """Count duplicates, missing grid bars, invalid and misaligned rows and outliers in ``frame``.
 
@@ -145,7 +175,8 @@ def check_bars(
     once, under the first reason :func:`drydock.ohlcv.split_valid` gives it (a row both invalid
     and duplicated is invalid). Missing bars are counted on the ``timeframe`` grid from
     ``span_start`` to ``span_end`` (inclusive bar open times, default the first and last valid
-    bar). ``first_offenders`` lists up to five problems, earliest first.
+    bar) under ``calendar`` (:data:`CALENDARS`). ``first_offenders`` lists up to five problems,
+    earliest first.
     """
     timeframe_seconds(timeframe)
     frame = conform(frame)
@@ -164,7 +195,7 @@ def check_bars(
     hi = span_end if span_end is not None else last_bar
     missing = 0
     if isinstance(lo, datetime) and isinstance(hi, datetime):
-        missing, first_missing = _missing(good["ts"], timeframe, lo, hi)
+        missing, first_missing = _missing(good["ts"], timeframe, lo, hi, calendar)
         offenders += [
             (ts, f"{_when(ts)}: {n} missing bar" + ("s" if n > 1 else ""))
             for ts, n in first_missing

@@ -109,6 +109,7 @@ def _is_latest(days: Sequence[date]) -> bool:
 class _Work:
     key: SeriesKey
     days: list[date]
+    calendar: str = "24/7"
 
 
 def _fetch_bars(source: OhlcvSource, work: _Work, dataset: str) -> pl.DataFrame:
@@ -145,7 +146,7 @@ def load_bars(
         if dataset != "ohlcv" and not source.supports(dataset, plan.key):
             context.log.info(f"{spec}: {source.describe()} has no {dataset}; skipped")
             continue
-        work.append(_Work(plan.key, kept))
+        work.append(_Work(plan.key, kept, plan.calendar))
     context.log.info(
         f"{dataset}: {len(work)} series, {sum(len(w.days) for w in work)} series-day(s) from "
         f"{source.describe()}"
@@ -162,8 +163,9 @@ def load_bars(
         start, end = day_start(w.days[0]), day_start(w.days[-1] + timedelta(days=1))
         # Freshness: the latest day partition should hold bars up to its end (or up to now).
         quality = series_quality(
-            w.key, dataset, start, end, now=min(now, end) if _is_latest(w.days) else None
-        )
+            w.key, dataset, start, end, now=min(now, end) if _is_latest(w.days) else None,
+            calendar=w.calendar,
+        )  # fmt: skip
         qualities.append(quality)
         files.update(str(p) for p in report.files)
         for reason, count in report.reasons.items():

@@ -127,6 +127,7 @@ def series_quality(
     *,
     now: datetime | None = None,
     outlier_sigma: float = OUTLIER_SIGMA,
+    calendar: str = "24/7",
 ) -> SeriesQuality:
     """Check the lake's bars of ``key`` in ``[start, end)``; ``now`` set = judge freshness too.
 
@@ -139,7 +140,8 @@ def series_quality(
     span_end = min(end - step, series_last) if series_last is not None else None
     if span_start is None or span_end is None or span_start > span_end:
         span_start = span_end = None
-    report = check_bars(frame, key.timeframe, span_start, span_end, outlier_sigma=outlier_sigma)
+    report = check_bars(frame, key.timeframe, span_start, span_end, outlier_sigma=outlier_sigma,
+                        calendar=calendar)  # fmt: skip
     if span_start is None:  # nothing stored in this window: no gap to speak of
         report = replace(report, missing=0)
     offenders: dict[str, list[str]] = {}

@@ -47,6 +47,7 @@ class SeriesPlan:
     end: date | None = None
     funding: bool = False
     mark_prices: bool = False
+    calendar: str = "24/7"  # which bars the gap check expects (drydock.quality.CALENDARS)
 
     @property
     def spec(self) -> str:
@@ -67,7 +68,9 @@ def plan_for(key: SeriesKey, catalog: Catalog | None = None) -> SeriesPlan:
     if entry is None:
         perp = is_perp(key.symbol)
         return SeriesPlan(key, funding=perp, mark_prices=perp)
-    return SeriesPlan(key, entry.start, entry.end, entry.wants_funding, entry.wants_mark_prices)
+    return SeriesPlan(
+        key, entry.start, entry.end, entry.wants_funding, entry.wants_mark_prices, entry.calendar
+    )
 
 
 def catalog_plans(

@@ -150,3 +150,36 @@ def test_freshness_is_stale_when_more_than_two_bars_behind(
 
 def test_freshness_without_bars_is_stale() -> None:
     assert freshness(None, "1d", utc(2024, 3, 1)) == Freshness(None, True)
+
+
+def test_a_sessions_calendar_expects_no_weekend_bars() -> None:
+    """Daily bars of a weekday venue over two weeks (2024-03-04 is a Monday): the 4 weekend days
+    are gaps on the 24/7 calendar and expected closures on the sessions one, while a missing
+    Wednesday is a gap on both."""
+    days = [utc(2024, 3, 4) + timedelta(days=i) for i in range(14)]
+    weekdays = [d for d in days if d.weekday() < 5 and d != utc(2024, 3, 13)]
+    frame = bars([100.0 + i for i in range(len(weekdays))]).with_columns(
+        pl.Series("ts", weekdays).cast(pl.Datetime("us", "UTC"))
+    )
+    crypto = check_bars(frame, "1d", utc(2024, 3, 4), utc(2024, 3, 15))
+    sessions = check_bars(frame, "1d", utc(2024, 3, 4), utc(2024, 3, 15), calendar="sessions")
+    assert (crypto.missing, sessions.missing) == (3, 1)  # Sat 9, Sun 10, Wed 13 vs Wed 13 only
+    assert [o for o in sessions.first_offenders if "missing" in o] == [
+        "2024-03-13 00:00 UTC: 1 missing bar"
+    ]
+    with pytest.raises(Exception, match="not one of 24/7, sessions"):
+        check_bars(frame, "1d", calendar="weekends")
+
+
+def test_the_catalog_takes_a_calendar_and_refuses_unknown_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from drydock.catalog import load_catalog
+    from drydock.errors import ConfigError
+
+    path = tmp_path / "series.toml"
+    path.write_text('[[series]]\nexchange = "binance"\nsymbol = "BTC/USDT"\ntimeframes = ["1d"]\n'
+                    'start = 2024-01-01\ncalendar = "sessions"\n')  # fmt: skip
+    [entry] = load_catalog(path).entries
+    assert entry.calendar == "sessions"
+    path.write_text(path.read_text().replace('"sessions"', '"weekends"'))
+    with pytest.raises(ConfigError, match="calendar"):
+        load_catalog(path)
