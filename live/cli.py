@@ -167,6 +167,9 @@ def register(app: typer.Typer) -> None:
         rich_markup_mode=None,  # plain help like the root: rich help costs ~0.3 s of imports
     )
     live.command("replay")(replay_command)
+    from live.run_cli import run_command
+
+    live.command("run")(run_command)
     live.command("kill")(kill_command)
     live.command("resume")(resume_command)
     from live.operator_cli import promote_command, register_operator_commands

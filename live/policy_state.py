@@ -150,6 +150,12 @@ def set_paused(
     journal.record_event(kind, strategy_scope(strategy_id), {"operator": operator}, ts)
 
 
+def is_paused(journal: SqliteJournal, strategy_id: str, now: datetime) -> bool:
+    """Whether the operator's last pause/resume of ``strategy_id`` before ``now`` was a pause."""
+    scope = strategy_scope(strategy_id)
+    return _latest(journal.events_of(("pause", "resume"), (scope,), None, now), "pause", "resume")
+
+
 # ---- approvals ---------------------------------------------------------------------------------
 
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
@@ -134,6 +134,9 @@ class _Replay:
         self.book = Book(run.strategy_id, run.symbol, Decimal(str(cash)))
         self.instrument = venue.instrument(run.symbol)
         self.kill_file = get_settings().kill_file
+        #: The operator's pause for this strategy, read when set (the live runner; a replay of
+        #: history is its own simulated account and ignores today's pause).
+        self.paused_now: Callable[[], bool] | None = None
         self.high_water = float(cash)
         self.trades_by_day: dict[str, int] = {}
         self.breaker_tripped = False
@@ -164,6 +167,7 @@ class _Replay:
         return PolicyContext(
             now=bar.ts,
             kill_file_present=self.kill_file.exists(),
+            paused=self.paused_now() if self.paused_now is not None else False,
             position_notional_usd={self.run.symbol: held} if held else {},
             open_positions=1 if self.book.qty > 0 else 0,
             trades_today=self.trades_by_day.get(day, 0),
@@ -452,6 +456,151 @@ def _extra_run_parts(execution: ExecutionModel) -> dict[str, object]:
     return parts
 
 
+@dataclass
+class Session:
+    """An opened run: its record, policy, strategy runner and per-bar state (see :func:`session`)."""
+
+    record: RunRecord
+    policy: Policy
+    state: _Replay
+    runner: IncrementalRunner
+    venue: SimulatedVenue
+    key: ohlcv.SeriesKey
+    tf: timedelta
+    strategy_id: str
+    cash: float
+    pending: list[OrderIntent] = field(default_factory=list)
+    intents: int = 0
+    bars: int = 0
+    timestamps: list[datetime] = field(default_factory=list)
+    equity: list[float] = field(default_factory=list)
+
+    def step(self, bar: Bar) -> None:
+        """One closed bar: fill what the previous close decided at its open, let the strategy
+        see it, check the new targets, mark equity at its close."""
+        if not self.timestamps:
+            self.timestamps, self.equity = [bar.ts], [float(self.cash)]
+        if self.pending:
+            self.venue.set_bar(bar)
+        for intent in self.pending:
+            self.state.execute(intent, bar)
+        self.pending = self.runner.on_bar(bar)
+        for intent in self.pending:
+            check_target(self.strategy_id, intent.ts, intent.target)
+        self.intents += len(self.pending)
+        self.bars += 1
+        ts, value = self.state.mark(bar, self.tf)
+        self.timestamps.append(ts)
+        self.equity.append(value)
+
+    def result(self, timeframe: str) -> ReplayResult:
+        """The run's outcome so far, in the replay's shape."""
+        c = self.state.counts
+        return ReplayResult(
+            run_id=self.record.run_id,
+            policy_hash=self.policy.content_hash,
+            policy_version=self.policy.version,
+            timestamps=self.timestamps,
+            equity=self.equity,
+            trade_pnl=list(self.state.book.trade_pnl),
+            bars=self.bars,
+            intents=self.intents,
+            allowed=c["allowed"],
+            denied=c["denied"],
+            orders=c["orders"],
+            fills=c["fills"],
+            new_orders=c["new_orders"],
+            pending=len(self.pending),
+            skipped=c["skipped"],
+            failures=c["failures"],
+            below_min_notional=c["below_min_notional"],
+            final_position=self.state.book.position(),
+            held=c["held"],
+            # Marks at bar closes only (drop the opening cash point), exactly as research does.
+            metrics=summarize(
+                self.equity[1:], self.state.book.trade_pnl, periods_per_year(timeframe)
+            ),
+        )
+
+
+@contextmanager
+def session(
+    strategy: Strategy,
+    resolved: Mapping[str, float],
+    key: ohlcv.SeriesKey,
+    start: datetime | None,
+    end: datetime | None,
+    policy_file: Path,
+    execution: ExecutionModel,
+    *,
+    mode: str = MODE,
+    run_id: str | None = None,
+    journal: JournalRepository | None = None,
+    venue: SimulatedVenue | None = None,
+    retry_wait: Any = None,
+    extra_inputs: Mapping[str, object] | None = None,
+) -> Iterator[Session]:
+    """Open (or resume) a run: the lease, the run record, the inputs and hash-chain checks, the
+    venue and the per-bar state; the journal closes with the session when this opened it."""
+    if execution.fill != FillTiming.NEXT_OPEN:
+        raise ConfigError(
+            f"Execution fill={execution.fill.value!r} is not available in a paper replay: it fills "
+            "at the next bar's open, as live trading can. Use fill='next_open'."
+        )
+    policy = load_policy(policy_file)
+    # Market metadata before bars, in the backtest's order: an unknown market fails alike.
+    instrument = instrument_for(key.exchange, key.symbol, execution.overrides())
+    inputs = {
+        "strategy": strategy.id, "params": dict(resolved), "exchange": key.exchange,
+        "symbol": key.symbol, "timeframe": key.timeframe, "start": start, "end": end,
+        "cash": execution.init_cash, "fee": execution.taker_fee,
+        "slippage_bps": execution.slippage_bps, "policy": policy.content_hash,
+    } | _extra_run_parts(execution) | dict(extra_inputs or {})  # fmt: skip
+    run_id = run_id or default_run_id(inputs)
+    record = RunRecord(
+        run_id, strategy.id, dict(resolved), mode, key.exchange, key.symbol, key.timeframe,
+        policy.version, policy.content_hash, start, end,
+    )  # fmt: skip
+    own_journal = journal is None
+    journal = journal if journal is not None else SqliteJournal()
+    with ExitStack() as lease:
+        try:
+            if isinstance(journal, SqliteJournal):  # one process per run id, or orders go out twice
+                owner = lease.enter_context(run_lease(journal.path, run_id))
+                journal.record_event("lease", run_id, {"owner": owner}, datetime.now(UTC))
+            stored = journal.start_run(record)
+            if stored.policy_hash != policy.content_hash or stored.strategy_id != strategy.id:
+                raise DrydockError(
+                    f"Run {run_id} was started with strategy {stored.strategy_id!r} and policy "
+                    f"hash {stored.policy_hash[:12]}, not {strategy.id!r} with "
+                    f"{policy.content_hash[:12]} ({policy_file}). Resume it with the same inputs, "
+                    "or pick a new --run-id."
+                )
+            _check_inputs(journal, run_id, inputs)
+            if isinstance(journal, SqliteJournal) and (problems := journal.verify()):
+                raise DrydockError(
+                    f"Journal {journal.path} fails its hash-chain check "
+                    f"({'; '.join(problems[:3])}); inspect it (drydock live verify) before "
+                    "resuming any run."
+                )
+            paper: SimulatedVenue = (
+                venue
+                if venue is not None
+                else PaperVenue(key.exchange, execution, instruments={key.symbol: instrument})
+            )
+            state = _Replay(record, policy, journal, paper, execution, retry_wait)
+            runner = IncrementalRunner(
+                strategy, dict(resolved), key.symbol, strategy_id=strategy.id
+            )
+            yield Session(
+                record, policy, state, runner, paper, key, timeframe_delta(key.timeframe),
+                strategy.id, execution.init_cash,
+            )  # fmt: skip
+        finally:
+            if own_journal:
+                journal.close()
+
+
 def replay(
     strategy_id: str | Strategy,
     params: Mapping[str, str | float] | None,
@@ -478,7 +627,6 @@ def replay(
     ``retry_wait`` a tenacity wait for transient venue errors (tests pass ``wait_none()``).
     """
     strategy = strategy_id if isinstance(strategy_id, Strategy) else get_strategy(strategy_id)
-    strategy_id = strategy.id
     resolved = strategy.resolve_params(params)
     if execution is None:
         execution = ExecutionModel(init_cash=cash, taker_fee=fee, slippage_bps=slippage_bps)
@@ -487,101 +635,27 @@ def replay(
             f"Execution fill={execution.fill.value!r} is not available in a paper replay: it fills "
             "at the next bar's open, as live trading can. Use fill='next_open'."
         )
-    cash, fee, slippage_bps = execution.init_cash, execution.taker_fee, execution.slippage_bps
     policy_file = Path(policy_path) if policy_path else get_settings().policy_dir / "default.toml"
-    policy = load_policy(policy_file)
     key = ohlcv.SeriesKey(exchange, symbol, timeframe)
-    # Market metadata before bars, in the backtest's order: an unknown market fails alike.
-    instrument = instrument_for(exchange, symbol, execution.overrides())
+    load_policy(policy_file)  # a bad policy fails before the bars are read, as before
+    instrument_for(exchange, symbol, execution.overrides())
     bars = _load_bars(key, start, end, lake_dir, strategy, resolved)
-    tf = timeframe_delta(timeframe)
-    inputs = {
-        "strategy": strategy_id, "params": resolved, "exchange": exchange, "symbol": symbol,
-        "timeframe": timeframe, "start": start, "end": end, "cash": cash, "fee": fee,
-        "slippage_bps": slippage_bps, "policy": policy.content_hash,
-    } | _extra_run_parts(execution)  # fmt: skip
-    run_id = run_id or default_run_id(inputs)
-    record = RunRecord(
-        run_id, strategy_id, resolved, MODE, exchange, symbol, timeframe,
-        policy.version, policy.content_hash, start, end,
-    )  # fmt: skip
-    own_journal = journal is None
-    journal = journal if journal is not None else SqliteJournal()
-    lease = ExitStack()
-    try:
-        if isinstance(journal, SqliteJournal):  # one process per run id, or orders go out twice
-            owner = lease.enter_context(run_lease(journal.path, run_id))
-            journal.record_event("lease", run_id, {"owner": owner}, datetime.now(UTC))
-        stored = journal.start_run(record)
-        if stored.policy_hash != policy.content_hash or stored.strategy_id != strategy_id:
-            raise DrydockError(
-                f"Run {run_id} was started with strategy {stored.strategy_id!r} and policy hash "
-                f"{stored.policy_hash[:12]}, not {strategy_id!r} with {policy.content_hash[:12]} "
-                f"({policy_file}). Resume it with the same inputs, or pick a new --run-id."
-            )
-        _check_inputs(journal, run_id, inputs)
-        if isinstance(journal, SqliteJournal) and (problems := journal.verify()):
-            raise DrydockError(
-                f"Journal {journal.path} fails its hash-chain check ({'; '.join(problems[:3])}); "
-                "inspect it (drydock live verify) before resuming any run."
-            )
-        paper: SimulatedVenue = (
-            venue
-            if venue is not None
-            else PaperVenue(exchange, execution, instruments={symbol: instrument})
-        )
-        state = _Replay(record, policy, journal, paper, execution, retry_wait)
-        runner = IncrementalRunner(strategy, resolved, symbol, strategy_id=strategy_id)
-        timestamps, equity = [bars[0].ts], [float(cash)]
-        pending: list[OrderIntent] = []
-        intents = 0
+    with session(
+        strategy, resolved, key, start, end, policy_file, execution, run_id=run_id,
+        journal=journal, venue=venue, retry_wait=retry_wait,
+    ) as run:  # fmt: skip
         for bar in bars:
-            if pending:
-                paper.set_bar(bar)
-            for intent in pending:
-                state.execute(intent, bar)
-            pending = runner.on_bar(bar)
-            for intent in pending:
-                check_target(strategy_id, intent.ts, intent.target)
-            intents += len(pending)
-            ts, value = state.mark(bar, tf)
-            timestamps.append(ts)
-            equity.append(value)
-        journal.record_event(
-            "run_finished", run_id, {"final_equity": equity[-1], "bars": len(bars)},
-            datetime.now(UTC), key=f"{run_id}:finished",
+            run.step(bar)
+        run.state.journal.record_event(
+            "run_finished", run.record.run_id, {"final_equity": run.equity[-1], "bars": len(bars)},
+            datetime.now(UTC), key=f"{run.record.run_id}:finished",
         )  # fmt: skip
-    finally:
-        lease.close()
-        if own_journal:
-            journal.close()
-    c = state.counts
+        result = run.result(timeframe)
+    c = run.state.counts
     log.info(
-        "replay.finished", run_id=run_id, strategy=strategy_id, series=str(key),
-        bars=len(bars), intents=intents, orders=c["orders"], fills=c["fills"],
+        "replay.finished", run_id=result.run_id, strategy=strategy.id, series=str(key),
+        bars=len(bars), intents=result.intents, orders=c["orders"], fills=c["fills"],
         denied=c["denied"], skipped=c["skipped"], below_min_notional=c["below_min_notional"],
-        failures=c["failures"], final_equity=round(equity[-1], 2),
+        failures=c["failures"], final_equity=round(result.final_equity, 2),
     )  # fmt: skip
-    return ReplayResult(
-        run_id=run_id,
-        policy_hash=policy.content_hash,
-        policy_version=policy.version,
-        timestamps=timestamps,
-        equity=equity,
-        trade_pnl=list(state.book.trade_pnl),
-        bars=len(bars),
-        intents=intents,
-        allowed=c["allowed"],
-        denied=c["denied"],
-        orders=c["orders"],
-        fills=c["fills"],
-        new_orders=c["new_orders"],
-        pending=len(pending),
-        skipped=c["skipped"],
-        failures=c["failures"],
-        below_min_notional=c["below_min_notional"],
-        final_position=state.book.position(),
-        held=c["held"],
-        # Marks at bar closes only (drop the opening cash point), exactly as research does.
-        metrics=summarize(equity[1:], state.book.trade_pnl, periods_per_year(timeframe)),
-    )
+    return result

@@ -1,0 +1,67 @@
+"""``drydock live run``: the runner for a promoted strategy (paper, dry-run or live)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from drydock import cli_options as opt
+
+
+def run_command(
+    strategy: Annotated[str, typer.Argument(help="A promoted strategy id (drydock promote).")],
+    mode: Annotated[str, typer.Option(help="paper, dry-run or live.")] = "paper",
+    start: Annotated[datetime | None, opt.start_option("First bar to trade from.")] = None,
+    bars: Annotated[int | None, typer.Option(help="Stop after N bars.")] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            "--until",
+            parser=opt.when_parser("--until"),
+            metavar="DATE|DATETIME",
+            help="Stop at this time (naive = UTC).",
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy TOML (default: the one promoted).")
+    ] = None,
+    settle: Annotated[float, typer.Option(help="Seconds to wait after a bar closes.")] = 5.0,
+    confirm_live: Annotated[
+        bool, typer.Option(help="Required for --mode live: real orders are sent.")
+    ] = False,
+    run_id: Annotated[str | None, typer.Option(help="Resume or name a run.")] = None,
+) -> None:
+    """Trade a promoted strategy on schedule: catch up from --start, then one step per bar."""
+    from datetime import UTC, timedelta
+
+    from drydock.errors import ConfigError
+    from live.cli import summary_table
+    from live.promotion import load_champion
+    from live.runner import Mode, champion_config, run_strategy
+
+    try:
+        chosen = Mode(mode)
+    except ValueError:
+        raise ConfigError(f"--mode {mode!r} is not one of paper, dry-run, live.") from None
+    config = champion_config(load_champion(strategy), policy)
+    first = start or datetime.now(UTC) - timedelta(days=30)
+    summary = run_strategy(
+        config.strategy, config.params, config.key, first, config.policy_file, config.execution,
+        chosen, run_id=run_id, confirm_live=confirm_live, settle=timedelta(seconds=settle),
+        max_bars=bars, until=until,
+    )  # fmt: skip
+    console = Console()
+    console.print(summary_table(summary.result))
+    console.print(
+        f"mode {summary.mode.value}, state {summary.state}, last bar {summary.last_bar}"
+        + (
+            f", {summary.would_send} orders built and not sent (dry-run)"
+            if chosen is Mode.DRY_RUN
+            else ""
+        ),
+        soft_wrap=True,
+    )

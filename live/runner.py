@@ -1,0 +1,273 @@
+"""``drydock live run``: a promoted strategy on schedule, in paper, dry-run or live mode.
+
+The runner is the replay's per-bar path (:class:`live.replay.Session`) driven by a clock: on
+start it catches up over the run's history from the lake (the journal makes this idempotent: a
+stored order is never sent twice), then waits for each bar to close (plus a settle delay),
+reads the newly closed bars and steps through them. Modes:
+
+- ``paper``: fills on the paper venue at the next bar's open (the replay's fills).
+- ``dry-run``: every order is sized, checked by the policy and journaled, never sent: the venue
+  records what it would have sent and returns no fill.
+- ``live``: needs ``confirm_live`` and a venue adapter for the exchange with credentials from the
+  environment; without one it refuses to start (no silent fallback to paper).
+
+State is journaled as ``runner_state`` events (``running``, ``paused``, ``stopped``, ``error``);
+the operator's pause (``drydock live pause``) denies new exposure through the policy engine and
+the kill file denies everything, both read on every decision.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from drydock import ohlcv
+from drydock.errors import ConfigError, DrydockError
+from drydock.execution import ExecutionModel
+from drydock.logs import get_logger
+from drydock.timeframes import timeframe_delta
+from drydock.types import Bar, Fill, Instrument, Order
+from live.journal import JournalRepository, SqliteJournal
+from live.policy_state import is_paused
+from live.replay import ReplayResult, Session, session
+from live.venues.base import SimulatedVenue
+from live.venues.paper import PaperVenue
+from strategies.base import Strategy, iter_bars
+
+log = get_logger(__name__)
+
+
+class Mode(StrEnum):
+    PAPER = "paper"
+    DRY_RUN = "dry-run"
+    LIVE = "live"
+
+
+class Clock(Protocol):
+    """Wall time and waiting (a simulated clock in tests, the system clock in production)."""
+
+    def now(self) -> datetime: ...
+
+    def sleep_until(self, moment: datetime) -> None: ...
+
+
+class SystemClock:
+    """The machine's UTC clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep_until(self, moment: datetime) -> None:
+        delay = (moment - self.now()).total_seconds()
+        if delay > 0:
+            time.sleep(delay)
+
+
+@dataclass
+class SimulatedClock:
+    """A clock that jumps to whatever time it is asked to wait for (tests, fast-forward)."""
+
+    current: datetime
+
+    def now(self) -> datetime:
+        return self.current
+
+    def sleep_until(self, moment: datetime) -> None:
+        self.current = max(self.current, moment)
+
+
+class BarFeed(Protocol):
+    """Closed bars of one series after a given bar open time."""
+
+    def closed_bars(self, after: datetime | None, now: datetime) -> list[Bar]: ...
+
+
+@dataclass
+class LakeFeed:
+    """Closed bars from the lake (the ingest schedule keeps it current): validated on read."""
+
+    key: ohlcv.SeriesKey
+    start: datetime | None = None
+    lake_dir: Path | None = None
+
+    def closed_bars(self, after: datetime | None, now: datetime) -> list[Bar]:
+        tf = timeframe_delta(self.key.timeframe)
+        since = after + tf if after is not None else self.start
+        frame = ohlcv.read(self.key, since, now, self.lake_dir)
+        return [b for b in iter_bars(frame) if b.ts + tf <= now]
+
+
+class DryRunVenue:
+    """Orders are built and journaled but never sent: ``submit`` records and returns no fill."""
+
+    def __init__(self, inner: SimulatedVenue):
+        self.name = inner.name
+        self._inner = inner
+        self.would_send: list[Order] = []
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self._inner.instrument(symbol)
+
+    def set_bar(self, bar: Bar) -> None:
+        self._inner.set_bar(bar)
+
+    def submit(self, order: Order) -> list[Fill]:
+        if all(o.client_order_id != order.client_order_id for o in self.would_send):
+            self.would_send.append(order)
+        return []
+
+    def fills_for(self, client_order_id: str) -> list[Fill]:
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSummary:
+    """What a runner did: its mode, last bar, the replay-shaped result and dry-run orders."""
+
+    mode: Mode
+    state: str
+    last_bar: datetime | None
+    result: ReplayResult
+    would_send: int
+
+
+def _state(run: Session, state: str, now: datetime, **detail: Any) -> None:
+    run.state.journal.record_event(
+        "runner_state", run.record.run_id, {"state": state, **detail}, now
+    )
+    log.info("runner.state", run_id=run.record.run_id, state=state, **detail)
+
+
+def run_strategy(
+    strategy: Strategy,
+    params: Mapping[str, float],
+    key: ohlcv.SeriesKey,
+    start: datetime,
+    policy_file: Path,
+    execution: ExecutionModel,
+    mode: Mode,
+    *,
+    feed: BarFeed | None = None,
+    clock: Clock | None = None,
+    run_id: str | None = None,
+    journal: JournalRepository | None = None,
+    venue: SimulatedVenue | None = None,
+    confirm_live: bool = False,
+    settle: timedelta = timedelta(seconds=5),
+    max_bars: int | None = None,
+    until: datetime | None = None,
+) -> RunnerSummary:
+    """Run ``strategy`` from ``start`` until ``until`` (clock time) or ``max_bars`` bars."""
+    mode = Mode(mode)
+    if mode is Mode.LIVE:
+        if not confirm_live:
+            raise ConfigError(
+                "Live mode sends real orders: pass --confirm-live (and set the venue's "
+                "credentials in the environment) to start it."
+            )
+        if venue is None:
+            raise ConfigError(
+                f"No live venue adapter is configured for {key.exchange}; live mode never falls "
+                "back to paper. Use --mode paper or --mode dry-run."
+            )
+    if max_bars is None and until is None:
+        raise ConfigError("Give the runner a stop: max_bars or until (the CLI's --until/--bars).")
+    clock = clock or SystemClock()
+    feed = feed or LakeFeed(key, start)
+    if mode is Mode.DRY_RUN:
+        from drydock.markets import instrument_for
+
+        inner = venue or PaperVenue(
+            key.exchange, execution,
+            instruments={key.symbol: instrument_for(key.exchange, key.symbol, execution.overrides())},
+        )  # fmt: skip
+        venue = DryRunVenue(inner)
+    tf = timeframe_delta(key.timeframe)
+    with session(
+        strategy, params, key, start, None, policy_file, execution, mode=f"runner-{mode.value}",
+        run_id=run_id, journal=journal, venue=venue, extra_inputs={"mode": mode.value},
+    ) as run:  # fmt: skip
+        sqlite = run.state.journal if isinstance(run.state.journal, SqliteJournal) else None
+        if sqlite is not None:
+            run.state.paused_now = lambda: is_paused(sqlite, strategy.id, clock.now())
+        _state(run, "running", clock.now(), mode=mode.value)
+        last: datetime | None = None
+        state = "stopped"
+        try:
+            while True:
+                now = clock.now()
+                for bar in feed.closed_bars(last, now):
+                    run.step(bar)
+                    last = bar.ts
+                    if max_bars is not None and run.bars >= max_bars:
+                        break
+                if max_bars is not None and run.bars >= max_bars:
+                    break
+                if until is not None and now >= until:
+                    break
+                # The next bar closes one timeframe after the last one's close; wait for it plus
+                # the settle delay (ingestion lands the bar), never past the stop time.
+                due = ((last + 2 * tf) if last is not None else _next_close(now, tf)) + settle
+                clock.sleep_until(min(due, until) if until is not None else due)
+        except DrydockError as exc:
+            state = "error"
+            _state(run, state, clock.now(), error=str(exc))
+            raise
+        _state(run, state, clock.now(), bars=run.bars, last_bar=str(last))
+        sent = len(venue.would_send) if isinstance(venue, DryRunVenue) else 0
+        return RunnerSummary(mode, state, last, run.result(key.timeframe), sent)
+
+
+def _next_close(now: datetime, tf: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((now - epoch) // tf + 1) * tf
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a promoted configuration tells the runner: strategy, params, series, costs, policy."""
+
+    strategy: Strategy
+    params: dict[str, float]
+    key: ohlcv.SeriesKey
+    execution: ExecutionModel
+    policy_file: Path
+
+
+_EXEC_FIELDS = ("init_cash", "taker_fee", "maker_fee", "fixed_fee", "slippage_bps", "lot_size",
+                "tick_size", "min_notional")  # fmt: skip
+
+
+def champion_config(config: Mapping[str, Any], policy_file: Path | None = None) -> RunConfig:
+    """The runner's inputs from a promoted configuration (:func:`live.promotion.load_champion`);
+    the policy is the one promoted with it unless ``policy_file`` overrides it (then its hash
+    must match the promoted one, or the run is refused)."""
+    from drydock.policy import load_policy
+    from drydock.settings import get_settings
+    from strategies.registry import get_strategy
+
+    strategy = get_strategy(str(config["strategy"]))
+    params = strategy.resolve_params(dict(config.get("params") or {}))
+    series = config["series"]
+    key = ohlcv.SeriesKey(series["exchange"], series["symbol"], series["timeframe"])
+    raw = config.get("execution") or {}
+    costs = {
+        f: float(raw[f"exec.{f}"])
+        for f in _EXEC_FIELDS
+        if raw.get(f"exec.{f}") not in (None, "None")
+    }
+    execution = ExecutionModel(**costs)  # type: ignore[arg-type]
+    promoted = config.get("policy") or None
+    chosen = policy_file or (Path(promoted["file"]) if promoted else None)
+    chosen = chosen or get_settings().policy_dir / "default.toml"
+    if promoted and load_policy(chosen).content_hash != promoted["hash"]:
+        raise DrydockError(
+            f"Policy {chosen} is not the one promoted with {strategy.id} (hash "
+            f"{promoted['hash'][:12]}); promote again with this policy or run with the promoted one."
+        )
+    return RunConfig(strategy, params, key, execution, chosen)

@@ -1,0 +1,176 @@
+"""``drydock live run`` (live.runner): the scheduled runner in paper, dry-run and live modes.
+
+Paper mode over history equals the vectorized backtest trade for trade (through the runner's own
+path); bars are processed when they close plus the settle delay; dry-run journals orders and sends
+none; live refuses to start without confirmation or a venue; the operator's pause denies new
+exposure mid-run; a restart of the same run sends nothing twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drydock.errors import ConfigError
+from drydock.execution import ExecutionModel
+from drydock.ohlcv import SeriesKey
+from drydock.settings import Settings
+from drydock.types import Bar
+from live.journal import SqliteJournal
+from live.policy_state import set_paused
+from live.runner import LakeFeed, Mode, SimulatedClock, run_strategy
+from strategies import get_strategy
+
+pytestmark = pytest.mark.integration  # lake reads, journal and (for parity) vectorbt
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+END = datetime(2024, 4, 1, tzinfo=UTC)  # the btc_lake fixture's 2,184 bars end here
+PARAMS = {"fast": 12, "slow": 26}
+
+
+def _run(settings: Settings, key: SeriesKey, mode: Mode, clock: SimulatedClock, **kw: object):  # type: ignore[no-untyped-def]
+    strategy = get_strategy("ema_cross")
+    return run_strategy(
+        strategy, strategy.resolve_params(PARAMS), key, START,
+        settings.policy_dir / "research.toml", ExecutionModel(), mode, clock=clock, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_paper_runner_over_history_equals_the_backtest(
+    btc_lake: SeriesKey, settings: Settings
+) -> None:
+    from research.backtest import backtest
+
+    summary = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(END), until=END)
+    result = backtest(get_strategy("ema_cross"), PARAMS, btc_lake)
+    rep = summary.result
+    assert (summary.state, rep.bars, rep.denied) == ("stopped", 2_184, 0)
+    assert rep.orders == rep.fills == result.orders
+    np.testing.assert_allclose(rep.equity[1:], result.equity, rtol=1e-12)
+    np.testing.assert_allclose(rep.trade_pnl, result.trade_pnl, rtol=1e-9)
+    with SqliteJournal(settings.journal_path) as journal:
+        states = [e.detail["state"] for e in journal.events(scope=rep.run_id, kind="runner_state")]
+        assert states == ["running", "stopped"]
+        assert journal.run(rep.run_id).mode == "runner-paper"  # type: ignore[union-attr]
+
+
+class RecordingFeed(LakeFeed):
+    """The lake feed, remembering the clock time of every bar it hands out."""
+
+    seen: list[tuple[datetime, datetime]]
+
+    def closed_bars(self, after: datetime | None, now: datetime) -> list[Bar]:
+        bars = super().closed_bars(after, now)
+        self.seen.extend((b.ts, now) for b in bars)
+        return bars
+
+
+def test_each_bar_is_read_once_after_it_closes_plus_the_settle_delay(
+    btc_lake: SeriesKey, settings: Settings
+) -> None:
+    # Start at 12:30 on day 3: the 60 closed bars are caught up at once, then each new bar is read
+    # at its close + 5 s, one call per bar; the final read at the 18:00 stop takes the 17:00 bar.
+    now = START + timedelta(days=2, hours=12, minutes=30)
+    feed = RecordingFeed(btc_lake, START)
+    feed.seen = []
+    clock = SimulatedClock(now)
+    _run(settings, btc_lake, Mode.PAPER, clock, feed=feed, until=now.replace(hour=18, minute=0),
+         settle=timedelta(seconds=5))  # fmt: skip
+    caught_up = [ts for ts, at in feed.seen if at == now]
+    assert len(caught_up) == 60 and caught_up[-1] == now.replace(hour=11, minute=0)
+    live = [(ts, at) for ts, at in feed.seen if at != now]
+    assert [ts.hour for ts, _ in live] == [12, 13, 14, 15, 16, 17]
+    assert all(at == ts + timedelta(hours=1, seconds=5) for ts, at in live[:-1])
+    assert live[-1][1] == now.replace(hour=18, minute=0)
+    assert len({ts for ts, _ in feed.seen}) == len(feed.seen)  # never the same bar twice
+
+
+def test_dry_run_journals_every_order_and_sends_none(
+    btc_lake: SeriesKey, settings: Settings
+) -> None:
+    summary = _run(settings, btc_lake, Mode.DRY_RUN, SimulatedClock(END), max_bars=500)
+    rep = summary.result
+    assert rep.orders > 0 and rep.fills == 0 and summary.would_send == rep.orders
+    assert rep.final_position.qty == 0 and rep.final_equity == 10_000
+    with SqliteJournal(settings.journal_path) as journal:
+        assert journal.counts(rep.run_id)["fills"] == 0
+        assert len(journal.orders(rep.run_id)) == rep.orders
+
+
+def test_live_mode_refuses_without_confirmation_or_a_venue(
+    btc_lake: SeriesKey, settings: Settings
+) -> None:
+    clock = SimulatedClock(END)
+    with pytest.raises(ConfigError, match="--confirm-live"):
+        _run(settings, btc_lake, Mode.LIVE, clock, max_bars=10)
+    with pytest.raises(ConfigError, match="never falls back to paper"):
+        _run(settings, btc_lake, Mode.LIVE, clock, max_bars=10, confirm_live=True)
+    with pytest.raises(ConfigError, match="a stop: max_bars or until"):
+        _run(settings, btc_lake, Mode.PAPER, clock)
+
+
+def test_an_operator_pause_denies_new_exposure_until_resumed(
+    btc_lake: SeriesKey, settings: Settings, tmp_path: Path
+) -> None:
+    clock = SimulatedClock(END)
+    with SqliteJournal(settings.journal_path) as journal:
+        set_paused(journal, "ema_cross", True, "ops", END - timedelta(days=1))
+    paused = _run(settings, btc_lake, Mode.PAPER, clock, until=END, run_id="paused-run").result
+    assert paused.denied > 0 and paused.fills == 0  # every entry denied, nothing to exit
+    with SqliteJournal(settings.journal_path) as journal:
+        rules = {
+            v["rule_id"]
+            for d in journal.decisions("paused-run")
+            for v in d.explanation["violations"]
+        }
+        assert "session.paused" in rules
+        set_paused(journal, "ema_cross", False, "ops", END - timedelta(hours=1))
+    resumed = _run(
+        settings, btc_lake, Mode.PAPER, SimulatedClock(END), until=END, run_id="after-resume"
+    )
+    assert resumed.result.denied == 0 and resumed.result.fills == 79  # the parity run's fills
+
+
+def test_a_restart_of_the_same_run_sends_nothing_twice(
+    btc_lake: SeriesKey, settings: Settings
+) -> None:
+    first = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(END), max_bars=1_000, run_id="r1")
+    again = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(END), until=END, run_id="r1")
+    assert first.result.new_orders > 0
+    assert again.result.new_orders == again.result.orders - first.result.orders
+    whole = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(END), until=END, run_id="r2")
+    assert again.result.final_equity == pytest.approx(whole.result.final_equity, rel=1e-12)
+
+
+def test_cli_runs_the_promoted_configuration(
+    btc_lake: SeriesKey, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import sys
+
+    from drydock.cli import main
+    from live.promotion import Gate, promote
+    from research.backtest import backtest
+    from research.tracking import log_backtest
+
+    result = backtest(get_strategy("ema_cross"), PARAMS, btc_lake)
+    promote(log_backtest(result, settings), gate=Gate(None, None, None),
+            policy_file=settings.policy_dir / "research.toml")  # fmt: skip
+    monkeypatch.setenv("COLUMNS", "200")
+    argv = ["drydock", "live", "run", "ema_cross", "--start", "2024-01-01", "--until", "2024-04-01"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--mode", "dry-run"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    out = capsys.readouterr().out
+    assert done.value.code in (0, None), out
+    assert "mode dry-run, state stopped" in out and "orders built and not sent (dry-run)" in out
+    monkeypatch.setattr(sys, "argv", [*argv, "--mode", "live"])
+    with pytest.raises(SystemExit) as refused:
+        main()
+    assert refused.value.code == 2 and "--confirm-live" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["drydock", "live", "run", "grid", "--bars", "3"])
+    with pytest.raises(SystemExit) as unpromoted:
+        main()
+    assert unpromoted.value.code == 2 and "no promoted configuration" in capsys.readouterr().err
