@@ -50,6 +50,7 @@ from drydock.policy.rolling import cap_usage
 from drydock.settings import get_settings
 from drydock.timeframes import periods_per_year, timeframe_delta
 from drydock.types import Action, Bar, Fill, Order, OrderIntent, Position, Side, Verdict
+from live.faults import checkpoint
 from live.journal import (
     DecisionRecord,
     JournalRepository,
@@ -273,6 +274,7 @@ class _Replay:
             if decided is None:
                 return
             record, order = decided
+            checkpoint("decided")
         else:
             record = self.journal.decision(key) or self._missing_decision(key)
             if record.allowed:  # resumed: count the stored order's usage as the first run did
@@ -293,7 +295,10 @@ class _Replay:
         order, created = self.journal.insert_order(self.run.run_id, order, record.id)
         self.counts["orders"] += 1
         self.counts["new_orders"] += int(created)
-        fills = self.journal.fills_for(key) or self.fetch_fills(order)
+        journaled = self.journal.fills_for(key)
+        if not journaled:  # a crash point only where work is left (not in a finished catch-up)
+            checkpoint("ordered")
+        fills = journaled or self.fetch_fills(order)
         closed = len(self.book.trade_pnl)
         for fill in fills:
             self.book.apply(fill)
@@ -363,8 +368,10 @@ class _Replay:
             self._failed()
             return []
         self.failures = 0
+        checkpoint("submitted")
         for fill in fills:
             self.journal.record_fill(self.run.run_id, fill)
+        checkpoint("filled")
         return fills
 
     def _submit(self, order: Order) -> list[Fill]:

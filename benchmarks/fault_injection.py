@@ -1,0 +1,166 @@
+"""Fault injection: the paper runner SIGKILLed at random points of the order path, restarted each
+time, against a venue whose book survives the crashes (live.venues.paper_store).
+
+Figures: ``fault_injection_duplicates`` (orders the venue received twice: resubmits of a known
+client id plus accepted orders beyond the journal's), ``fault_injection_lost_fills`` (venue fills
+missing from the journal after the last restart) and ``parity_trades_equal`` (1 when the crashed
+run ends with the trades and equity of an uninterrupted one). All must be 0, 0 and 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import Figure
+
+PARAMS = {"fast": 3, "slow": 8}  # a busy EMA cross: ~450 orders over the 2024-Q1 sample
+END_DAY = date(2024, 4, 1)
+
+_CHILD = """
+import json, sys
+from datetime import datetime
+from pathlib import Path
+from drydock.execution import ExecutionModel
+from drydock.markets import instrument_for
+from drydock.ohlcv import SeriesKey
+from drydock.settings import get_settings
+from live.runner import Mode, SimulatedClock, run_strategy
+from live.venues.paper_store import DurablePaperVenue
+from strategies import get_strategy
+run_id, venue_db, end, params = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3]), json.loads(sys.argv[4])
+key = SeriesKey("binance", "BTC/USDT", "1h")
+execution = ExecutionModel()
+venue = DurablePaperVenue(Path(venue_db), "binance", execution,
+                          {key.symbol: instrument_for("binance", key.symbol, execution.overrides())})
+strategy = get_strategy("ema_cross")
+summary = run_strategy(strategy, strategy.resolve_params(params), key, datetime.fromisoformat("2024-01-01T00:00:00+00:00"),
+                       get_settings().policy_dir / "research.toml", execution, Mode.PAPER,
+                       clock=SimulatedClock(end), until=end, run_id=run_id, venue=venue)
+r = summary.result
+print(json.dumps({"orders": r.orders, "fills": r.fills, "equity": r.final_equity, "trades": r.trade_pnl}))
+"""
+
+
+def write_sample_lake(home: Path, end_day: date = END_DAY) -> None:
+    """The bundled BTC/USDT 1h sample up to ``end_day`` in ``home``'s lake."""
+    import polars as pl
+
+    from drydock import ohlcv
+    from drydock.sample import read_sample
+    from drydock.series import SeriesKey
+
+    key = SeriesKey("binance", "BTC/USDT", "1h")
+    frame = read_sample(key).filter(pl.col("ts").dt.date() < end_day)
+    previous = os.environ.get("DRYDOCK_HOME")
+    os.environ["DRYDOCK_HOME"] = str(home)
+    try:
+        for (day,), part in frame.group_by(pl.col("ts").dt.date(), maintain_order=True):
+            ohlcv.write_day(key, day, part)  # type: ignore[arg-type]
+    finally:
+        if previous is None:
+            os.environ.pop("DRYDOCK_HOME", None)
+        else:
+            os.environ["DRYDOCK_HOME"] = previous
+
+
+def _child(
+    home: Path, run_id: str, venue_db: Path, end: datetime, kill_at: int
+) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"DRYDOCK_HOME": str(home), "DRYDOCK_FAULT_KILL_AT": str(kill_at)}
+    return subprocess.run(
+        [sys.executable, "-c", _CHILD, run_id, str(venue_db), end.isoformat(), json.dumps(PARAMS)],
+        env=env, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+
+
+def run_fault_injection(home: Path, *, seed: int = 7, max_kills: int = 40, span: int = 120,
+                        end_day: date = END_DAY) -> dict[str, Any]:  # fmt: skip
+    """Kill the runner at a random checkpoint among the next ``span`` (4 per order: decided,
+    ordered, submitted, filled; finished orders pass none) until it finishes, up to
+    ``max_kills`` times; then compare the venue, the journal and an uninterrupted run."""
+    from drydock.settings import Settings
+    from live.journal import SqliteJournal
+    from live.venues.paper_store import DurablePaperVenue
+
+    end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC)
+    rng = random.Random(seed)
+    clean = _child(home, "clean", home / "clean-venue.db", end, 0)
+    if clean.returncode != 0:
+        raise RuntimeError(f"clean run failed: {clean.stderr[-2000:]}")
+    baseline = json.loads(clean.stdout.strip().splitlines()[-1])
+    kills = 0
+    final: dict[str, Any] | None = None
+    for _ in range(max_kills + 1):
+        kill_at = rng.randint(1, span) if kills < max_kills else 0
+        done = _child(home, "crashy", home / "crashy-venue.db", end, kill_at)
+        if done.returncode == -9:
+            kills += 1
+            continue
+        if done.returncode != 0:
+            raise RuntimeError(f"restart failed: {done.stderr[-2000:]}")
+        final = json.loads(done.stdout.strip().splitlines()[-1])
+        break
+    if final is None:
+        raise RuntimeError("the crashed run never finished")
+    venue = DurablePaperVenue(home / "crashy-venue.db")
+    with SqliteJournal(Settings(home=home).journal_path) as journal:
+        journaled = {f.client_order_id for f in journal.fills("crashy")}
+        orders = {o.client_order_id for o in journal.orders("crashy")}
+    venue_ids = {f.client_order_id for f in venue.all_fills()}
+    duplicates = venue.resubmits() + len(venue_ids - orders)
+    lost = len(venue_ids - journaled)
+    venue.close()
+    equal = final["trades"] == baseline["trades"] and final["equity"] == baseline["equity"]
+    return {"kills": kills, "orders": final["orders"], "duplicates": duplicates,
+            "lost_fills": lost, "parity": equal, "accepted": len(venue_ids)}  # fmt: skip
+
+
+_RESULT: dict[str, Any] = {}
+
+
+def _measured() -> dict[str, Any]:
+    if not _RESULT:
+        with tempfile.TemporaryDirectory() as folder:
+            home = Path(folder)
+            write_sample_lake(home)
+            _RESULT.update(run_fault_injection(home))
+    return _RESULT
+
+
+def fault_injection_duplicates() -> Figure:
+    r = _measured()
+    return Figure(
+        "fault_injection_duplicates",
+        r["duplicates"],
+        "orders",
+        0,
+        1.0 if r["duplicates"] == 0 else 0.0,
+        r["kills"],
+    )
+
+
+def fault_injection_lost_fills() -> Figure:
+    r = _measured()
+    return Figure(
+        "fault_injection_lost_fills",
+        r["lost_fills"],
+        "fills",
+        0,
+        1.0 if r["lost_fills"] == 0 else 0.0,
+        r["orders"],
+    )
+
+
+def parity_trades_equal() -> Figure:
+    r = _measured()
+    return Figure(
+        "parity_trades_equal", int(r["parity"]), "bool", 1, float(r["parity"]), r["orders"]
+    )
