@@ -40,6 +40,7 @@ SECRET_NAME_PARTS = (
     "MNEMONIC",
     "SEED",
     "AUTH",
+    "WEBHOOK",  # a webhook URL (Discord, Slack, a generic one) carries its token in the path
 )
 _SECRET_NAME = re.compile("|".join(SECRET_NAME_PARTS), re.IGNORECASE)
 #: Event keys that match the name patterns but hold identifiers, not secrets (their values are

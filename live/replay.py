@@ -138,6 +138,9 @@ class _Replay:
         #: The operator's pause for this strategy, read when set (the live runner; a replay of
         #: history is its own simulated account and ignores today's pause).
         self.paused_now: Callable[[], bool] | None = None
+        #: Called with (kind, text, detail) on fills, denials and breaker trips (the runner's
+        #: notifications); None in a replay.
+        self.on_event: Callable[[str, str, dict[str, Any]], None] | None = None
         self.high_water = float(cash)
         self.trades_by_day: dict[str, int] = {}
         self.breaker_tripped = False
@@ -256,6 +259,9 @@ class _Replay:
         ]
         if rules and not self.breaker_tripped:
             self.breaker_tripped = True
+            if self.on_event is not None:
+                self.on_event("breaker", f"{self.run.strategy_id} breaker tripped: {', '.join(rules)}",
+                              {"run_id": self.run.run_id})  # fmt: skip
             self.journal.record_event(
                 "breaker",
                 self.run.run_id,
@@ -285,6 +291,10 @@ class _Replay:
         self.counts["allowed" if record.allowed else "denied"] += 1
         self.latch_breaker(record)
         if not record.allowed:
+            if self.on_event is not None and not stored:
+                rules = [v["rule_id"] for v in record.explanation.get("violations", [])]
+                self.on_event("denial", f"{intent.side.value} {self.run.symbol} denied: "
+                              f"{', '.join(rules)}", {"client_order_id": key})  # fmt: skip
             return
         # A decision made before a crash is about to be sent for the first time: decide again
         # under what holds now (kill switch, pause, breaker), not what held then.
@@ -303,6 +313,9 @@ class _Replay:
         for fill in fills:
             self.book.apply(fill)
             self.counts["fills"] += 1
+            if self.on_event is not None and created:
+                self.on_event("fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {fill.price}",
+                              {"client_order_id": fill.client_order_id})  # fmt: skip
         if len(self.book.trade_pnl) > closed:
             self.last_close[self.run.symbol] = bar.ts
         if fills:

@@ -33,6 +33,7 @@ from drydock.logs import get_logger
 from drydock.timeframes import timeframe_delta
 from drydock.types import Bar, Fill, Instrument, Order
 from live.journal import JournalRepository, SqliteJournal
+from live.notify import Notifier
 from live.policy_state import is_paused
 from live.replay import ReplayResult, Session, session
 from live.venues.base import SimulatedVenue
@@ -161,6 +162,7 @@ def run_strategy(
     settle: timedelta = timedelta(seconds=5),
     max_bars: int | None = None,
     until: datetime | None = None,
+    notifier: Notifier | None = None,
 ) -> RunnerSummary:
     """Run ``strategy`` from ``start`` until ``until`` (clock time) or ``max_bars`` bars."""
     mode = Mode(mode)
@@ -195,6 +197,8 @@ def run_strategy(
         sqlite = run.state.journal if isinstance(run.state.journal, SqliteJournal) else None
         if sqlite is not None:
             run.state.paused_now = lambda: is_paused(sqlite, strategy.id, clock.now())
+        notifier = notifier if notifier is not None else Notifier()
+        run.state.on_event = notifier.notify
         _state(run, "running", clock.now(), mode=mode.value)
         last: datetime | None = None
         state = "stopped"
@@ -217,6 +221,9 @@ def run_strategy(
         except DrydockError as exc:
             state = "error"
             _state(run, state, clock.now(), error=str(exc))
+            notifier.notify(
+                "error", f"{strategy.id} runner stopped: {exc}", {"run_id": run.record.run_id}
+            )
             raise
         _state(run, state, clock.now(), bars=run.bars, last_bar=str(last))
         sent = len(venue.would_send) if isinstance(venue, DryRunVenue) else 0

@@ -174,3 +174,43 @@ def test_cli_runs_the_promoted_configuration(
     with pytest.raises(SystemExit) as unpromoted:
         main()
     assert unpromoted.value.code == 2 and "no promoted configuration" in capsys.readouterr().err
+
+
+def test_the_runner_notifies_fills_and_denials_once(
+    btc_lake: SeriesKey, settings: Settings
+) -> None:
+    import httpx
+
+    from live.notify import Channel, Notifier
+
+    texts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        texts.append(request.read().decode())
+        return httpx.Response(200)
+
+    hook = Channel(
+        "webhook", "https://hooks.example.test/x", lambda k, t, d: {"kind": k, "text": t}
+    )
+    notifier = Notifier([hook], httpx.Client(transport=httpx.MockTransport(handler)))
+    first = _run(
+        settings,
+        btc_lake,
+        Mode.PAPER,
+        SimulatedClock(END),
+        max_bars=700,
+        run_id="n1",
+        notifier=notifier,
+    )
+    fills = sum('"kind": "fill"' in t or '"kind":"fill"' in t for t in texts)
+    assert fills == first.result.fills > 0
+    again = _run(
+        settings,
+        btc_lake,
+        Mode.PAPER,
+        SimulatedClock(END),
+        max_bars=700,
+        run_id="n1",
+        notifier=notifier,
+    )
+    assert again.result.new_orders == 0 and len(texts) == fills  # a restart notifies nothing again
