@@ -32,6 +32,8 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "engine_vs_python_loop_ratio": _lazy("benchmarks.engine", "engine_vs_python_loop_ratio"),
     "conformance_cases": _lazy("benchmarks.engine", "conformance_cases"),
     "portfolio_vs_vectorbt_ratio": _lazy("benchmarks.portfolio", "portfolio_vs_vectorbt_ratio"),
+    "bar_to_submit_p99_ms": _lazy("benchmarks.runner", "bar_to_submit_p99_ms"),
+    "replay_bars_per_s": _lazy("benchmarks.runner", "replay_bars_per_s"),
     "fault_injection_duplicates": _lazy("benchmarks.fault_injection", "fault_injection_duplicates"),
     "fault_injection_lost_fills": _lazy("benchmarks.fault_injection", "fault_injection_lost_fills"),
     "parity_trades_equal": _lazy("benchmarks.fault_injection", "parity_trades_equal"),
