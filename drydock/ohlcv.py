@@ -29,7 +29,16 @@ from drydock.errors import CorruptDataError, DataNotFoundError, DrydockError
 from drydock.series import SeriesKey as SeriesKey  # re-exported
 from drydock.settings import get_settings
 from drydock.timeframes import timeframe_seconds
-from drydock.types import BAR_SCHEMA
+
+#: OHLCV bar schema: ``ts`` is the UTC open time of the bar; prices float64; volume in base units.
+BAR_SCHEMA: dict[str, pl.DataType] = {
+    "ts": pl.Datetime("us", "UTC"),
+    "open": pl.Float64(),
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),
+    "volume": pl.Float64(),
+}
 
 DATASET = "ohlcv"
 DATASETS = ("ohlcv", "mark_prices")

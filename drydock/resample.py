@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from drydock.errors import DrydockError
+from drydock.ohlcv import BAR_SCHEMA
 from drydock.timeframes import timeframe_seconds
-from drydock.types import BAR_SCHEMA
 
 _MONTHS = re.compile(r"^([1-9]\d*)M$")
 _POLARS_UNIT = {"m": "m", "h": "h", "d": "d", "w": "w"}

@@ -14,8 +14,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from functools import partial
 
-import polars as pl
-
 from drydock.errors import DrydockError
 from drydock.execution import round_down
 from drydock.policy.transaction import Payload
@@ -26,16 +24,6 @@ from drydock.symbols import (
     canonical_symbol,
     canonical_token,
 )
-
-#: OHLCV bar schema: ``ts`` is the UTC open time of the bar; prices float64; volume in base units.
-BAR_SCHEMA: dict[str, pl.DataType] = {
-    "ts": pl.Datetime("us", "UTC"),
-    "open": pl.Float64(),
-    "high": pl.Float64(),
-    "low": pl.Float64(),
-    "close": pl.Float64(),
-    "volume": pl.Float64(),
-}
 
 
 class Side(StrEnum):
