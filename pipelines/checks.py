@@ -19,10 +19,9 @@ import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
 from drydock import lake, ohlcv
-from drydock.ohlcv import SeriesKey
+from drydock.ohlcv import BAR_SCHEMA, SeriesKey
 from drydock.quality import MAX_OFFENDERS, OUTLIER_SIGMA, check_bars, freshness
 from drydock.timeframes import timeframe_delta
-from drydock.types import BAR_SCHEMA
 from pipelines.series import format_series
 
 #: Check name -> (severity when it fails, description).

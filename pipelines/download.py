@@ -30,10 +30,9 @@ from tenacity import (
 from drydock.errors import DrydockError
 from drydock.funding import FUNDING_SCHEMA
 from drydock.logs import get_logger
-from drydock.ohlcv import conform
+from drydock.ohlcv import BAR_SCHEMA, conform
 from drydock.series import SeriesKey
 from drydock.timeframes import timeframe_seconds
-from drydock.types import BAR_SCHEMA
 
 #: ccxt errors worth retrying: network failures, timeouts, rate limits (DDoSProtection and its
 #: subclass RateLimitExceeded, i.e. HTTP 418/429) and an exchange that is briefly unavailable

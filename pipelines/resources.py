@@ -1,7 +1,7 @@
 """Market-data sources for the assets: the bundled sample, or any ccxt exchange.
 
 Each implements :meth:`OhlcvSource.fetch_range` (bars of a series in ``[start, end)`` for the
-``ohlcv`` or ``mark_prices`` dataset, in ``drydock.types.BAR_SCHEMA``), :meth:`OhlcvSource.supports`
+``ohlcv`` or ``mark_prices`` dataset, in ``drydock.ohlcv.BAR_SCHEMA``), :meth:`OhlcvSource.supports`
 and :meth:`OhlcvSource.fetch_funding` (``drydock.funding.FUNDING_SCHEMA``). The assets validate and
 write whatever a source returns, so a source never has to clean its data; it only has to cover the
 range. The ccxt download logic itself lives in :mod:`pipelines.download`.
@@ -25,7 +25,7 @@ from pydantic import Field, PrivateAttr
 from drydock.errors import DrydockError, unknown_choice
 from drydock.funding import FUNDING_SCHEMA
 from drydock.logs import get_logger
-from drydock.ohlcv import SeriesKey, conform
+from drydock.ohlcv import BAR_SCHEMA, SeriesKey, conform
 from drydock.sample import (
     sample_funding_path,
     sample_funding_series,
@@ -33,7 +33,6 @@ from drydock.sample import (
     sample_series,
 )
 from drydock.settings import get_settings
-from drydock.types import BAR_SCHEMA
 from pipelines.download import (
     TRANSIENT_ERRORS,
     Download,

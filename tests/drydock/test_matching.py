@@ -166,7 +166,7 @@ def test_bad_orders_are_refused_at_construction(kwargs: dict[str, object], messa
             st.sampled_from([LIMIT, STOP, MARKET]),
             st.floats(0.9, 1.1),
             st.floats(0.01, 0.5),
-        ),  # fmt: skip
+        ),
         min_size=1,
         max_size=40,
     ),

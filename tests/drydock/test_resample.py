@@ -9,9 +9,8 @@ import polars as pl
 import pytest
 
 from drydock.errors import DrydockError
-from drydock.ohlcv import conform
+from drydock.ohlcv import BAR_SCHEMA, conform
 from drydock.resample import Resampled, resample
-from drydock.types import BAR_SCHEMA
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "resample"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday

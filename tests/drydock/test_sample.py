@@ -11,7 +11,7 @@ import pytest
 
 from drydock.errors import DataNotFoundError
 from drydock.funding import FUNDING_SCHEMA
-from drydock.ohlcv import SeriesKey
+from drydock.ohlcv import BAR_SCHEMA, SeriesKey
 from drydock.sample import (
     read_sample,
     read_sample_funding,
@@ -21,7 +21,6 @@ from drydock.sample import (
     sample_series,
 )
 from drydock.settings import get_settings
-from drydock.types import BAR_SCHEMA
 
 PERP = SeriesKey("binance", "BTC/USDT:USDT", "1h")
 

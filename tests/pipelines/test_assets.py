@@ -16,8 +16,7 @@ from dagster import AssetCheckEvaluation, AssetCheckSeverity, DagsterInstance, m
 from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
 
 from drydock import lake, ohlcv
-from drydock.ohlcv import SeriesKey
-from drydock.types import BAR_SCHEMA
+from drydock.ohlcv import BAR_SCHEMA, SeriesKey
 from pipelines.assets import build_market_data
 from pipelines.checks import bar_check_results, series_quality
 from pipelines.download import DownloadError

@@ -22,8 +22,8 @@ import pytest
 
 from drydock.errors import DrydockError
 from drydock.funding import FUNDING_SCHEMA
+from drydock.ohlcv import BAR_SCHEMA
 from drydock.series import SeriesKey
-from drydock.types import BAR_SCHEMA
 from pipelines.download import (
     Download,
     DownloadError,

@@ -14,9 +14,8 @@ import pytest
 import pipelines.resources
 from drydock.errors import DrydockError
 from drydock.funding import FUNDING_SCHEMA
-from drydock.ohlcv import SeriesKey
+from drydock.ohlcv import BAR_SCHEMA, SeriesKey
 from drydock.sample import read_sample
-from drydock.types import BAR_SCHEMA
 from pipelines.resources import (
     CcxtOhlcvSource,
     SampleOhlcvSource,
