@@ -1,0 +1,1 @@
+"""News: feeds (RSS/Atom, CryptoPanic) normalised, deduplicated and stored in the lake."""
