@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from drydock.execution import ExecutionModel
+from drydock.mlflow_store import experiment_id as _experiment_id
+from drydock.mlflow_store import mlflow_for
 from drydock.series import SeriesKey
 from drydock.settings import REPO_ROOT, Settings, get_settings
 from research.backtest import BacktestResult
@@ -35,22 +37,12 @@ SWEEP_EXPERIMENT = "sweeps"
 
 
 def _mlflow(settings: Settings) -> Any:
-    import mlflow
-
-    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    return mlflow
+    return mlflow_for(settings)
 
 
 def experiment_id(settings: Settings | None = None, name: str = EXPERIMENT) -> str:
-    """Id of the named experiment, created with artifacts under DRYDOCK_HOME if needed."""
-    settings = settings or get_settings()
-    mlflow = _mlflow(settings)
-    found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id)
-    location = (settings.mlflow_artifact_root / name).as_uri()
-    return str(mlflow.create_experiment(name, artifact_location=location))
+    """Id of the named experiment (see :func:`drydock.mlflow_store.experiment_id`)."""
+    return _experiment_id(settings, name)
 
 
 def git_state() -> tuple[str, bool]:

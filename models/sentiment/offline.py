@@ -1,0 +1,97 @@
+"""The offline scorers: TF-IDF word n-grams plus VADER lexicon features into a class-balanced
+logistic regression (the model), and the two baselines it is compared with (VADER alone, the
+majority class). Every scorer maps texts to labels in {-1, 0, 1} and to a score in [-1, 1]."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+
+FloatArray = npt.NDArray[np.float64]
+#: VADER's documented thresholds on the compound score.
+VADER_POS, VADER_NEG = 0.05, -0.05
+#: Weight of the four VADER columns next to the TF-IDF columns (chosen on the training split).
+VADER_WEIGHT = 3.0
+
+
+def _vader() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+class VaderFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """neg, neu, pos and compound of VADER for each text, times ``weight``."""
+
+    def __init__(self, weight: float = VADER_WEIGHT):
+        self.weight = weight
+
+    def fit(self, texts: Sequence[str], y: Any = None) -> VaderFeatures:
+        return self
+
+    def transform(self, texts: Sequence[str]) -> FloatArray:
+        vader = _vader()
+        scores = (vader.polarity_scores(t) for t in texts)
+        rows = [[s["neg"], s["neu"], s["pos"], s["compound"]] for s in scores]
+        return np.asarray(rows, dtype=np.float64).reshape(-1, 4) * self.weight
+
+
+def build_model(seed: int = 7) -> Any:
+    """The offline classifier (an sklearn pipeline; deterministic for a given seed)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    features = make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), VaderFeatures())
+    classifier = LogisticRegression(
+        C=4.0, max_iter=3000, class_weight="balanced", random_state=seed
+    )
+    return make_pipeline(features, classifier)
+
+
+class VaderBaseline(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
+    """VADER's compound score with its documented +-0.05 thresholds."""
+
+    def fit(self, texts: Sequence[str], y: Sequence[int]) -> VaderBaseline:
+        self.classes_ = np.array([-1, 0, 1])
+        return self
+
+    def predict(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
+        vader = _vader()
+        comp = np.array([vader.polarity_scores(t)["compound"] for t in texts])
+        return np.where(comp >= VADER_POS, 1, np.where(comp <= VADER_NEG, -1, 0)).astype(np.int64)
+
+
+class Majority(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
+    """Always the most frequent training label."""
+
+    def fit(self, texts: Sequence[str], y: Sequence[int]) -> Majority:
+        values, counts = np.unique(np.asarray(y), return_counts=True)
+        self.label_ = int(values[np.argmax(counts)])
+        self.classes_ = np.array([-1, 0, 1])
+        return self
+
+    def predict(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
+        return np.full(len(texts), self.label_, dtype=np.int64)
+
+
+def score_texts(
+    model: Any, texts: Sequence[str]
+) -> tuple[FloatArray, npt.NDArray[np.int64], FloatArray]:
+    """(score, label, impact) per text: score = P(positive) - P(negative) in [-1, 1], impact =
+    1 - P(neutral) in [0, 1]; a model without probabilities gives its label as the score and
+    impact 1 for a non-neutral label."""
+    texts = list(texts)
+    if hasattr(model, "predict_proba"):
+        proba = model.predict_proba(texts)
+        classes = list(model.classes_)
+        p = {c: proba[:, classes.index(c)] for c in (-1, 0, 1)}
+        score = np.clip(p[1] - p[-1], -1.0, 1.0)
+        label = np.asarray(model.classes_)[np.argmax(proba, axis=1)].astype(np.int64)
+        return score, label, np.clip(1.0 - p[0], 0.0, 1.0)
+    label = np.asarray(model.predict(texts), dtype=np.int64)
+    return label.astype(np.float64), label, (label != 0).astype(np.float64)

@@ -1,0 +1,46 @@
+"""Training and registration on MLflow (sqlite): one run compares the model with VADER and the
+majority class on a hold-out per source, the champion and challenger aliases point at registered
+versions with a signature, and the champion scores headlines after loading."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from drydock.settings import Settings
+from models.sentiment.scorer import active_scorer
+from models.sentiment.train import MODEL_NAME, train_and_register
+
+pytestmark = pytest.mark.integration  # MLflow registry and sklearn training
+
+
+def test_training_logs_every_figure_and_registers_the_champion(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-must-not-leak-0123456789")
+    report = train_and_register(settings)
+    m = report.metrics
+    assert report.champion == "tfidf_vader_lr"
+    assert m["macro_f1"] == m["tfidf_vader_lr.cryptolin.macro_f1"]
+    # measured: 0.558 (the issue's 0.65 is not met; see docs/news.md), above both baselines
+    assert m["macro_f1"] > m["vader.cryptolin.macro_f1"] > m["majority.cryptolin.macro_f1"]
+    assert m["macro_f1"] == pytest.approx(0.558, abs=0.005)
+    assert "tfidf_vader_lr.twitter_financial.macro_f1" in m
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    challenger = client.get_model_version_by_alias(MODEL_NAME, "challenger")
+    assert champion.tags["scorer"] == "tfidf_vader_lr" and challenger.tags["scorer"] == "vader"
+    run = client.get_run(report.run_id)
+    assert run.data.metrics["accuracy"] == pytest.approx(m["accuracy"])
+    assert all("sk-ant" not in str(v) for v in run.data.params.values())
+    import mlflow.models
+
+    info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}@champion")
+    assert info.signature is not None
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    name, score = active_scorer(settings)
+    [scored] = score(["Hackers drain $100 million from a Solana DeFi protocol"])
+    assert name == "offline" and scored.scorer == "offline" and scored.assets == ("SOL",)
+    assert (
+        -1 <= scored.score <= 1 and 0 <= scored.impact <= 1 and scored.version == str(champion.version)
+    )
