@@ -32,7 +32,7 @@ _FUNDING_COLUMNS = (
     "exchange VARCHAR, symbol VARCHAR"
 )
 #: Hive levels below each dataset folder: the glob depth of its part files.
-_LEVELS = {"ohlcv": 4, "mark_prices": 4, "funding_rates": 3}
+_LEVELS = {"news": 1, "news_sentiment": 1, "ohlcv": 4, "mark_prices": 4, "funding_rates": 3}
 
 
 def _empty_view(name: str, columns: str) -> str:
@@ -99,6 +99,51 @@ def _labels_view(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
     con.execute(f"CREATE OR REPLACE VIEW address_labels AS SELECT * FROM read_parquet('{quoted}')")
 
 
+#: Hive-partitioned (``date=``) datasets and single files exposed as views, with the columns of
+#: their empty form (before the first run).
+_NEWS_VIEWS = {
+    "news": (
+        "news",
+        "content_hash VARCHAR, published_at TIMESTAMPTZ, fetched_at TIMESTAMPTZ, source VARCHAR, "
+        "sources VARCHAR[], title VARCHAR, summary VARCHAR, url VARCHAR, language VARCHAR, "
+        "currencies VARCHAR[]",
+    ),
+    "news_sentiment": (
+        "news_sentiment",
+        "content_hash VARCHAR, published_at TIMESTAMPTZ, asset VARCHAR, score DOUBLE, label VARCHAR, "
+        "impact DOUBLE, categories VARCHAR[], time_sensitivity VARCHAR, scorer VARCHAR, "
+        "model VARCHAR, version VARCHAR, prompt_version VARCHAR",
+    ),
+}
+
+
+def _news_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    """``news``, ``news_sentiment`` (day partitions) and ``sentiment_features`` (one file)."""
+    for view, (dataset, columns) in _NEWS_VIEWS.items():
+        glob = _glob(lake_dir, dataset)
+        if glob is None:
+            con.execute(_empty_view(view, columns))
+        else:
+            con.execute(
+                f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (date) FROM read_parquet("
+                f"'{glob}', hive_partitioning = true, hive_types = {{'date': DATE}})"
+            )
+    path = lake_dir / "features" / "sentiment_features.parquet"
+    if path.exists():
+        quoted = str(path).replace("'", "''")
+        con.execute(
+            f"CREATE OR REPLACE VIEW sentiment_features AS SELECT * FROM read_parquet('{quoted}')"
+        )
+    else:
+        con.execute(
+            _empty_view(
+                "sentiment_features",
+                "ts TIMESTAMPTZ, asset VARCHAR, count UINTEGER, mean_score DOUBLE, decayed DOUBLE, "
+                "weight DOUBLE",
+            )
+        )
+
+
 def refresh_views(settings: Settings | None = None) -> Path:
     """(Re)create the warehouse views over the current lake; returns the DuckDB file path."""
     settings = settings or get_settings()
@@ -109,6 +154,7 @@ def refresh_views(settings: Settings | None = None) -> Path:
             _bar_view(con, settings.lake_dir, dataset)
         _funding_view(con, settings.lake_dir)
         _labels_view(con, settings.lake_dir)
+        _news_views(con, settings.lake_dir)
         con.execute(
             """
             CREATE OR REPLACE VIEW ohlcv_coverage AS

@@ -13,6 +13,8 @@ the bundled sample has no new days to fetch.
 
 from __future__ import annotations
 
+import os
+
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
@@ -26,11 +28,14 @@ from drydock.catalog import load_catalog
 from drydock.logs import configure_logging, get_logger
 from drydock.settings import get_settings
 from pipelines.assets import build_market_data
+from pipelines.news import NEWS_ASSETS, NEWS_CHECKS, NewsFeedClient, news_job, news_schedule
 from pipelines.onchain import address_labels, address_labels_unique
 from pipelines.resources import CcxtOhlcvSource, OhlcvSource, source_from_env
 from pipelines.series import catalog_plans
 
 EXCHANGE_ENV = "DRYDOCK_CCXT_EXCHANGE"
+#: News feeds: the recorded payloads unless DRYDOCK_NEWS_SOURCE=http (then the configured feeds).
+NEWS_MODE = os.environ.get("DRYDOCK_NEWS_SOURCE", "sample")
 
 configure_logging()
 log = get_logger(__name__)
@@ -70,9 +75,9 @@ market_daily_schedule = build_schedule_from_partitioned_job(
 )
 
 defs = Definitions(
-    assets=[*market.assets(), address_labels],
-    asset_checks=[address_labels_unique],
-    resources={"ohlcv_source": source},
-    jobs=[market_daily_job],
-    schedules=[market_daily_schedule],
+    assets=[*market.assets(), address_labels, *NEWS_ASSETS],
+    asset_checks=[address_labels_unique, *NEWS_CHECKS],
+    resources={"ohlcv_source": source, "news_feeds": NewsFeedClient(mode=NEWS_MODE)},
+    jobs=[market_daily_job, news_job],
+    schedules=[market_daily_schedule, news_schedule],
 )

@@ -16,7 +16,7 @@ from drydock.news.feeds import Feed, fetch_all, load_feeds, parse_rss
 from drydock.news.normalize import canonical_url, content_hash, plain_text
 from drydock.news.store import quarantine, read_news, write_news
 
-FIX = Path(__file__).parents[2] / "fixtures" / "news_feeds"
+FIX = Path(__file__).parents[3] / "data" / "sample" / "news_feeds"
 NOW = datetime(2025, 12, 13, 12, tzinfo=UTC)
 COINDESK = Feed("coindesk", "https://feeds.test/coindesk")
 THEBLOCK = Feed("theblock", "https://feeds.test/theblock")
