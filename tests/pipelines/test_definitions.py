@@ -53,14 +53,19 @@ def series_keys(defs: Definitions) -> list[str]:
 def test_defs_load_with_assets_checks_job_and_schedule(definitions: ModuleType) -> None:
     defs = definitions.defs
     graph = defs.resolve_asset_graph()
-    assets = {"ohlcv", "mark_prices", "funding_rates", "warehouse_views", "address_labels"}
+    assets = {"ohlcv", "mark_prices", "funding_rates", "warehouse_views", "address_labels",
+              "news", "sentiment_model", "news_sentiment", "sentiment_features"}  # fmt: skip
     assert set(graph.get_all_asset_keys()) == {AssetKey(name) for name in assets}
     checks = {"schema", "duplicates", "ohlc_sanity", "gaps", "freshness", "outliers"}
     assert set(graph.asset_check_keys) == {
         AssetCheckKey(AssetKey(asset), name)
         for asset in ("ohlcv", "mark_prices")
         for name in checks
-    } | {AssetCheckKey(AssetKey("address_labels"), "address_labels_unique")}
+    } | {
+        AssetCheckKey(AssetKey("address_labels"), "address_labels_unique"),
+        AssetCheckKey(AssetKey("news"), "news_sane"),
+        AssetCheckKey(AssetKey("news_sentiment"), "news_sentiment_in_range"),
+    }
     assert isinstance(defs.resources["ohlcv_source"], SampleOhlcvSource)
     assert series_keys(defs) == CATALOG_SPECS
 
@@ -68,6 +73,11 @@ def test_defs_load_with_assets_checks_job_and_schedule(definitions: ModuleType) 
     assert schedule.job_name == "market_data_daily"
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("15 0 * * *", "UTC")
     assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    news = defs.resolve_schedule_def("news_every_15_minutes_schedule")
+    assert (news.cron_schedule, news.default_status) == (
+        "*/15 * * * *",
+        DefaultScheduleStatus.STOPPED,
+    )
     with DagsterInstance.ephemeral() as instance:
         tick = schedule.evaluate_tick(
             build_schedule_context(
