@@ -41,7 +41,7 @@ def denial_counts(run_id: str) -> Counter[str]:
 
 
 def run_demo() -> None:
-    """Run the four steps and print the summary."""
+    """Run the five steps and print the summary."""
     from drydock.settings import get_settings
     from live.replay import replay
     from pipelines.ingest import ingest
@@ -53,7 +53,7 @@ def run_demo() -> None:
     settings = get_settings()
     timings: dict[str, float] = {}
 
-    console.rule("1/4 ingest: Dagster materializes the ohlcv asset from the bundled sample")
+    console.rule("1/5 ingest: Dagster materializes the ohlcv asset from the bundled sample")
     t = time.perf_counter()
     report = ingest()
     timings["ingest"] = time.perf_counter() - t
@@ -80,19 +80,19 @@ def run_demo() -> None:
         "shows the materialized partitions and check results."
     )
 
-    console.rule("2/4 backtest: vectorbt, next-open fills, 10 bps fee, 5 bps slippage")
+    console.rule("2/5 backtest: vectorbt, next-open fills, 10 bps fee, 5 bps slippage")
     strategy = get_strategy(DEMO_STRATEGY)
     params = strategy.resolve_params(DEMO_PARAMS)
     t = time.perf_counter()
     result = backtest(strategy, params, DEMO_KEY)
     timings["backtest"] = time.perf_counter() - t
 
-    console.rule("3/4 track: MLflow run with params, metrics, report and fingerprints")
+    console.rule("3/5 track: MLflow run with params, metrics, report and fingerprints")
     t = time.perf_counter()
     run_id = log_backtest(result, run_name="demo ema_cross BTC/USDT 1h")
     timings["mlflow"] = time.perf_counter() - t
 
-    console.rule("4/4 replay: incremental strategy on a paper venue through the policy engine")
+    console.rule("4/5 replay: incremental strategy on a paper venue through the policy engine")
     t = time.perf_counter()
     replays = {
         policy: replay(
@@ -136,6 +136,12 @@ def run_demo() -> None:
         "The research-policy replay must match the backtest (same fills, same costs); the default "
         "policy's circuit breakers stop new entries after a losing streak, as they should."
     )
+    console.rule(
+        "5/5 news: recorded feeds, the sentiment model trained and registered, items scored"
+    )
+    t = time.perf_counter()
+    news_summary()
+    timings["news"] = time.perf_counter() - t
     console.print(
         f"Journal {settings.journal_path}; MLflow run {run_id}.\nTimings: "
         + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
@@ -144,6 +150,40 @@ def run_demo() -> None:
         "\nNext: [bold]make app[/] (Streamlit: coverage, runs, equity) · [bold]make dagster[/] "
         "(asset, check, schedule) · [bold]make mlflow[/] (runs and report.html) · "
         "`drydock --help` for every command."
+    )
+
+
+def news_summary() -> None:
+    """Materialize the news assets (Dagster, recorded feeds) and print what they produced."""
+    from dagster import DagsterInstance, materialize
+
+    from drydock import warehouse
+    from pipelines.news import NEWS_ASSETS, NEWS_CHECKS, NewsFeedClient
+
+    result = materialize([*NEWS_ASSETS, *NEWS_CHECKS], resources={"news_feeds": NewsFeedClient(mode="sample")},
+                         instance=DagsterInstance.get(),
+                         run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})  # fmt: skip
+    meta = {
+        e.asset_key.path[-1]: e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }  # type: ignore[union-attr]
+    items = meta["news"]["items"].data
+    console.print(
+        "feeds: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(items.items()))
+        + f"; stored {meta['news']['stored'].value} stories; sentiment model macro-F1 "
+        f"{meta['sentiment_model']['macro_f1'].value:.3f} on held-out CryptoLin headlines; "
+        f"{meta['news_sentiment']['scored'].value} scored by the {meta['news_sentiment']['scorer'].text} scorer",
+        soft_wrap=True,
+    )
+    with warehouse.connect() as con:
+        rows = con.execute(
+            "SELECT asset, count(*), avg(score) FROM news_sentiment WHERE asset <> 'MARKET' "
+            "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
+        ).fetchall()
+    console.print(
+        "most mentioned: " + ", ".join(f"{a} {n} items (mean {m:+.2f})" for a, n, m in rows),
+        soft_wrap=True,
     )
 
 

@@ -40,17 +40,26 @@ class VaderFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         return np.asarray(rows, dtype=np.float64).reshape(-1, 4) * self.weight
 
 
+def as_texts(values: Any) -> list[str]:
+    """Headlines as a list of strings from a list, a Series or a one-column DataFrame (what an
+    MLflow pyfunc hands the model when it is served)."""
+    if hasattr(values, "columns"):  # a DataFrame: its first column
+        values = values[values.columns[0]]
+    return [str(v) for v in list(values)]
+
+
 def build_model(seed: int = 7) -> Any:
     """The offline classifier (an sklearn pipeline; deterministic for a given seed)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.preprocessing import FunctionTransformer
 
     features = make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), VaderFeatures())
     classifier = LogisticRegression(
         C=4.0, max_iter=3000, class_weight="balanced", random_state=seed
     )
-    return make_pipeline(features, classifier)
+    return make_pipeline(FunctionTransformer(as_texts), features, classifier)
 
 
 class VaderBaseline(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
@@ -61,6 +70,7 @@ class VaderBaseline(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         return self
 
     def predict(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
+        texts = as_texts(texts)
         vader = _vader()
         comp = np.array([vader.polarity_scores(t)["compound"] for t in texts])
         return np.where(comp >= VADER_POS, 1, np.where(comp <= VADER_NEG, -1, 0)).astype(np.int64)
@@ -76,7 +86,7 @@ class Majority(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         return self
 
     def predict(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
-        return np.full(len(texts), self.label_, dtype=np.int64)
+        return np.full(len(as_texts(texts)), self.label_, dtype=np.int64)
 
 
 def score_texts(

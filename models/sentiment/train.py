@@ -16,7 +16,10 @@ from models.sentiment.offline import Majority, VaderBaseline, build_model
 EXPERIMENT = "sentiment"
 MODEL_NAME = "sentiment"
 #: The project's own estimator classes inside the saved pipelines (skops loads only listed types).
-TRUSTED = [f"models.sentiment.offline.{n}" for n in ("VaderFeatures", "VaderBaseline", "Majority")]
+TRUSTED = [
+    f"models.sentiment.offline.{n}"
+    for n in ("VaderFeatures", "VaderBaseline", "Majority", "as_texts")
+]
 EXAMPLE = ["Bitcoin ETF inflows hit a record as BTC rallies", "Exchange hacked, $40 million stolen"]
 
 
