@@ -37,6 +37,8 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "fault_injection_duplicates": _lazy("benchmarks.fault_injection", "fault_injection_duplicates"),
     "fault_injection_lost_fills": _lazy("benchmarks.fault_injection", "fault_injection_lost_fills"),
     "parity_trades_equal": _lazy("benchmarks.fault_injection", "parity_trades_equal"),
+    "sentiment_fallback_items_per_s": _lazy("benchmarks.news", "sentiment_fallback_items_per_s"),
+    "news_dedupe_items_per_s": _lazy("benchmarks.news", "news_dedupe_items_per_s"),
     "policy_evals_per_s": _lazy("benchmarks.policy", "policy_evals_per_s"),
     "policy_eval_p99_us": _lazy("benchmarks.policy", "policy_eval_p99_us"),
 }

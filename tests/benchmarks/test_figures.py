@@ -28,3 +28,14 @@ def test_portfolio_ratio_figure_checks_the_engines_agree() -> None:
         60_000,
     )
     assert figure["value"] == figure["ratio"] > 0 and figure["baseline"] > 0
+
+
+def test_news_figures_run_on_small_inputs() -> None:
+    from benchmarks.news import news_dedupe_items_per_s, sentiment_fallback_items_per_s
+
+    for figure, name in ((sentiment_fallback_items_per_s, "sentiment_fallback_items_per_s"),
+                         (news_dedupe_items_per_s, "news_dedupe_items_per_s")):  # fmt: skip
+        line = json.loads(figure(items=200).json())
+        assert (
+            (line["name"], line["n"]) == (name, 200) and line["value"] > 0 and line["baseline"] > 0
+        )
