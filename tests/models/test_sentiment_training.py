@@ -42,5 +42,7 @@ def test_training_logs_every_figure_and_registers_the_champion(
     [scored] = score(["Hackers drain $100 million from a Solana DeFi protocol"])
     assert name == "offline" and scored.scorer == "offline" and scored.assets == ("SOL",)
     assert (
-        -1 <= scored.score <= 1 and 0 <= scored.impact <= 1 and scored.version == str(champion.version)
+        -1 <= scored.score <= 1
+        and 0 <= scored.impact <= 1
+        and scored.version == str(champion.version)
     )
