@@ -1,0 +1,96 @@
+"""The ``wallet_swaps`` lake dataset: swaps of watched wallets, from Helius webhook deliveries
+(a JSON array of enhanced transactions) dropped in an inbox folder.
+
+Rows are keyed by (chain, tx id, index) and merged per day, so a duplicate delivery changes
+nothing. Each inbox file is moved to ``processed/`` once its rows are written, or to
+``quarantine/`` when it is not JSON; swaps of wallets not on the watchlist are counted and left
+out; transactions that are not usable swaps are counted by reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from drydock import lake
+from drydock.onchain.helius import parse_swap
+from drydock.onchain.watchlist import Wallet
+
+DATASET = "wallet_swaps"
+REBUILD = "drydock wallets ingest"
+SCHEMA: dict[str, pl.DataType] = {
+    "chain": pl.String(), "tx_id": pl.String(), "index": pl.Int64(), "ts": pl.Datetime("us", "UTC"),
+    "wallet": pl.String(), "label": pl.String(), "mode": pl.String(), "source": pl.String(),
+    "token_in": pl.String(), "amount_in": pl.Float64(), "token_out": pl.String(),
+    "amount_out": pl.Float64(), "description": pl.String(),
+}  # fmt: skip
+
+
+@dataclass
+class SwapReport:
+    files: int = 0
+    swaps: int = 0
+    unwatched: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    bad_files: int = 0
+
+
+def ingest_transactions(
+    txs: Sequence[Any], watch: Sequence[Wallet], lake_dir: Path, report: SwapReport
+) -> None:
+    """Parse ``txs``, keep the watched wallets' swaps, upsert them."""
+    watched = {(w.chain, w.address): w for w in watch if w.enabled}
+    rows = []
+    for tx in txs:
+        parsed = parse_swap(tx) if isinstance(tx, dict) else "not an object"
+        if isinstance(parsed, str):
+            key = parsed.split(" (")[0]
+            report.skipped[key] = report.skipped.get(key, 0) + 1
+            continue
+        wallet = watched.get((parsed["chain"], parsed["wallet"]))
+        if wallet is None:
+            report.unwatched += 1
+            continue
+        rows.append(parsed | {"label": wallet.label, "mode": wallet.mode})
+    if not rows:
+        return
+    frame = pl.DataFrame(rows, schema=SCHEMA)
+    for (day,), part in frame.group_by(pl.col("ts").dt.date(), maintain_order=True):
+        row_key = pl.concat_str(["chain", "tx_id", pl.col("index").cast(pl.String)], separator=":")
+        keep = ~row_key.is_in(part.select(row_key.alias("k"))["k"].implode())
+        lake.merge_partition(
+            DATASET, {"date": str(day)}, part, keep, REBUILD, lake_dir, sort_by="ts"
+        )
+    report.swaps += len(rows)
+
+
+def process_inbox(inbox: Path, watch: Sequence[Wallet], lake_dir: Path) -> SwapReport:
+    """Ingest every ``*.json`` delivery in ``inbox``, oldest name first, then move it aside."""
+    report = SwapReport()
+    for sub in ("processed", "quarantine"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    for path in sorted(inbox.glob("*.json")):
+        report.files += 1
+        try:
+            payload = json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError):
+            report.bad_files += 1
+            os.replace(path, inbox / "quarantine" / path.name)
+            continue
+        txs = payload if isinstance(payload, list) else [payload]
+        ingest_transactions(txs, watch, lake_dir, report)
+        os.replace(path, inbox / "processed" / path.name)
+    return report
+
+
+def read_wallet_swaps(lake_dir: Path) -> pl.DataFrame:
+    files = lake.partition_files(DATASET, {}, lake_dir)
+    if not files:
+        return pl.DataFrame(schema=SCHEMA)
+    return pl.concat([lake.read_partition_file(f, REBUILD) for f in files]).sort("ts", "tx_id")
