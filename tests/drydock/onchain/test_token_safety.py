@@ -46,7 +46,7 @@ def client(
 def test_a_safe_token_passes_every_check() -> None:
     s = assess(MINT, client(), NOW, sleep=lambda _: None)
     assert s.liquidity_usd == pytest.approx(879284.45) and s.pair_age_hours == pytest.approx(
-        57.72, abs=0.01
+        202.69, abs=0.01
     )
     assert s.top10_share == pytest.approx(0.255) and (s.mint_authority, s.freeze_authority) == (
         None,
@@ -67,7 +67,9 @@ def test_a_risky_token_fails_the_checks_it_should() -> None:
 
 
 def test_young_pairs_fail_the_age_check() -> None:
-    s = assess(MINT, client(), datetime(2024, 3, 12, tzinfo=UTC), sleep=lambda _: None)  # 10.7 h old
+    s = assess(
+        MINT, client(), datetime(2024, 3, 12, tzinfo=UTC), sleep=lambda _: None
+    )  # 10.7 h old
     assert s.checks["pair_age"] is False and s.score == pytest.approx(0.85)
 
 
