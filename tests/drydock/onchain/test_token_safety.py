@@ -48,7 +48,7 @@ def test_a_safe_token_passes_every_check() -> None:
     assert s.liquidity_usd == pytest.approx(879284.45) and s.pair_age_hours == pytest.approx(
         202.69, abs=0.01
     )
-    assert s.top10_share == pytest.approx(0.255) and (s.mint_authority, s.freeze_authority) == (
+    assert s.top10_share == pytest.approx(0.26) and (s.mint_authority, s.freeze_authority) == (
         None,
         None,
     )
