@@ -32,7 +32,15 @@ _FUNDING_COLUMNS = (
     "exchange VARCHAR, symbol VARCHAR"
 )
 #: Hive levels below each dataset folder: the glob depth of its part files.
-_LEVELS = {"news": 1, "news_sentiment": 1, "ohlcv": 4, "mark_prices": 4, "funding_rates": 3}
+_LEVELS = {
+    "news": 1,
+    "news_sentiment": 1,
+    "whale_transfers": 1,
+    "wallet_swaps": 1,
+    "ohlcv": 4,
+    "mark_prices": 4,
+    "funding_rates": 3,
+}
 
 
 def _empty_view(name: str, columns: str) -> str:
@@ -108,6 +116,19 @@ _NEWS_VIEWS = {
         "sources VARCHAR[], title VARCHAR, summary VARCHAR, url VARCHAR, language VARCHAR, "
         "currencies VARCHAR[]",
     ),
+    "whale_transfers": (
+        "whale_transfers",
+        "chain VARCHAR, tx_hash VARCHAR, log_index BIGINT, block BIGINT, ts TIMESTAMPTZ, "
+        "token VARCHAR, symbol VARCHAR, sender VARCHAR, receiver VARCHAR, amount DOUBLE, "
+        "usd DOUBLE, kind VARCHAR, significance DOUBLE, sender_entity VARCHAR, "
+        "receiver_entity VARCHAR",
+    ),
+    "wallet_swaps": (
+        "wallet_swaps",
+        "chain VARCHAR, tx_id VARCHAR, index BIGINT, ts TIMESTAMPTZ, wallet VARCHAR, "
+        "label VARCHAR, mode VARCHAR, source VARCHAR, token_in VARCHAR, amount_in DOUBLE, "
+        "token_out VARCHAR, amount_out DOUBLE, description VARCHAR",
+    ),
     "news_sentiment": (
         "news_sentiment",
         "content_hash VARCHAR, published_at TIMESTAMPTZ, asset VARCHAR, score DOUBLE, label VARCHAR, "
@@ -118,7 +139,8 @@ _NEWS_VIEWS = {
 
 
 def _news_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
-    """``news``, ``news_sentiment`` (day partitions) and ``sentiment_features`` (one file)."""
+    """``news``, ``news_sentiment``, ``whale_transfers``, ``wallet_swaps`` (day partitions),
+    ``token_safety`` and ``sentiment_features`` (one file each)."""
     for view, (dataset, columns) in _NEWS_VIEWS.items():
         glob = _glob(lake_dir, dataset)
         if glob is None:
@@ -128,6 +150,21 @@ def _news_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
                 f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (date) FROM read_parquet("
                 f"'{glob}', hive_partitioning = true, hive_types = {{'date': DATE}})"
             )
+    safety = lake_dir / "onchain" / "token_safety.parquet"
+    if safety.exists():
+        quoted = str(safety).replace("'", "''")
+        con.execute(
+            f"CREATE OR REPLACE VIEW token_safety AS SELECT * FROM read_parquet('{quoted}')"
+        )
+    else:
+        con.execute(
+            _empty_view(
+                "token_safety",
+                "mint VARCHAR, checked_at TIMESTAMPTZ, score DOUBLE, liquidity_usd DOUBLE, "
+                "pair_age_hours DOUBLE, top10_share DOUBLE, mint_authority VARCHAR, "
+                "freeze_authority VARCHAR, checks VARCHAR, problems VARCHAR",
+            )
+        )
     path = lake_dir / "features" / "sentiment_features.parquet"
     if path.exists():
         quoted = str(path).replace("'", "''")

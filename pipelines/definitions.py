@@ -29,7 +29,15 @@ from drydock.logs import configure_logging, get_logger
 from drydock.settings import get_settings
 from pipelines.assets import build_market_data
 from pipelines.news import NEWS_ASSETS, NEWS_CHECKS, NewsFeedClient, news_job, news_schedule
-from pipelines.onchain import address_labels, address_labels_unique
+from pipelines.onchain import (
+    ONCHAIN_ASSETS,
+    ONCHAIN_CHECKS,
+    ONCHAIN_JOBS,
+    ONCHAIN_SENSORS,
+    DexSource,
+    EvmSource,
+    SwapInbox,
+)
 from pipelines.resources import CcxtOhlcvSource, OhlcvSource, source_from_env
 from pipelines.series import catalog_plans
 
@@ -75,9 +83,16 @@ market_daily_schedule = build_schedule_from_partitioned_job(
 )
 
 defs = Definitions(
-    assets=[*market.assets(), address_labels, *NEWS_ASSETS],
-    asset_checks=[address_labels_unique, *NEWS_CHECKS],
-    resources={"ohlcv_source": source, "news_feeds": NewsFeedClient(mode=NEWS_MODE)},
-    jobs=[market_daily_job, news_job],
+    assets=[*market.assets(), *ONCHAIN_ASSETS, *NEWS_ASSETS],
+    asset_checks=[*ONCHAIN_CHECKS, *NEWS_CHECKS],
+    resources={
+        "ohlcv_source": source,
+        "news_feeds": NewsFeedClient(mode=NEWS_MODE),
+        "evm": EvmSource(mode=os.environ.get("DRYDOCK_EVM_SOURCE", "sample")),
+        "swap_inbox": SwapInbox(),
+        "dex": DexSource(mode=os.environ.get("DRYDOCK_DEX_SOURCE", "sample")),
+    },
+    jobs=[market_daily_job, news_job, *ONCHAIN_JOBS],
     schedules=[market_daily_schedule, news_schedule],
+    sensors=ONCHAIN_SENSORS,
 )

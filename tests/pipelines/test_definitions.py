@@ -54,6 +54,7 @@ def test_defs_load_with_assets_checks_job_and_schedule(definitions: ModuleType) 
     defs = definitions.defs
     graph = defs.resolve_asset_graph()
     assets = {"ohlcv", "mark_prices", "funding_rates", "warehouse_views", "address_labels",
+              "whale_transfers", "wallet_swaps", "token_safety",
               "news", "sentiment_model", "news_sentiment", "sentiment_features"}  # fmt: skip
     assert set(graph.get_all_asset_keys()) == {AssetKey(name) for name in assets}
     checks = {"schema", "duplicates", "ohlc_sanity", "gaps", "freshness", "outliers"}
@@ -63,6 +64,7 @@ def test_defs_load_with_assets_checks_job_and_schedule(definitions: ModuleType) 
         for name in checks
     } | {
         AssetCheckKey(AssetKey("address_labels"), "address_labels_unique"),
+        AssetCheckKey(AssetKey("whale_transfers"), "whale_transfers_sane"),
         AssetCheckKey(AssetKey("news"), "news_sane"),
         AssetCheckKey(AssetKey("news_sentiment"), "news_sentiment_in_range"),
     }
@@ -73,6 +75,7 @@ def test_defs_load_with_assets_checks_job_and_schedule(definitions: ModuleType) 
     assert schedule.job_name == "market_data_daily"
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("15 0 * * *", "UTC")
     assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    assert {s.name for s in defs.sensors} == {"helius_inbox_sensor", "new_token_sensor"}  # type: ignore[union-attr]
     news = defs.resolve_schedule_def("news_every_15_minutes_schedule")
     assert (news.cron_schedule, news.default_status) == (
         "*/15 * * * *",

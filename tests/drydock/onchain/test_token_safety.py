@@ -13,7 +13,7 @@ import pytest
 
 from drydock.onchain.token_safety import SafetyCache, assess
 
-FIX = Path(__file__).parents[2] / "fixtures" / "dex"
+FIX = Path(__file__).parents[3] / "data" / "sample" / "dex"
 MINT = "9ky9gGqBmspGDPy5ECmnpfB9RPJWwh3MiLdKvNiWMQHa"
 NOW = datetime(2024, 3, 20, tzinfo=UTC)  # the older recorded pair was created 2024-03-11 13:18 UTC
 

@@ -1,0 +1,65 @@
+"""Offline stand-ins that run the real code: the recorded DEX payloads served over httpx, and an
+in-process EVM (py-evm) with a vyper-compiled stablecoin and labelled whale transfers, for the
+demo and the Dagster assets' ``sample`` mode. vyper and eth-tester are dev dependencies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from drydock.labels import Label, LabelBook
+from drydock.settings import REPO_ROOT
+
+DEX_FOLDER = REPO_ROOT / "data" / "sample" / "dex"
+TOKEN_SOURCE = REPO_ROOT / "tests" / "fixtures" / "contracts" / "erc20.vy"
+
+
+def dex_client(folder: Path = DEX_FOLDER) -> httpx.Client:
+    """DexScreener answers with its recorded pairs; RugCheck with the hand-written safe report."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "api.dexscreener.com":
+            return httpx.Response(
+                200,
+                content=(
+                    folder / "dexscreener_latest_dex_pairs_injective_dojoswap_2024-03.json"
+                ).read_bytes(),
+            )
+        if request.url.host == "api.rugcheck.xyz":
+            return httpx.Response(200, content=(folder / "rugcheck_report_safe.json").read_bytes())
+        return httpx.Response(404)
+
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def demo_chain() -> tuple[Any, dict[str, str], LabelBook]:
+    """(web3, {token address: symbol}, labels of the demo accounts): a 6-decimal "USDC" deployed
+    on py-evm and moved between a labelled exchange and whales, then 12 blocks mined."""
+    import vyper
+    from web3 import EthereumTesterProvider, Web3
+
+    w3: Any = Web3(EthereumTesterProvider())
+    accounts = w3.eth.accounts
+    w3.eth.default_account = accounts[0]
+    out = vyper.compile_code(TOKEN_SOURCE.read_text(), output_formats=["abi", "bytecode"])
+    factory = w3.eth.contract(abi=out["abi"], bytecode=out["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(
+        factory.constructor("USD Coin", "USDC", 6, 50_000_000 * 10**6).transact()
+    )
+    token = w3.eth.contract(address=receipt["contractAddress"], abi=out["abi"])
+    moves = [(0, 1, 2_000_000), (1, 2, 750_000), (0, 3, 1_200_000), (1, 5, 400_000), (2, 4, 90)]
+    for sender, to, amount in moves:
+        tx = token.functions.transfer(accounts[to], amount * 10**6).transact(
+            {"from": accounts[sender]}
+        )
+        w3.eth.wait_for_transaction_receipt(tx)
+    w3.testing.mine(12)
+    low = [a.lower() for a in accounts]
+    labels = LabelBook(
+        {("ethereum", low[1]): Label("ethereum", low[1], "Demo Exchange", "exchange_hot"),
+         ("ethereum", low[2]): Label("ethereum", low[2], "Demo Exchange", "exchange_cold")},
+        [],
+    )  # fmt: skip
+    return w3, {str(token.address).lower(): "USDC"}, labels
