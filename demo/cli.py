@@ -41,7 +41,7 @@ def denial_counts(run_id: str) -> Counter[str]:
 
 
 def run_demo() -> None:
-    """Run the five steps and print the summary."""
+    """Run the six steps and print the summary."""
     from drydock.settings import get_settings
     from live.replay import replay
     from pipelines.ingest import ingest
@@ -53,7 +53,7 @@ def run_demo() -> None:
     settings = get_settings()
     timings: dict[str, float] = {}
 
-    console.rule("1/5 ingest: Dagster materializes the ohlcv asset from the bundled sample")
+    console.rule("1/6 ingest: Dagster materializes the ohlcv asset from the bundled sample")
     t = time.perf_counter()
     report = ingest()
     timings["ingest"] = time.perf_counter() - t
@@ -80,19 +80,19 @@ def run_demo() -> None:
         "shows the materialized partitions and check results."
     )
 
-    console.rule("2/5 backtest: vectorbt, next-open fills, 10 bps fee, 5 bps slippage")
+    console.rule("2/6 backtest: vectorbt, next-open fills, 10 bps fee, 5 bps slippage")
     strategy = get_strategy(DEMO_STRATEGY)
     params = strategy.resolve_params(DEMO_PARAMS)
     t = time.perf_counter()
     result = backtest(strategy, params, DEMO_KEY)
     timings["backtest"] = time.perf_counter() - t
 
-    console.rule("3/5 track: MLflow run with params, metrics, report and fingerprints")
+    console.rule("3/6 track: MLflow run with params, metrics, report and fingerprints")
     t = time.perf_counter()
     run_id = log_backtest(result, run_name="demo ema_cross BTC/USDT 1h")
     timings["mlflow"] = time.perf_counter() - t
 
-    console.rule("4/5 replay: incremental strategy on a paper venue through the policy engine")
+    console.rule("4/6 replay: incremental strategy on a paper venue through the policy engine")
     t = time.perf_counter()
     replays = {
         policy: replay(
@@ -137,11 +137,17 @@ def run_demo() -> None:
         "policy's circuit breakers stop new entries after a losing streak, as they should."
     )
     console.rule(
-        "5/5 news: recorded feeds, the sentiment model trained and registered, items scored"
+        "5/6 news: recorded feeds, the sentiment model trained and registered, items scored"
     )
     t = time.perf_counter()
     news_summary()
     timings["news"] = time.perf_counter() - t
+    console.rule(
+        "6/6 on-chain: whale transfers (in-process EVM), watched-wallet swaps, token safety"
+    )
+    t = time.perf_counter()
+    onchain_summary()
+    timings["onchain"] = time.perf_counter() - t
     console.print(
         f"Journal {settings.journal_path}; MLflow run {run_id}.\nTimings: "
         + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
@@ -185,6 +191,37 @@ def news_summary() -> None:
         "most mentioned: " + ", ".join(f"{a} {n} items (mean {m:+.2f})" for a, n, m in rows),
         soft_wrap=True,
     )
+
+
+def onchain_summary() -> None:
+    """Materialize the on-chain assets (Dagster: py-evm chain, Helius delivery, DEX payloads)."""
+    from dagster import DagsterInstance, materialize
+
+    from drydock import warehouse
+    from pipelines.onchain import ONCHAIN_ASSETS, ONCHAIN_CHECKS, DexSource, EvmSource, SwapInbox
+
+    resources = {
+        "evm": EvmSource(mode="sample"),
+        "swap_inbox": SwapInbox(),
+        "dex": DexSource(mode="sample"),
+    }
+    materialize([*ONCHAIN_ASSETS, *ONCHAIN_CHECKS], resources=resources, instance=DagsterInstance.get(),
+                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})  # fmt: skip
+    with warehouse.connect() as con:
+        kinds = con.execute(
+            "SELECT kind, count(*), sum(usd) FROM whale_transfers GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        swaps = con.execute(
+            "SELECT label, count(*) FROM wallet_swaps GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        safety = con.execute("SELECT count(*), avg(score) FROM token_safety").fetchone()
+    console.print(
+        "whale transfers: " + ", ".join(f"{k} {n} (${usd:,.0f})" for k, n, usd in kinds),
+        soft_wrap=True,
+    )
+    console.print("watched-wallet swaps: " + ", ".join(f"{label} {n}" for label, n in swaps)
+                  + f"; {safety[0]} tokens scored for safety (mean {safety[1]:.2f})", soft_wrap=True)  # type: ignore[index]  # fmt: skip
+    console.print("`drydock whales` and `drydock wallets` list them.")
 
 
 def demo_command() -> None:

@@ -41,6 +41,7 @@ def test_commands_are_registered_by_package_entry_points() -> None:
         "ingest": "pipelines.cli:register",
         "live": "live.cli:register",
         "news": "models.news_cli:register",
+        "onchain": "pipelines.onchain_cli:register",
         "policy": "drydock.policy.cli:register",
         "strategies": "strategies.cli:register",
     }

@@ -57,3 +57,28 @@ def test_onchain_assets_materialize_and_rerun(settings: Settings) -> None:
     assert (
         meta2["wallet_swaps"]["files"].value == 0
     )  # processed deliveries are not reseeded or reread
+
+
+def test_whales_and_wallets_commands_list_the_rows(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from drydock.cli import main
+
+    resources = {
+        "evm": EvmSource(mode="sample"),
+        "swap_inbox": SwapInbox(),
+        "dex": DexSource(mode="sample"),
+    }
+    assert materialize([*ONCHAIN_ASSETS], resources=resources).success
+    monkeypatch.setenv("COLUMNS", "200")
+    for argv, expected in (
+        (["whales", "--kind", "exchange_outflow"], "Demo Exchange"),
+        (["wallets"], "jupiter-trader"),
+    ):
+        monkeypatch.setattr(sys, "argv", ["drydock", *argv])
+        with pytest.raises(SystemExit) as done:
+            main()
+        out = capsys.readouterr().out
+        assert done.value.code in (0, None) and expected in out, out
