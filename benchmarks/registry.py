@@ -39,6 +39,8 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "parity_trades_equal": _lazy("benchmarks.fault_injection", "parity_trades_equal"),
     "sentiment_fallback_items_per_s": _lazy("benchmarks.news", "sentiment_fallback_items_per_s"),
     "news_dedupe_items_per_s": _lazy("benchmarks.news", "news_dedupe_items_per_s"),
+    "whale_scan_logs_per_s": _lazy("benchmarks.onchain", "whale_scan_logs_per_s"),
+    "wallet_swaps_decode_per_s": _lazy("benchmarks.onchain", "wallet_swaps_decode_per_s"),
     "policy_evals_per_s": _lazy("benchmarks.policy", "policy_evals_per_s"),
     "policy_eval_p99_us": _lazy("benchmarks.policy", "policy_eval_p99_us"),
 }

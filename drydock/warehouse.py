@@ -192,6 +192,23 @@ def refresh_views(settings: Settings | None = None) -> Path:
         _funding_view(con, settings.lake_dir)
         _labels_view(con, settings.lake_dir)
         _news_views(con, settings.lake_dir)
+        # Price 1h and 24h after each whale transfer, from the token's USDT pair (stablecoins:
+        # the move of nothing is 0; no bars: NULL). ASOF joins take the last bar at or before.
+        con.execute(
+            """
+            CREATE OR REPLACE VIEW whale_price_impact AS
+            WITH w AS (SELECT *, CASE WHEN symbol IN ('WETH') THEN 'ETH' WHEN symbol = 'WBTC' THEN 'BTC'
+                                      ELSE symbol END || '/USDT' AS pair FROM whale_transfers),
+                 bars AS (SELECT symbol AS pair, ts, close FROM ohlcv WHERE timeframe = '1h')
+            SELECT w.chain, w.tx_hash, w.log_index, w.ts, w.symbol, w.kind, w.usd, w.significance,
+                   p0.close AS price_at, p1.close AS price_1h, p24.close AS price_24h,
+                   p1.close / p0.close - 1 AS impact_1h, p24.close / p0.close - 1 AS impact_24h
+            FROM w
+            ASOF LEFT JOIN bars p0 ON p0.pair = w.pair AND p0.ts <= w.ts
+            ASOF LEFT JOIN bars p1 ON p1.pair = w.pair AND p1.ts <= w.ts + INTERVAL 1 HOUR
+            ASOF LEFT JOIN bars p24 ON p24.pair = w.pair AND p24.ts <= w.ts + INTERVAL 24 HOUR
+            """
+        )
         con.execute(
             """
             CREATE OR REPLACE VIEW ohlcv_coverage AS

@@ -39,3 +39,17 @@ def test_news_figures_run_on_small_inputs() -> None:
         assert (
             (line["name"], line["n"]) == (name, 200) and line["value"] > 0 and line["baseline"] > 0
         )
+
+
+def test_onchain_figures_run_on_small_inputs() -> None:
+    from benchmarks.onchain import wallet_swaps_decode_per_s, whale_scan_logs_per_s
+
+    whales = json.loads(whale_scan_logs_per_s(n=500).json())
+    swaps = json.loads(wallet_swaps_decode_per_s(repeat=5).json())
+    assert (whales["name"], whales["n"], swaps["name"], swaps["n"]) == (
+        "whale_scan_logs_per_s",
+        500,
+        "wallet_swaps_decode_per_s",
+        55,
+    )
+    assert whales["value"] > 0 and swaps["value"] > 0

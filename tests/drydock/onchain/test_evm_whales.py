@@ -200,3 +200,34 @@ def test_decimals_are_read_once_per_token(chain: Chain) -> None:
 def test_malformed_logs_get_a_reason(log: dict[str, Any], reason: str) -> None:
     result = decode_transfer(log)
     assert isinstance(result, str) and reason in result
+
+
+def test_price_impact_view_reads_the_bars_after_a_transfer(btc_lake: Any, settings: Any) -> None:
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from drydock import warehouse
+    from drydock.onchain.whales import _write
+
+    at = datetime(2024, 1, 2, 5, 30, tzinfo=UTC)
+    row = {"chain": "ethereum", "tx_hash": "0x01", "log_index": 0, "block": 1, "ts": at, "token": "0xwbtc",
+           "symbol": "WBTC", "sender": "0xa", "receiver": "0xb", "amount": 10.0, "usd": 450_000.0,
+           "kind": "exchange_inflow", "significance": 0.5, "sender_entity": None, "receiver_entity": "Binance"}  # fmt: skip
+    _write([row], settings.lake_dir)
+    warehouse.refresh_views(settings)
+    bars = pl.read_parquet(next(settings.lake_dir.glob("ohlcv/**/*.parquet")))
+    with warehouse.connect(settings) as con:
+        got = con.execute(
+            "SELECT price_at, price_1h, price_24h, impact_1h FROM whale_price_impact"
+        ).fetchone()
+    closes = dict(
+        con_rows
+        for con_rows in pl.concat(
+            [pl.read_parquet(p) for p in settings.lake_dir.glob("ohlcv/**/*.parquet")]
+        )
+        .select("ts", "close")
+        .iter_rows()
+    )
+    p0, p1, p24 = (closes[datetime(2024, 1, d, h, tzinfo=UTC)] for d, h in ((2, 5), (2, 6), (3, 5)))
+    assert got == pytest.approx((p0, p1, p24, p1 / p0 - 1)) and bars.height > 0
