@@ -140,8 +140,20 @@ def whale_transfers(evm: EvmSource) -> MaterializeResult:
     settings = get_settings()
     report = scan(w3, "ethereum", labels, load_tokens(), settings.lake_dir, start_block=evm.start_block,
                   symbols=symbols)  # fmt: skip
+    solana: dict[str, int] = {}
+    if evm.mode == "sample":  # the bundled Helius delivery stands in for a Helius webhook/poll
+        import json
+
+        from drydock.labels import load_labels
+        from drydock.onchain.solana_transfers import scan_helius_transfers
+
+        sample = REPO_ROOT / "data" / "sample" / "helius" / "enhanced_transactions.json"
+        solana = scan_helius_transfers(
+            json.loads(sample.read_text()), load_labels(), load_tokens(), settings.lake_dir
+        )
     refresh_views(settings)
     return MaterializeResult(metadata={
+        "solana": solana,
         "blocks": f"{report.first_block}-{report.last_block}", "logs": report.logs, "whales": report.whales,
         "below_threshold": report.below_threshold, "quarantined": report.quarantined, "range_shrinks": report.shrinks,
     })  # fmt: skip

@@ -44,6 +44,7 @@ class Prices:
 
     lake_dir: Path | None = None
     exchange: str = "binance"
+    fixed: dict[str, float] = field(default_factory=dict)  # symbol -> USD, when no bars exist
     _bars: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def _frame(self, symbol: str) -> pl.DataFrame:
@@ -61,6 +62,8 @@ class Prices:
     def usd(self, symbol: str, at: datetime) -> float | None:
         if symbol in STABLE:
             return 1.0
+        if symbol in self.fixed:
+            return self.fixed[symbol]
         frame = self._frame("BTC" if symbol == "WBTC" else "ETH" if symbol == "WETH" else symbol)
         if frame.height == 0:
             return None

@@ -31,6 +31,7 @@ def test_onchain_assets_materialize_and_rerun(settings: Settings) -> None:
     assert (
         meta["whale_transfers"]["whales"].value == 5
     )  # mint + 4 moves >= $100k; the $90 one is not
+    assert meta["whale_transfers"]["solana"].data["whales"] == 0  # the Helius sample moves < $100k
     assert meta["wallet_swaps"]["swaps"].value == 7 and meta["token_safety"]["tokens"].value == 3
     assert all(c.passed for c in result.get_asset_check_evaluations())
     with warehouse.connect(settings) as con:
