@@ -163,7 +163,7 @@ def whale_transfers(evm: EvmSource) -> MaterializeResult:
     group_name="onchain",
     description="Swaps of watched wallets from Helius deliveries (lake: wallet_swaps).",
 )
-def wallet_swaps(swap_inbox: SwapInbox) -> MaterializeResult:
+def wallet_swaps(swap_inbox: SwapInbox, evm: EvmSource) -> MaterializeResult:
     import shutil
 
     from drydock.onchain.wallet_swaps import process_inbox
@@ -179,10 +179,16 @@ def wallet_swaps(swap_inbox: SwapInbox) -> MaterializeResult:
         and not any((inbox / "processed").glob("*.json"))
     ):
         shutil.copy(sample, inbox / "sample-delivery.json")
-    report = process_inbox(inbox, load_watchlist(), get_settings().lake_dir)
+    watch = load_watchlist()
+    report = process_inbox(inbox, watch, get_settings().lake_dir)
+    from drydock.onchain.evm_swaps import scan_swaps
+
+    w3, _, _ = evm.connect()
+    evm_swaps = scan_swaps(w3, watch, get_settings().lake_dir, start_block=evm.start_block)
     refresh_views()
     return MaterializeResult(metadata={"files": report.files, "swaps": report.swaps, "unwatched": report.unwatched,
-                                       "skipped": report.skipped, "bad_files": report.bad_files})  # fmt: skip
+                                       "skipped": report.skipped, "bad_files": report.bad_files,
+                                       "evm_swaps": evm_swaps["swaps"]})  # fmt: skip
 
 
 @asset(

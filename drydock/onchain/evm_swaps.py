@@ -109,3 +109,28 @@ def decode_swaps(logs: Sequence[Any], w3: Any, watch: Sequence[Wallet], chain: s
             "amount_out": raw_out / 10**d_out, "description": f"pool {pool}",
         })  # fmt: skip
     return rows, skipped
+
+
+def scan_swaps(w3: Any, watch: Sequence[Wallet], lake_dir: Any, *, chain: str = "ethereum",
+               start_block: int = 0, confirmations: int = 12) -> dict[str, Any]:  # fmt: skip
+    """Read V2/V3 Swap logs from the cursor to the confirmed head, write the watched wallets'
+    swaps to ``wallet_swaps``, advance the cursor range by range (as the whale scan does)."""
+    from drydock.onchain.evm_logs import AdaptiveLogReader, Cursor, load_cursor, save_cursor
+    from drydock.onchain.wallet_swaps import write_swaps
+
+    topics: list[Any] = [[V2_SWAP, V3_SWAP]]
+    reader = AdaptiveLogReader(w3, topics=topics, confirmations=confirmations)
+    cursor_path = lake_dir / "onchain" / "cursors" / f"{chain}-swaps.json"
+    first, head = reader.start_block(load_cursor(cursor_path), start_block), reader.safe_head()
+    decimals, pools = DecimalsCache(w3), PoolTokens(w3)
+    times: dict[int, Any] = {}
+    found = 0
+    skipped: dict[str, int] = {}
+    for _start, end, logs in reader.read(first, head) if first <= head else ():
+        rows, skips = decode_swaps(logs, w3, watch, chain, decimals, pools, times)
+        write_swaps(rows, lake_dir)
+        found += len(rows)
+        for k, v in skips.items():
+            skipped[k] = skipped.get(k, 0) + v
+        save_cursor(cursor_path, Cursor(end, _hex(w3.eth.get_block(end)["hash"])))
+    return {"swaps": found, "skipped": skipped}

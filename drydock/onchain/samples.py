@@ -13,7 +13,10 @@ from drydock.labels import Label, LabelBook
 from drydock.settings import REPO_ROOT
 
 DEX_FOLDER = REPO_ROOT / "data" / "sample" / "dex"
-TOKEN_SOURCE = REPO_ROOT / "tests" / "fixtures" / "contracts" / "erc20.vy"
+CONTRACTS = REPO_ROOT / "tests" / "fixtures" / "contracts"
+TOKEN_SOURCE = CONTRACTS / "erc20.vy"
+#: The watched EVM wallet of config/watchlist.toml: eth-tester's deterministic 4th account.
+DEMO_WALLET = 3
 
 
 def dex_client(folder: Path = DEX_FOLDER) -> httpx.Client:
@@ -36,7 +39,8 @@ def dex_client(folder: Path = DEX_FOLDER) -> httpx.Client:
 
 def demo_chain() -> tuple[Any, dict[str, str], LabelBook]:
     """(web3, {token address: symbol}, labels of the demo accounts): a 6-decimal "USDC" deployed
-    on py-evm and moved between a labelled exchange and whales, then 12 blocks mined."""
+    on py-evm and moved between a labelled exchange and whales, a WETH and a Uniswap-V2-style pool
+    in which the watched wallet swaps 3,000 USDC for 1 WETH, then 12 blocks mined."""
     import vyper
     from web3 import EthereumTesterProvider, Web3
 
@@ -55,6 +59,23 @@ def demo_chain() -> tuple[Any, dict[str, str], LabelBook]:
             {"from": accounts[sender]}
         )
         w3.eth.wait_for_transaction_receipt(tx)
+    weth_out = vyper.compile_code(TOKEN_SOURCE.read_text(), output_formats=["abi", "bytecode"])
+    weth_receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.contract(abi=weth_out["abi"], bytecode=weth_out["bytecode"])
+        .constructor("Wrapped Ether", "WETH", 18, 10**24)
+        .transact()
+    )
+    pool_out = vyper.compile_code(
+        (CONTRACTS / "swap_pool.vy").read_text(), output_formats=["abi", "bytecode"]
+    )
+    pool_receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.contract(abi=pool_out["abi"], bytecode=pool_out["bytecode"])
+        .constructor(token.address, weth_receipt["contractAddress"])
+        .transact()
+    )
+    pool = w3.eth.contract(address=pool_receipt["contractAddress"], abi=pool_out["abi"])
+    swap = pool.functions.swap_v2(3_000 * 10**6, 0, 0, 10**18, accounts[DEMO_WALLET]).transact()
+    w3.eth.wait_for_transaction_receipt(swap)
     w3.testing.mine(12)
     low = [a.lower() for a in accounts]
     labels = LabelBook(

@@ -58,16 +58,21 @@ def ingest_transactions(
             report.unwatched += 1
             continue
         rows.append(parsed | {"label": wallet.label, "mode": wallet.mode})
+    write_swaps(rows, lake_dir)
+    report.swaps += len(rows)
+
+
+def write_swaps(rows: Sequence[dict[str, Any]], lake_dir: Path) -> None:
+    """Upsert rows keyed by (chain, tx id, index) into their day partitions."""
     if not rows:
         return
-    frame = pl.DataFrame(rows, schema=SCHEMA)
+    frame = pl.DataFrame(list(rows), schema=SCHEMA)
     for (day,), part in frame.group_by(pl.col("ts").dt.date(), maintain_order=True):
         row_key = pl.concat_str(["chain", "tx_id", pl.col("index").cast(pl.String)], separator=":")
         keep = ~row_key.is_in(part.select(row_key.alias("k"))["k"].implode())
         lake.merge_partition(
             DATASET, {"date": str(day)}, part, keep, REBUILD, lake_dir, sort_by="ts"
         )
-    report.swaps += len(rows)
 
 
 def process_inbox(inbox: Path, watch: Sequence[Wallet], lake_dir: Path) -> SwapReport:

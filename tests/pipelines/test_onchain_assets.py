@@ -32,7 +32,8 @@ def test_onchain_assets_materialize_and_rerun(settings: Settings) -> None:
         meta["whale_transfers"]["whales"].value == 5
     )  # mint + 4 moves >= $100k; the $90 one is not
     assert meta["whale_transfers"]["solana"].data["whales"] == 0  # the Helius sample moves < $100k
-    assert meta["wallet_swaps"]["swaps"].value == 7 and meta["token_safety"]["tokens"].value == 3
+    assert meta["wallet_swaps"]["swaps"].value == 7 and meta["wallet_swaps"]["evm_swaps"].value == 1
+    assert meta["token_safety"]["tokens"].value == 4  # 3 Solana tokens and the EVM WETH
     assert all(c.passed for c in result.get_asset_check_evaluations())
     with warehouse.connect(settings) as con:
         kinds = dict(
@@ -49,7 +50,7 @@ def test_onchain_assets_materialize_and_rerun(settings: Settings) -> None:
         "exchange_outflow": 1,
         "whale_transfer": 1,
     }
-    assert swaps == 6 and scores == (1.0, 1.0)
+    assert swaps == 6 and scores == (1.0, 1.0)  # the sample DEX client answers every token alike
     again = materialize([ONCHAIN_ASSETS[2]], resources=resources)
     meta2 = {
         e.asset_key.path[-1]: e.materialization.metadata
