@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from live.journal import (
     client_order_id,
 )
 from live.lease import run_lease
+from live.lease_row import RowLease
 from live.portfolio import Book, size_order
 from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
 from live.venues.paper import PaperVenue
@@ -494,6 +496,12 @@ class Session:
     bars: int = 0
     timestamps: list[datetime] = field(default_factory=list)
     equity: list[float] = field(default_factory=list)
+    lease: RowLease | None = None  # the cross-host lease row (SQLite journals)
+
+    def heartbeat(self) -> None:
+        """Renew the run's lease row; raises LeaseLost if another runner took the run over."""
+        if self.lease is not None:
+            self.lease.heartbeat()
 
     def step(self, bar: Bar) -> None:
         """One closed bar: fill what the previous close decided at its open, let the strategy
@@ -559,6 +567,7 @@ def session(
     venue: SimulatedVenue | None = None,
     retry_wait: Any = None,
     extra_inputs: Mapping[str, object] | None = None,
+    lease_ttl: timedelta = timedelta(seconds=300),
 ) -> Iterator[Session]:
     """Open (or resume) a run: the lease, the run record, the inputs and hash-chain checks, the
     venue and the per-bar state; the journal closes with the session when this opened it."""
@@ -585,8 +594,17 @@ def session(
     journal = journal if journal is not None else SqliteJournal()
     with ExitStack() as lease:
         try:
+            row_lease: RowLease | None = None
             if isinstance(journal, SqliteJournal):  # one process per run id, or orders go out twice
                 owner = lease.enter_context(run_lease(journal.path, run_id))
+                row_lease = RowLease(
+                    journal.path, run_id, owner, lease_ttl, host=socket.gethostname()
+                )
+                # and one host: the row is shared through the journal; with this host's file lock
+                # held, a row of this host is a crashed process's and is taken over at once
+                row_lease.acquire(dead_on_this_host=True)
+                lease.callback(row_lease.close)
+                lease.callback(row_lease.release)
                 journal.record_event("lease", run_id, {"owner": owner}, datetime.now(UTC))
             stored = journal.start_run(record)
             if stored.policy_hash != policy.content_hash or stored.strategy_id != strategy.id:
@@ -614,7 +632,7 @@ def session(
             )
             yield Session(
                 record, policy, state, runner, paper, key, timeframe_delta(key.timeframe),
-                strategy.id, execution.init_cash,
+                strategy.id, execution.init_cash, lease=row_lease,
             )  # fmt: skip
         finally:
             if own_journal:

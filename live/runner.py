@@ -193,6 +193,7 @@ def run_strategy(
     with session(
         strategy, params, key, start, None, policy_file, execution, mode=f"runner-{mode.value}",
         run_id=run_id, journal=journal, venue=venue, extra_inputs={"mode": mode.value},
+        lease_ttl=2 * tf + settle + timedelta(minutes=1),  # outlives the longest sleep of the loop
     ) as run:  # fmt: skip
         sqlite = run.state.journal if isinstance(run.state.journal, SqliteJournal) else None
         if sqlite is not None:
@@ -204,6 +205,7 @@ def run_strategy(
         state = "stopped"
         try:
             while True:
+                run.heartbeat()  # a runner that lost its lease to another host stops here
                 now = clock.now()
                 for bar in feed.closed_bars(last, now):
                     run.step(bar)
