@@ -25,7 +25,7 @@ import json
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -61,6 +61,7 @@ from live.journal import (
 )
 from live.lease import run_lease
 from live.lease_row import RowLease
+from live.lifecycle import OrderState, record_state, states_after
 from live.portfolio import Book, size_order
 from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
 from live.venues.paper import PaperVenue
@@ -164,6 +165,8 @@ class _Replay:
         self.day_start: dict[str, float] = {}
         self.last_close: dict[str, datetime] = {}
         self.order_times: list[datetime] = []
+        #: Exits that got no fill, by symbol: retried every bar until one fills.
+        self.stuck: dict[str, OrderIntent] = {}
 
     def context(self, bar: Bar) -> PolicyContext:
         held = float(self.book.qty * Decimal(str(bar.open)))
@@ -310,7 +313,10 @@ class _Replay:
         journaled = self.journal.fills_for(key)
         if not journaled:  # a crash point only where work is left (not in a finished catch-up)
             checkpoint("ordered")
+        reduces = order.side is Side.SELL and self.book.qty > 0
         fills = journaled or self.fetch_fills(order)
+        if reduces:
+            self._track_stuck(intent, order, fills, bar)
         closed = len(self.book.trade_pnl)
         for fill in fills:
             self.book.apply(fill)
@@ -324,6 +330,40 @@ class _Replay:
             day = bar.ts.date().isoformat()
             self.trades_by_day[day] = self.trades_by_day.get(day, 0) + 1
             self.journal.record_position(self.run.run_id, self.book.position(), bar.ts)
+
+    def _track_stuck(self, intent: OrderIntent, order: Order, fills: list[Fill], bar: Bar) -> None:
+        """An exit that got no fill flags the symbol stuck (journaled, alerted once); the
+        session retries it every bar until an exit fills, which journals ``unstuck``."""
+        symbol = self.run.symbol
+        if fills:
+            if self.stuck.pop(symbol, None) is not None:
+                self.journal.record_event(
+                    "unstuck", self.run.run_id, {"symbol": symbol, "client_order_id":
+                    order.client_order_id}, bar.ts, key=f"{order.client_order_id}:unstuck",
+                )  # fmt: skip
+            return
+        first = symbol not in self.stuck
+        self.stuck[symbol] = intent
+        new = self.journal.record_event(
+            "stuck", self.run.run_id,
+            {"symbol": symbol, "client_order_id": order.client_order_id, "qty": str(order.qty),
+             "target": intent.target},
+            bar.ts, key=f"{order.client_order_id}:stuck",
+        )  # fmt: skip
+        log.error("replay.position_stuck", run_id=self.run.run_id, symbol=symbol,
+                  client_order_id=order.client_order_id, held=str(self.book.qty))  # fmt: skip
+        if first and new and self.on_event is not None:
+            self.on_event("stuck", f"{symbol}: exit of {order.qty} got no fill; retrying every "
+                          "bar", {"client_order_id": order.client_order_id})  # fmt: skip
+
+    def retry_intents(self, bar: Bar, pending: list[OrderIntent]) -> list[OrderIntent]:
+        """A fresh exit intent at ``bar`` for each stuck symbol the strategy did not trade."""
+        wanted = {i.symbol for i in pending}
+        return [
+            replace(intent, ts=bar.ts, reason="stuck-retry")
+            for symbol, intent in self.stuck.items()
+            if symbol not in wanted
+        ]
 
     def _still_allowed(self, key: str, order: Order, bar: Bar) -> bool:
         """Re-evaluate a stored ALLOW that was never sent; journal the new decision if it denies.
@@ -372,6 +412,11 @@ class _Replay:
                 "replay.venue_failed", run_id=self.run.run_id,
                 client_order_id=order.client_order_id, error=str(exc),
             )  # fmt: skip
+            state = (
+                OrderState.FAILED if isinstance(exc, TransientVenueError) else OrderState.REJECTED
+            )
+            record_state(self.journal, self.run.run_id, order.client_order_id, state, order.ts,
+                         error=str(exc))  # fmt: skip
             self.journal.record_event(
                 "order_failed",
                 self.run.run_id,
@@ -387,6 +432,8 @@ class _Replay:
         for fill in fills:
             self.journal.record_fill(self.run.run_id, fill)
         checkpoint("filled")
+        for state in states_after(order, fills, getattr(self.venue, "sends_orders", True)):
+            record_state(self.journal, self.run.run_id, order.client_order_id, state, order.ts)
         return fills
 
     def _submit(self, order: Order) -> list[Fill]:
@@ -513,6 +560,8 @@ class Session:
         for intent in self.pending:
             self.state.execute(intent, bar)
         self.pending = self.runner.on_bar(bar)
+        if self.state.stuck:
+            self.pending += self.state.retry_intents(bar, self.pending)
         for intent in self.pending:
             check_target(self.strategy_id, intent.ts, intent.target)
         self.intents += len(self.pending)

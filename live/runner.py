@@ -19,7 +19,7 @@ the kill file denies everything, both read on every decision.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -37,6 +37,7 @@ from live.notify import Notifier
 from live.policy_state import is_paused
 from live.replay import ReplayResult, Session, session
 from live.venues.base import SimulatedVenue
+from live.venues.breaker import BreakerVenue
 from live.venues.paper import PaperVenue
 from strategies.base import Strategy, iter_bars
 
@@ -106,6 +107,8 @@ class LakeFeed:
 class DryRunVenue:
     """Orders are built and journaled but never sent: ``submit`` records and returns no fill."""
 
+    sends_orders = False
+
     def __init__(self, inner: SimulatedVenue):
         self.name = inner.name
         self._inner = inner
@@ -163,8 +166,15 @@ def run_strategy(
     max_bars: int | None = None,
     until: datetime | None = None,
     notifier: Notifier | None = None,
+    retry_wait: Any = None,
+    breaker_threshold: int = 5,
+    breaker_cooldown: timedelta = timedelta(minutes=2),
 ) -> RunnerSummary:
-    """Run ``strategy`` from ``start`` until ``until`` (clock time) or ``max_bars`` bars."""
+    """Run ``strategy`` from ``start`` until ``until`` (clock time) or ``max_bars`` bars.
+
+    In live mode the venue sits behind a circuit breaker (``breaker_threshold`` consecutive
+    transient failures open it for ``breaker_cooldown``); its trips are journaled and notified.
+    """
     mode = Mode(mode)
     if mode is Mode.LIVE:
         if not confirm_live:
@@ -190,16 +200,23 @@ def run_strategy(
         )  # fmt: skip
         venue = DryRunVenue(inner)
     tf = timeframe_delta(key.timeframe)
+    notifier = notifier if notifier is not None else Notifier()
+    breaker: BreakerVenue | None = None
+    if mode is Mode.LIVE and venue is not None:
+        breaker = BreakerVenue(venue, breaker_threshold, breaker_cooldown, clock.now)
+        venue = breaker
     with session(
         strategy, params, key, start, None, policy_file, execution, mode=f"runner-{mode.value}",
         run_id=run_id, journal=journal, venue=venue, extra_inputs={"mode": mode.value},
+        retry_wait=retry_wait,
         lease_ttl=2 * tf + settle + timedelta(minutes=1),  # outlives the longest sleep of the loop
     ) as run:  # fmt: skip
         sqlite = run.state.journal if isinstance(run.state.journal, SqliteJournal) else None
         if sqlite is not None:
             run.state.paused_now = lambda: is_paused(sqlite, strategy.id, clock.now())
-        notifier = notifier if notifier is not None else Notifier()
         run.state.on_event = notifier.notify
+        if breaker is not None:
+            breaker.on_change = _breaker_reporter(run, notifier, clock)
         _state(run, "running", clock.now(), mode=mode.value)
         last: datetime | None = None
         state = "stopped"
@@ -230,6 +247,20 @@ def run_strategy(
         _state(run, state, clock.now(), bars=run.bars, last_bar=str(last))
         sent = len(venue.would_send) if isinstance(venue, DryRunVenue) else 0
         return RunnerSummary(mode, state, last, run.result(key.timeframe), sent)
+
+
+def _breaker_reporter(
+    run: Session, notifier: Notifier, clock: Clock
+) -> Callable[[str, dict[str, Any]], None]:
+    """Journal and notify the venue breaker's opens and closes."""
+
+    def report(change: str, detail: dict[str, Any]) -> None:
+        run.state.journal.record_event(f"venue_breaker_{change}", run.record.run_id, detail,
+                                       clock.now())  # fmt: skip
+        log.warning("runner.venue_breaker", run_id=run.record.run_id, change=change, **detail)
+        notifier.notify("breaker", f"{detail['venue']} circuit {change}", detail)
+
+    return report
 
 
 def _next_close(now: datetime, tf: timedelta) -> datetime:

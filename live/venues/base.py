@@ -15,8 +15,21 @@ class TransientVenueError(VenueError):
     """A failure worth retrying with backoff (timeouts, rate limits, 5xx)."""
 
 
+class RateLimitedError(TransientVenueError):
+    """The venue asked us to slow down (HTTP 429, exchange rate-limit codes): retried later."""
+
+
+class InsufficientFundsError(VenueError):
+    """The account cannot pay for the order (final for this order; the operator must fund it)."""
+
+
 class MinNotionalError(VenueError):
     """The order's value is below the instrument's min notional (final, never retried)."""
+
+
+class CircuitOpenError(TransientVenueError):
+    """The venue's circuit breaker is open after repeated failures: nothing is sent until it
+    cools down (see :class:`live.venues.breaker.BreakerVenue`)."""
 
 
 class Venue(Protocol):

@@ -57,10 +57,10 @@ def test_unknown_market_names_symbol_exchange_known_markets_and_the_override() -
     assert "No market metadata for DOGE/USDT on binance" in message
     assert "BTC/USDT, ETH/USDT, SOL/USDT" in message
     assert "--lot-size" in message and "--min-notional" in message
-    with pytest.raises(DrydockError, match=r"bundled exchanges: \['binance'\]"):
-        instrument_for("kraken", "BTC/USD")
+    with pytest.raises(DrydockError, match=r"bundled exchanges: \['binance', 'kraken'\]"):
+        instrument_for("coinbase", "BTC/USD")
     full = {"lot_size": 1.0, "tick_size": 0.0001, "min_notional": 1.0}
-    doge = instrument_for("kraken", "DOGE/USD", full)
+    doge = instrument_for("coinbase", "DOGE/USD", full)
     assert (doge.lot_size, doge.quote) == (Decimal(1), "USD")
 
 

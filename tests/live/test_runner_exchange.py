@@ -1,0 +1,174 @@
+"""The runner against a recorded exchange: a real ccxt ``kraken`` answering from recorded bodies.
+
+Dry-run reads the venue (markets) and sends nothing; live mode sends every order once through
+timeouts, rate limits and a rejected exit (flagged stuck, retried next bar, unstuck); the order
+lifecycle is journaled as events; the venue's circuit breaker opens and closes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from tenacity import wait_none
+
+from drydock.execution import ExecutionModel
+from drydock.ohlcv import SeriesKey
+from drydock.settings import REPO_ROOT, Settings
+from drydock.types import Bar
+from live.journal import SqliteJournal
+from live.lifecycle import OrderState, open_orders, order_states, stuck_symbols
+from live.runner import Mode, RunnerSummary, SimulatedClock, run_strategy
+from live.venues.ccxt_venue import CcxtVenue
+from live.venues.recorded_kraken import RecordedKraken, recorded_kraken_exchange
+from strategies import get_strategy
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+END = START + timedelta(days=6)  # the lake fixture's six days of real BTC/USDT 1h bars
+PARAMS = {"fast": 5, "slow": 20}
+
+
+class BarPricedKraken(CcxtVenue):
+    """The ccxt venue; the recorded exchange fills market orders at the current bar's open."""
+
+    def __init__(self, adapter: RecordedKraken, *args: Any, **kw: Any):
+        super().__init__(*args, **kw)
+        self.adapter = adapter
+
+    def set_bar(self, bar: Bar) -> None:
+        self.adapter.prices["BTC/USDT"] = Decimal(str(bar.open))
+
+
+class Notices:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def notify(self, kind: str, text: str, detail: Any = None) -> None:
+        self.sent.append((kind, text))
+
+
+def kraken() -> tuple[BarPricedKraken, RecordedKraken]:
+    exchange, adapter = recorded_kraken_exchange(REPO_ROOT / "data" / "sample")
+    return BarPricedKraken(adapter, exchange, sleep=lambda s: None), adapter
+
+
+def run(
+    settings: Settings, key: SeriesKey, mode: Mode, venue: CcxtVenue, **kw: Any
+) -> RunnerSummary:
+    strategy = get_strategy("ema_cross")
+    return run_strategy(
+        strategy, strategy.resolve_params(PARAMS), key, START,
+        settings.policy_dir / "research.toml", ExecutionModel(), mode, clock=SimulatedClock(END),
+        until=END, venue=venue, confirm_live=mode is Mode.LIVE, retry_wait=wait_none(), **kw,
+    )  # fmt: skip
+
+
+def test_dry_run_against_the_recorded_exchange_sends_nothing(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    venue, adapter = kraken()
+    summary = run(settings, lake, Mode.DRY_RUN, venue)
+    rep = summary.result
+    assert summary.would_send == rep.orders > 3 and rep.fills == 0
+    assert adapter.add_calls == [] and "AddOrder" not in adapter.bodies
+    with SqliteJournal(settings.journal_path) as j:
+        orders = j.orders(rep.run_id)
+        assert len(orders) == summary.would_send
+        # Sized with Kraken's own increments (lot 1e-8 BTC from its markets), not Binance's 1e-5.
+        assert any(o.qty != o.qty.quantize(Decimal("0.00001")) for o in orders)
+        assert set(order_states(j, rep.run_id).values()) == {OrderState.NOT_SENT}
+
+
+def test_live_run_sends_each_order_once_through_timeouts_and_rate_limits(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    clean_venue, _clean_adapter = kraken()
+    clean = run(settings, lake, Mode.LIVE, clean_venue, run_id="clean").result
+    venue, adapter = kraken()
+    adapter.script.extend(["accept", "timeout_after_accept", "rate_limited", "accept",
+                           "timeout_before_accept"])  # fmt: skip
+    rep = run(settings, lake, Mode.LIVE, venue, run_id="faulty").result
+    assert rep.orders == rep.fills == clean.orders > 3 and rep.failures == 0
+    assert adapter.accepted() == rep.orders and adapter.duplicates() == 0
+    assert len(adapter.add_calls) == rep.orders + 2  # the rate-limited and never-accepted resends
+    assert rep.equity == clean.equity  # the same fills at the same recorded-exchange prices
+    with SqliteJournal(settings.journal_path) as j:
+        assert set(order_states(j, "faulty").values()) == {OrderState.FILLED}
+        assert open_orders(j, "faulty") == []
+        assert len(j.fills("faulty")) == rep.orders
+
+
+def test_a_rejected_exit_is_stuck_alerted_retried_and_unstuck(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    venue, adapter = kraken()
+    adapter.script.extend(["accept", "insufficient_funds"])  # the first exit is refused
+    notices = Notices()
+    rep = run(settings, lake, Mode.LIVE, venue, run_id="stuck", notifier=notices).result
+    assert rep.failures == 1 and adapter.duplicates() == 0
+    with SqliteJournal(settings.journal_path) as j:
+        [stuck] = j.events(scope="stuck", kind="stuck")
+        [unstuck] = j.events(scope="stuck", kind="unstuck")
+        assert unstuck.ts == stuck.ts + timedelta(hours=1)  # retried on the very next bar
+        states = order_states(j, "stuck")
+        assert states[stuck.detail["client_order_id"]] is OrderState.REJECTED
+        assert states[unstuck.detail["client_order_id"]] is OrderState.FILLED
+        assert stuck_symbols(j, "stuck") == {}
+        retry = j.order(unstuck.detail["client_order_id"])
+        assert retry is not None and str(retry.qty) == stuck.detail["qty"]
+    assert [k for k, _ in notices.sent].count("stuck") == 1
+    # Every buy was sold again: the book ends flat or long exactly by the last entry.
+    assert rep.final_position.qty in (
+        Decimal(0),
+        Decimal(str(adapter.orders[max(adapter.orders)].vol)),
+    )
+
+
+def test_an_exit_refused_every_bar_stays_stuck_and_is_retried_each_bar(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    venue, adapter = kraken()
+    adapter.script.extend(["accept"] + ["insufficient_funds"] * 500)
+    rep = run(settings, lake, Mode.LIVE, venue, run_id="wedged").result
+    with SqliteJournal(settings.journal_path) as j:
+        stuck = j.events(scope="wedged", kind="stuck")
+        assert j.events(scope="wedged", kind="unstuck") == []
+        assert list(stuck_symbols(j, "wedged")) == ["BTC/USDT"]
+    # One retry per bar from the first refused exit to the last bar: never dropped.
+    first = stuck[0].ts
+    assert len(stuck) == (END - timedelta(hours=1) - first) // timedelta(hours=1) + 1
+    assert rep.final_position.qty > 0
+
+
+def test_venue_breaker_opens_after_repeated_timeouts_and_closes_after_cooldown(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    venue, adapter = kraken()
+    adapter.script.extend(["accept"] + ["unavailable"] * 6)
+    notices = Notices()
+    rep = run(settings, lake, Mode.LIVE, venue, run_id="breaker", notifier=notices,
+              breaker_threshold=3, breaker_cooldown=timedelta(seconds=0)).result  # fmt: skip
+    with SqliteJournal(settings.journal_path) as j:
+        opened = j.events(scope="breaker", kind="venue_breaker_open")
+        closed = j.events(scope="breaker", kind="venue_breaker_closed")
+    assert len(opened) >= 1 and len(closed) >= 1
+    assert opened[0].detail["venue"] == "kraken" and opened[0].detail["failures"] == 3
+    assert ("breaker", "kraken circuit open") in notices.sent
+    assert adapter.duplicates() == 0 and rep.fills == adapter.accepted()
+
+
+@pytest.mark.parametrize("mode", [Mode.LIVE])
+def test_live_mode_still_refuses_without_confirmation(
+    lake: SeriesKey, settings: Settings, mode: Mode
+) -> None:
+    from drydock.errors import ConfigError
+
+    venue, adapter = kraken()
+    strategy = get_strategy("ema_cross")
+    with pytest.raises(ConfigError, match="--confirm-live"):
+        run_strategy(strategy, strategy.resolve_params(PARAMS), lake, START,
+                     settings.policy_dir / "research.toml", ExecutionModel(), mode,
+                     clock=SimulatedClock(END), until=END, venue=venue)  # fmt: skip
+    assert adapter.bodies == {}
