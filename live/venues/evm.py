@@ -141,7 +141,12 @@ class EvmVenue:
         decision = evaluate(action, ctx, self.policy)
         if self.journal is not None:
             self.journal.record_decision(
-                self.run_id, key + suffix, ctx.now, action, decision, self.policy.version
+                self.run_id,
+                key + suffix,
+                ctx.now or datetime.now(UTC),
+                action,
+                decision,
+                self.policy.version,
             )
         return decision
 
@@ -228,7 +233,7 @@ class EvmVenue:
 
 def _decode(raw: bytes) -> dict[str, Any]:
     """The fields of a signed EIP-1559 transaction, in web3's dict form (for a recheck)."""
-    from eth_account.typed_transactions import TypedTransaction
+    from eth_account.typed_transactions.typed_transaction import TypedTransaction
 
     fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
     to = fields.get("to")
