@@ -159,6 +159,52 @@ def status_rows() -> list[tuple[str, str]]:
     return rows + [("", run_line(summary)) for summary in runs]
 
 
+def live_status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    run: Annotated[
+        list[str] | None, typer.Option(help="Run id(s); default: unfinished runs.")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy TOML for cap usage (default: the default policy).")
+    ] = None,
+) -> None:
+    """Strategies, positions, open orders, stuck exits, breakers and cap usage from the journal."""
+    import json
+
+    from drydock.policy import load_policy
+    from drydock.settings import get_settings
+    from live.journal import SqliteJournal
+    from live.status import status
+
+    settings = get_settings()
+    rules = load_policy(policy or settings.policy_dir / "default.toml")
+    now = datetime.now(UTC)
+    with SqliteJournal(settings.journal_path) as journal:
+        try:
+            report = status(journal, now, settings.kill_file.exists(), rules, run)
+        except KeyError as exc:
+            raise typer.BadParameter(f"no run {exc.args[0]!r} in {settings.journal_path}") from None
+    if as_json:
+        print(json.dumps(report, sort_keys=True, indent=2))
+        return
+    console = Console()
+    console.print(
+        f"kill switch {report['kill_switch']}; {len(report['runs'])} run(s)", soft_wrap=True
+    )
+    for key, used in report["cap_usage"].items():
+        console.print(f"cap {key}: {used}", soft_wrap=True)
+    for r in report["runs"]:
+        table = Table(
+            title=f"{r['run_id']} ({r['strategy']} {r['mode']} {r['venue']} {r['symbol']})"
+        )
+        table.add_column("field")
+        table.add_column("value")
+        for field in ("state", "paused", "position", "orders", "open_orders", "stuck",
+                      "venue_breaker", "policy_breaker", "decisions", "last_reconciled"):  # fmt: skip
+            table.add_row(field, json.dumps(r[field], sort_keys=True, default=str))
+        console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``live`` command group to the root CLI."""
     live = typer.Typer(
@@ -171,6 +217,7 @@ def register(app: typer.Typer) -> None:
 
     live.command("run")(run_command)
     live.command("kill")(kill_command)
+    live.command("status")(live_status_command)
     live.command("resume")(resume_command)
     from live.operator_cli import promote_command, register_operator_commands
 

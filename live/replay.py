@@ -634,9 +634,14 @@ def session(
         "cash": execution.init_cash, "fee": execution.taker_fee,
         "slippage_bps": execution.slippage_bps, "policy": policy.content_hash,
     } | _extra_run_parts(execution) | dict(extra_inputs or {})  # fmt: skip
+    if venue is not None and venue.name != key.exchange:
+        inputs["venue"] = venue.name
     run_id = run_id or default_run_id(inputs)
+    # The venue orders go to (and the policy judges): the lake's exchange for paper, else the
+    # adapter's own name (bars from Binance may drive orders on Kraken).
+    venue_name = venue.name if venue is not None else key.exchange
     record = RunRecord(
-        run_id, strategy.id, dict(resolved), mode, key.exchange, key.symbol, key.timeframe,
+        run_id, strategy.id, dict(resolved), mode, venue_name, key.symbol, key.timeframe,
         policy.version, policy.content_hash, start, end,
     )  # fmt: skip
     own_journal = journal is None

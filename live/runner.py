@@ -35,6 +35,7 @@ from drydock.types import Bar, Fill, Instrument, Order
 from live.journal import JournalRepository, SqliteJournal
 from live.notify import Notifier
 from live.policy_state import is_paused
+from live.reconcile import ReconcileReport, reconcile
 from live.replay import ReplayResult, Session, session
 from live.venues.base import SimulatedVenue
 from live.venues.breaker import BreakerVenue
@@ -169,11 +170,14 @@ def run_strategy(
     retry_wait: Any = None,
     breaker_threshold: int = 5,
     breaker_cooldown: timedelta = timedelta(minutes=2),
+    reconcile_every: timedelta = timedelta(minutes=15),
 ) -> RunnerSummary:
     """Run ``strategy`` from ``start`` until ``until`` (clock time) or ``max_bars`` bars.
 
     In live mode the venue sits behind a circuit breaker (``breaker_threshold`` consecutive
     transient failures open it for ``breaker_cooldown``); its trips are journaled and notified.
+    The journal is reconciled with the venue on start (before the catch-up), every
+    ``reconcile_every`` of clock time and on stop (fills found then go into the running book).
     """
     mode = Mode(mode)
     if mode is Mode.LIVE:
@@ -217,6 +221,8 @@ def run_strategy(
         run.state.on_event = notifier.notify
         if breaker is not None:
             breaker.on_change = _breaker_reporter(run, notifier, clock)
+        reconcile(run.state.journal, run.record.run_id, run.venue, clock.now())
+        reconciled_at = clock.now()
         _state(run, "running", clock.now(), mode=mode.value)
         last: datetime | None = None
         state = "stopped"
@@ -229,6 +235,10 @@ def run_strategy(
                     last = bar.ts
                     if max_bars is not None and run.bars >= max_bars:
                         break
+                if clock.now() - reconciled_at >= reconcile_every:
+                    _apply_recovered(run, reconcile(run.state.journal, run.record.run_id,
+                                                    run.venue, clock.now()))  # fmt: skip
+                    reconciled_at = clock.now()
                 if max_bars is not None and run.bars >= max_bars:
                     break
                 if until is not None and now >= until:
@@ -244,9 +254,21 @@ def run_strategy(
                 "error", f"{strategy.id} runner stopped: {exc}", {"run_id": run.record.run_id}
             )
             raise
+        _apply_recovered(run, reconcile(run.state.journal, run.record.run_id, run.venue,
+                                        clock.now()))  # fmt: skip
         _state(run, state, clock.now(), bars=run.bars, last_bar=str(last))
         sent = len(venue.would_send) if isinstance(venue, DryRunVenue) else 0
         return RunnerSummary(mode, state, last, run.result(key.timeframe), sent)
+
+
+def _apply_recovered(run: Session, report: ReconcileReport) -> None:
+    """Fills a periodic reconciliation found belong in the running book too."""
+    for fill in report.recovered:
+        run.state.book.apply(fill)
+        run.state.counts["fills"] += 1
+        run.state.journal.record_position(run.record.run_id, run.state.book.position(), fill.ts)
+        log.warning("runner.fill_recovered", run_id=run.record.run_id,
+                    client_order_id=fill.client_order_id, qty=str(fill.qty))  # fmt: skip
 
 
 def _breaker_reporter(

@@ -73,6 +73,10 @@ class BreakerVenue:
         self.streaks[what], self.opened_at = 0, None
         return result
 
+    def __getattr__(self, name: str) -> Any:
+        """Other venue reads (balances, positions) pass through unguarded."""
+        return getattr(self.inner, name)
+
     def instrument(self, symbol: str) -> Instrument:
         return self.inner.instrument(symbol)
 

@@ -9,7 +9,8 @@ The order book behind it is a small deterministic matcher: a market order fills 
 test or demo sets for its symbol, with Kraken's 0.26% taker fee. ``script`` plays faults on the
 next ``AddOrder`` calls: Kraken's documented errors (insufficient funds, rate limit, service
 unavailable), a read timeout before or after the order is accepted, or a partial fill that rests
-until cancelled. Every ``AddOrder`` is counted, so a test can prove an order was never sent twice.
+until cancelled; ``read_faults`` makes the next order reads fail as unavailable (``read_faults_after_accept``:
+from the next accepted order on). Every ``AddOrder`` is counted, so a test can prove an order was never sent twice.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class RecordedKraken(BaseAdapter):
         self.orders: dict[str, _Order] = {}
         self.add_calls: list[str] = []  # client ids of every AddOrder that reached the exchange
         self.bodies: dict[str, list[dict[str, str]]] = {}  # form fields ccxt sent, per endpoint
+        self.read_faults = 0  # the next N order reads answer EService:Unavailable
+        self.read_faults_after_accept = 0  # armed by the next accepted order
         self.clock = 1_705_260_547.472  # the recorded order's open time; +1 s per order
 
     # -- what tests read ----------------------------------------------------------------------
@@ -96,6 +99,9 @@ class RecordedKraken(BaseAdapter):
         endpoint = path.rsplit("/", 1)[-1]
         self.bodies.setdefault(endpoint, []).append(form)
         handler = getattr(self, f"_{endpoint}", None)
+        if endpoint in ("QueryOrders", "OpenOrders", "ClosedOrders") and self.read_faults > 0:
+            self.read_faults -= 1
+            return self._reply(request, {"error": [ERRORS["unavailable"]]})
         if handler is None:
             return self._reply(request, {"error": [f"EGeneral:Unknown method {endpoint}"]})
         return self._reply(request, handler(form, request))
@@ -135,6 +141,7 @@ class RecordedKraken(BaseAdapter):
             txid, form.get("cl_ord_id", ""), form["pair"], form["type"], vol, filled,
             self.prices[symbol], "closed" if filled == vol else "open", self.clock,
         )  # fmt: skip
+        self.read_faults, self.read_faults_after_accept = self.read_faults_after_accept, 0
         if fault == "timeout_after_accept":
             raise requests.exceptions.ReadTimeout("Read timed out. (recorded kraken)")
         answer = copy.deepcopy(self._create)

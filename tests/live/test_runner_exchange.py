@@ -55,12 +55,12 @@ def kraken() -> tuple[BarPricedKraken, RecordedKraken]:
 
 
 def run(
-    settings: Settings, key: SeriesKey, mode: Mode, venue: CcxtVenue, **kw: Any
+    settings: Settings, key: SeriesKey, mode: Mode, venue: CcxtVenue, now: datetime = END, **kw: Any
 ) -> RunnerSummary:
     strategy = get_strategy("ema_cross")
     return run_strategy(
         strategy, strategy.resolve_params(PARAMS), key, START,
-        settings.policy_dir / "research.toml", ExecutionModel(), mode, clock=SimulatedClock(END),
+        settings.policy_dir / "research.toml", ExecutionModel(), mode, clock=SimulatedClock(now),
         until=END, venue=venue, confirm_live=mode is Mode.LIVE, retry_wait=wait_none(), **kw,
     )  # fmt: skip
 
@@ -98,6 +98,9 @@ def test_live_run_sends_each_order_once_through_timeouts_and_rate_limits(
         assert set(order_states(j, "faulty").values()) == {OrderState.FILLED}
         assert open_orders(j, "faulty") == []
         assert len(j.fills("faulty")) == rep.orders
+        # Bars from Binance, orders to Kraken: journaled and judged as Kraken's.
+        assert {o.venue for o in j.orders("faulty")} == {"kraken"}
+        assert {d.explanation["action"]["venue"] for d in j.decisions("faulty")} == {"kraken"}
 
 
 def test_a_rejected_exit_is_stuck_alerted_retried_and_unstuck(
@@ -172,3 +175,65 @@ def test_live_mode_still_refuses_without_confirmation(
                      settings.policy_dir / "research.toml", ExecutionModel(), mode,
                      clock=SimulatedClock(END), until=END, venue=venue)  # fmt: skip
     assert adapter.bodies == {}
+
+
+def test_an_order_whose_answer_was_lost_is_recovered_by_reconciliation(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    """The exchange takes the first order but the answer and every read during the retries fail:
+    the order is journaled ``failed``. The next reconciliation (an hour of clock later) finds its
+    fill at the exchange, journals it and the running book holds it; nothing is sent twice."""
+    clean_venue, _ = kraken()
+    clean = run(settings, lake, Mode.LIVE, clean_venue, run_id="clean2").result
+    venue, adapter = kraken()
+    adapter.script.append("timeout_after_accept")
+    adapter.read_faults_after_accept = 3  # the reads of the three retries after the timeout fail
+    # Live from the first bar's close: one bar per hour of clock, a reconciliation every 15 min.
+    rep = run(
+        settings, lake, Mode.LIVE, venue, now=START + timedelta(hours=1), run_id="lost"
+    ).result
+    assert adapter.duplicates() == 0 and adapter.accepted() == rep.orders
+    with SqliteJournal(settings.journal_path) as j:
+        [failed] = j.events(scope="lost", kind="order_failed")
+        cid = failed.detail["client_order_id"]
+        [fill] = j.fills_for(cid)  # recovered
+        recon = [e for e in j.events(scope="lost", kind="reconciled")]
+        assert sum(e.detail["recovered_fills"] for e in recon) == 1
+        [found] = [e for e in recon if e.detail["recovered_fills"]]
+        assert found.ts - failed.ts <= timedelta(hours=1, minutes=1)  # the next hour's check
+        assert recon[0].detail["balances"] == {"USDT": "10000.0"}
+        assert order_states(j, "lost")[cid] is OrderState.FILLED
+        assert len(j.fills("lost")) == adapter.accepted()
+    assert rep.failures == 1 and fill.qty == Decimal(str(adapter.orders[min(adapter.orders)].vol))
+    # The recovered entry was held from the bar it was found: the book is the clean run's book.
+    assert rep.final_position.qty == clean.final_position.qty
+
+
+def test_live_status_shows_the_stuck_exit_open_breaker_and_orders(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from drydock.cli import build_app
+
+    venue, adapter = kraken()
+    adapter.script.extend(["accept"] + ["insufficient_funds"] * 500)
+    run(settings, lake, Mode.LIVE, venue, run_id="desk")
+    result = CliRunner().invoke(build_app(), ["live", "status", "--json", "--run", "desk"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    [desk] = report["runs"]
+    assert report["kill_switch"] == "off"
+    assert (desk["state"], desk["mode"], desk["venue"]) == ("stopped", "runner-live", "kraken")
+    assert list(desk["stuck"]) == ["BTC/USDT"]
+    assert desk["orders"]["filled"] == 1 and desk["orders"]["rejected"] == len(
+        adapter.add_calls) - 1  # fmt: skip
+    assert desk["open_orders"] == [] and desk["venue_breaker"] == "closed"
+    assert Decimal(desk["position"]["qty"]) > 0
+    assert desk["last_reconciled"]["balances"] == {"USDT": "10000.0"}
+    table = CliRunner().invoke(build_app(), ["live", "status", "--run", "desk"])
+    assert table.exit_code == 0 and "BTC/USDT" in table.output and "stuck" in table.output
+    missing = CliRunner().invoke(build_app(), ["live", "status", "--run", "nope"])
+    assert missing.exit_code != 0 and "no run 'nope'" in missing.output
