@@ -34,6 +34,18 @@ def run_command(
         bool, typer.Option(help="Required for --mode live: real orders are sent.")
     ] = False,
     run_id: Annotated[str | None, typer.Option(help="Resume or name a run.")] = None,
+    venue: Annotated[
+        str,
+        typer.Option(
+            help="paper (simulated fills) or exchange (ccxt; needed for live, optional for "
+            "dry-run to read the exchange's own markets)."
+        ),
+    ] = "paper",
+    exchange: Annotated[
+        str | None,
+        typer.Option(help="ccxt id of the exchange orders go to (default: the series')."),
+    ] = None,
+    sandbox: Annotated[bool, typer.Option(help="Use the exchange's test environment.")] = False,
 ) -> None:
     """Trade a promoted strategy on schedule: catch up from --start, then one step per bar."""
     from datetime import UTC, timedelta
@@ -47,12 +59,24 @@ def run_command(
         chosen = Mode(mode)
     except ValueError:
         raise ConfigError(f"--mode {mode!r} is not one of paper, dry-run, live.") from None
+    if venue not in ("paper", "exchange"):
+        raise ConfigError(f"--venue {venue!r} is not one of paper, exchange.")
+    if chosen is Mode.LIVE and not confirm_live:
+        raise ConfigError("Live mode sends real orders: pass --confirm-live to start it.")
     config = champion_config(load_champion(strategy), policy)
+    adapter = None
+    if chosen is Mode.LIVE or venue == "exchange":
+        from live.venues.factory import exchange_venue
+
+        adapter = exchange_venue(
+            exchange or config.key.exchange, require_credentials=chosen is Mode.LIVE,
+            sandbox=sandbox,
+        )  # fmt: skip
     first = start or datetime.now(UTC) - timedelta(days=30)
     summary = run_strategy(
         config.strategy, config.params, config.key, first, config.policy_file, config.execution,
         chosen, run_id=run_id, confirm_live=confirm_live, settle=timedelta(seconds=settle),
-        max_bars=bars, until=until,
+        max_bars=bars, until=until, venue=adapter,
     )  # fmt: skip
     console = Console()
     console.print(summary_table(summary.result))

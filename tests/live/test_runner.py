@@ -170,6 +170,11 @@ def test_cli_runs_the_promoted_configuration(
     with pytest.raises(SystemExit) as refused:
         main()
     assert refused.value.code == 2 and "--confirm-live" in capsys.readouterr().err
+    monkeypatch.delenv("DRYDOCK_BINANCE_API_KEY", raising=False)
+    monkeypatch.setattr(sys, "argv", [*argv, "--mode", "live", "--confirm-live"])
+    with pytest.raises(SystemExit) as no_keys:
+        main()
+    assert no_keys.value.code == 2 and "DRYDOCK_BINANCE_API_KEY" in capsys.readouterr().err
     monkeypatch.setattr(sys, "argv", ["drydock", "live", "run", "grid", "--bars", "3"])
     with pytest.raises(SystemExit) as unpromoted:
         main()
