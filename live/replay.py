@@ -24,7 +24,7 @@ import hashlib
 import json
 import socket
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
@@ -280,12 +280,17 @@ class _Replay:
         key = client_order_id(self.run.run_id, intent.symbol, intent.ts, intent.side)
         order = self.journal.order(key)
         stored = order is not None or self.journal.decision(key) is not None
+        created: bool | None = None  # set when the order row is written with its decision
         if order is None:
-            decided = self.decide(key, intent, bar)
-            if decided is None:
-                return
-            record, order = decided
-            checkpoint("decided")
+            # One commit for the decision and its order: one fsync on the bar-to-submit path.
+            with self._atomic():
+                decided = self.decide(key, intent, bar)
+                if decided is None:
+                    return
+                record, order = decided
+                checkpoint("decided")
+                if record.allowed:
+                    order, created = self.journal.insert_order(self.run.run_id, order, record.id)
         else:
             record = self.journal.decision(key) or self._missing_decision(key)
             if record.allowed:  # resumed: count the stored order's usage as the first run did
@@ -307,7 +312,8 @@ class _Replay:
         if unsent and not self._still_allowed(key, order, bar):
             return
         self.order_times.append(bar.ts)
-        order, created = self.journal.insert_order(self.run.run_id, order, record.id)
+        if created is None:
+            order, created = self.journal.insert_order(self.run.run_id, order, record.id)
         self.counts["orders"] += 1
         self.counts["new_orders"] += int(created)
         journaled = self.journal.fills_for(key)
@@ -429,12 +435,18 @@ class _Replay:
             return []
         self.failures = 0
         checkpoint("submitted")
-        for fill in fills:
-            self.journal.record_fill(self.run.run_id, fill)
+        with self._atomic():  # the fills and the order's states in one commit
+            for fill in fills:
+                self.journal.record_fill(self.run.run_id, fill)
+            for state in states_after(order, fills, getattr(self.venue, "sends_orders", True)):
+                record_state(self.journal, self.run.run_id, order.client_order_id, state, order.ts)
         checkpoint("filled")
-        for state in states_after(order, fills, getattr(self.venue, "sends_orders", True)):
-            record_state(self.journal, self.run.run_id, order.client_order_id, state, order.ts)
         return fills
+
+    def _atomic(self) -> AbstractContextManager[Any]:
+        """The journal's transaction where it has one (SQLite), else no grouping."""
+        transaction = getattr(self.journal, "transaction", None)
+        return transaction() if transaction is not None else nullcontext()
 
     def _submit(self, order: Order) -> list[Fill]:
         """Reconcile then submit, retrying transient errors with backoff (tenacity)."""
