@@ -123,6 +123,21 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def default_logging() -> Iterator[None]:
+    """Put logging back to JSON at INFO on stderr after each test that changed it.
+
+    In-process runs of ``drydock demo`` and ``python -m benchmarks`` lower the level to WARNING
+    for the whole process; without this, a later test reading INFO events saw an empty stderr
+    (order-dependent under xdist).
+    """
+    yield
+    from drydock.logs import configure_logging, is_configured
+
+    if is_configured():
+        configure_logging("json", "info")
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh DRYDOCK_HOME for one test; returns its path."""
