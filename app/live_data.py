@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import polars as pl
 
 from app.data import Loaded
-from drydock.settings import get_settings
-from live.journal import SqliteJournal
+from live.journal import journal_exists, journal_location, open_journal
 
 REPLAY_HINT = (
     "No replay runs in the journal {path}. Run `drydock live replay ema_cross` or `make demo`."
 )
 
 
-def _journal_path() -> Path:
-    return get_settings().journal_path
-
-
 def replay_runs() -> Loaded:
     """Every journaled run, newest first, with its decision, order and fill counts."""
-    path = _journal_path()
-    if not path.exists():  # opening would create an empty journal: say what to run instead
-        return Loaded(pl.DataFrame(), REPLAY_HINT.format(path=path))
-    with SqliteJournal(path) as journal:
+    if not journal_exists():  # opening would create an empty journal: say what to run instead
+        return Loaded(pl.DataFrame(), REPLAY_HINT.format(path=journal_location()))
+    with open_journal() as journal:
         rows = [
             {
                 "run_id": s.run.run_id,
@@ -42,7 +35,7 @@ def replay_runs() -> Loaded:
             for s in journal.runs()
         ]
     if not rows:
-        return Loaded(pl.DataFrame(), REPLAY_HINT.format(path=path))
+        return Loaded(pl.DataFrame(), REPLAY_HINT.format(path=journal_location()))
     return Loaded(pl.DataFrame(rows))
 
 
@@ -52,7 +45,7 @@ def run_orders(run_id: str) -> pl.DataFrame:
     ``filled`` is the quantity the run's fills executed against each order: the journal records an
     order once, before it is sent (status ``new``), and its executions as fill rows.
     """
-    with SqliteJournal(_journal_path()) as journal:
+    with open_journal() as journal:
         orders = journal.orders(run_id)
         fills = journal.fills(run_id)
     filled: dict[str, Decimal] = {}
@@ -76,7 +69,7 @@ def run_orders(run_id: str) -> pl.DataFrame:
 
 def run_fills(run_id: str) -> pl.DataFrame:
     """Fills of one run in journal order."""
-    with SqliteJournal(_journal_path()) as journal:
+    with open_journal() as journal:
         fills = journal.fills(run_id)
     return pl.DataFrame(
         [
@@ -96,7 +89,7 @@ def run_fills(run_id: str) -> pl.DataFrame:
 
 def run_decisions(run_id: str) -> pl.DataFrame:
     """Policy decisions of one run: verdict, and the rule ids and messages of its violations."""
-    with SqliteJournal(_journal_path()) as journal:
+    with open_journal() as journal:
         decisions = journal.decisions(run_id)
     rows = []
     for d in decisions:

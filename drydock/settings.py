@@ -54,6 +54,7 @@ class Settings:
         "ccxt_exchange",
         "given",
         "home",
+        "journal_url",
         "log_format",
         "log_level",
         "ohlcv_source",
@@ -90,6 +91,9 @@ class Settings:
         self.log_format = _choice("log_format", str(merged.get("log_format", "auto")), LOG_FORMATS)
         #: Minimum log level: debug, info, warning, error, critical.
         self.log_level = _choice("log_level", str(merged.get("log_level", "info")), LOG_LEVELS)
+        #: The live journal on PostgreSQL (postgresql://user:pass@host/db); empty: SQLite at
+        #: journal_path. Validated when the journal opens (live.journal.open_journal).
+        self.journal_url = str(merged.get("journal_url", "")).strip()
         #: Extra strategy folders or .py files, separated by os.pathsep.
         self.strategy_path = str(merged.get("strategy_path", ""))
 

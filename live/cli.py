@@ -92,13 +92,11 @@ def replay_command(
 
 def unfinished_runs() -> list[RunSummary]:
     """Runs of this home's journal that have not journaled ``run_finished`` (newest first)."""
-    from drydock.settings import get_settings
-    from live.journal import SqliteJournal
+    from live.journal import journal_exists, open_journal
 
-    path = get_settings().journal_path
-    if not path.exists():
+    if not journal_exists():
         return []
-    with SqliteJournal(path) as journal:
+    with open_journal() as journal:
         return journal.runs(unfinished_only=True)
 
 
@@ -116,19 +114,19 @@ def kill_command(
 ) -> None:
     """Engage the kill switch: create the kill file (new exposure is denied) and journal it."""
     from drydock.settings import get_settings
-    from live.journal import SqliteJournal
+    from live.journal import journal_location, open_journal
 
     settings = get_settings()
     settings.kill_file.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     settings.kill_file.write_text(f"{now.isoformat()} {reason}\n", encoding="utf-8")
-    with SqliteJournal(settings.journal_path) as journal:
+    with open_journal() as journal:
         journal.record_event("kill", GLOBAL_SCOPE, {"reason": reason}, now)
     console = Console()
     console.print(f"kill switch engaged: {settings.kill_file}", soft_wrap=True)
     runs = unfinished_runs()
     if not runs:
-        console.print(f"no unfinished runs in {settings.journal_path}", soft_wrap=True)
+        console.print(f"no unfinished runs in {journal_location()}", soft_wrap=True)
     for summary in runs:
         console.print(f"reaches unfinished run {run_line(summary)}", soft_wrap=True)
 
@@ -138,12 +136,12 @@ def resume_command(
 ) -> None:
     """Release the kill switch: remove the kill file and journal it."""
     from drydock.settings import get_settings
-    from live.journal import SqliteJournal
+    from live.journal import open_journal
 
     settings = get_settings()
     was_on = settings.kill_file.exists()
     settings.kill_file.unlink(missing_ok=True)
-    with SqliteJournal(settings.journal_path) as journal:
+    with open_journal() as journal:
         journal.record_event(
             "resume", GLOBAL_SCOPE, {"reason": reason, "was_on": was_on}, datetime.now(UTC)
         )
@@ -152,10 +150,10 @@ def resume_command(
 
 def status_rows() -> list[tuple[str, str]]:
     """The live package's lines of ``drydock status``: journal and unfinished runs."""
-    from drydock.settings import get_settings
+    from live.journal import journal_location
 
     runs = unfinished_runs()
-    rows = [("journal", str(get_settings().journal_path)), ("unfinished runs", str(len(runs)))]
+    rows = [("journal", journal_location()), ("unfinished runs", str(len(runs)))]
     return rows + [("", run_line(summary)) for summary in runs]
 
 
@@ -173,17 +171,17 @@ def live_status_command(
 
     from drydock.policy import load_policy
     from drydock.settings import get_settings
-    from live.journal import SqliteJournal
+    from live.journal import journal_location, open_journal
     from live.status import status
 
     settings = get_settings()
     rules = load_policy(policy or settings.policy_dir / "default.toml")
     now = datetime.now(UTC)
-    with SqliteJournal(settings.journal_path) as journal:
+    with open_journal() as journal:
         try:
             report = status(journal, now, settings.kill_file.exists(), rules, run)
         except KeyError as exc:
-            raise typer.BadParameter(f"no run {exc.args[0]!r} in {settings.journal_path}") from None
+            raise typer.BadParameter(f"no run {exc.args[0]!r} in {journal_location()}") from None
     if as_json:
         print(json.dumps(report, sort_keys=True, indent=2))
         return

@@ -24,10 +24,9 @@ def _operator(value: str) -> str:
 
 
 def _journal() -> Any:
-    from drydock.settings import get_settings
-    from live.journal import SqliteJournal
+    from live.journal import open_journal
 
-    return SqliteJournal(get_settings().journal_path)
+    return open_journal()
 
 
 def approvals_command(
@@ -247,7 +246,7 @@ def verify_command() -> None:
     """Check the journal's hash chain: exit 1 naming every edited, deleted or foreign row."""
     with _journal() as journal:
         problems = journal.verify()
-        entries = journal._one("SELECT COUNT(*) FROM ledger")[0]
+        entries = journal.ledger_size()
     if problems:
         for problem in problems:
             Console().print(f"TAMPERED: {problem}", soft_wrap=True)

@@ -32,7 +32,7 @@ from drydock.policy import Policy, PolicyContext
 from drydock.policy.context import deposit_high_water, mark_high_water, withdraw_high_water
 from drydock.policy.rolling import cap_usage
 from drydock.types import Action, PolicyDecision, Verdict
-from live.journal import DecisionRecord, EventRecord, SqliteJournal
+from live.journal import DecisionRecord, EventRecord, JournalRepository
 
 CAPS, ACCOUNT, GLOBAL, APPROVALS = "caps", "account", "global", "approvals"
 #: Closed trades read back for the loss streak and the win-rate window.
@@ -52,7 +52,7 @@ class ApprovalError(DrydockError):
 
 
 def record_decision(
-    journal: SqliteJournal,
+    journal: JournalRepository,
     run_id: str,
     key: str,
     ts: datetime,
@@ -83,14 +83,16 @@ def record_decision(
     return record
 
 
-def record_equity(journal: SqliteJournal, strategy_id: str, ts: datetime, equity: float) -> None:
+def record_equity(
+    journal: JournalRepository, strategy_id: str, ts: datetime, equity: float
+) -> None:
     """An equity mark (one per strategy and timestamp)."""
     key = f"equity:{strategy_id}:{ts.isoformat()}"
     journal.record_event("equity", strategy_scope(strategy_id), {"equity": equity}, ts, key=key)
 
 
 def record_cash_flow(
-    journal: SqliteJournal,
+    journal: JournalRepository,
     kind: str,
     amount: float,
     balance_before: float,
@@ -113,7 +115,7 @@ def record_cash_flow(
 
 
 def record_trade_closed(
-    journal: SqliteJournal, strategy_id: str, symbol: str, pnl: float, ts: datetime, key: str
+    journal: JournalRepository, strategy_id: str, symbol: str, pnl: float, ts: datetime, key: str
 ) -> None:
     journal.record_event(
         "trade_closed", strategy_scope(strategy_id), {"symbol": symbol, "pnl": pnl}, ts, key=key
@@ -121,20 +123,20 @@ def record_trade_closed(
 
 
 def record_execution(
-    journal: SqliteJournal, strategy_id: str, ok: bool, ts: datetime, key: str
+    journal: JournalRepository, strategy_id: str, ok: bool, ts: datetime, key: str
 ) -> None:
     journal.record_event("execution", strategy_scope(strategy_id), {"ok": ok}, ts, key=key)
 
 
 def trip_breaker(
-    journal: SqliteJournal, strategy_id: str | None, rules: list[str], ts: datetime, key: str
+    journal: JournalRepository, strategy_id: str | None, rules: list[str], ts: datetime, key: str
 ) -> bool:
     scope = GLOBAL if strategy_id is None else strategy_scope(strategy_id)
     return journal.record_event("breaker_trip", scope, {"rules": rules}, ts, key=key)
 
 
 def reset_breaker(
-    journal: SqliteJournal, strategy_id: str | None, operator: str, reason: str, ts: datetime
+    journal: JournalRepository, strategy_id: str | None, operator: str, reason: str, ts: datetime
 ) -> None:
     """The only way a tripped breaker clears: an operator's journaled reset with a reason."""
     if not reason.strip():
@@ -144,13 +146,13 @@ def reset_breaker(
 
 
 def set_paused(
-    journal: SqliteJournal, strategy_id: str, paused: bool, operator: str, ts: datetime
+    journal: JournalRepository, strategy_id: str, paused: bool, operator: str, ts: datetime
 ) -> None:
     kind = "pause" if paused else "resume"
     journal.record_event(kind, strategy_scope(strategy_id), {"operator": operator}, ts)
 
 
-def is_paused(journal: SqliteJournal, strategy_id: str, now: datetime) -> bool:
+def is_paused(journal: JournalRepository, strategy_id: str, now: datetime) -> bool:
     """Whether the operator's last pause/resume of ``strategy_id`` before ``now`` was a pause."""
     scope = strategy_scope(strategy_id)
     return _latest(journal.events_of(("pause", "resume"), (scope,), None, now), "pause", "resume")
@@ -173,7 +175,7 @@ class Approval:
     reason: str = ""
 
 
-def approvals(journal: SqliteJournal, now: datetime) -> list[Approval]:
+def approvals(journal: JournalRepository, now: datetime) -> list[Approval]:
     """Every approval request with its status at ``now`` (oldest first)."""
     events = journal.events_of(("approval_requested", "approval_granted", "approval_rejected"))
     outcome: dict[str, EventRecord] = {}
@@ -203,7 +205,7 @@ def approvals(journal: SqliteJournal, now: datetime) -> list[Approval]:
 
 
 def _decide_approval(
-    journal: SqliteJournal, key: str, granted: bool, operator: str, reason: str, now: datetime
+    journal: JournalRepository, key: str, granted: bool, operator: str, reason: str, now: datetime
 ) -> Approval:
     with journal.transaction():
         found = {a.decision_key: a for a in approvals(journal, now)}.get(key)
@@ -228,18 +230,20 @@ def _decide_approval(
 
 
 def approve(
-    journal: SqliteJournal, key: str, operator: str, reason: str, now: datetime
+    journal: JournalRepository, key: str, operator: str, reason: str, now: datetime
 ) -> Approval:
     """Approve a pending action (journaled); expired or rejected ones stay refused."""
     return _decide_approval(journal, key, True, operator, reason, now)
 
 
-def reject(journal: SqliteJournal, key: str, operator: str, reason: str, now: datetime) -> Approval:
+def reject(
+    journal: JournalRepository, key: str, operator: str, reason: str, now: datetime
+) -> Approval:
     """Reject a pending action (journaled); it can never be approved afterwards."""
     return _decide_approval(journal, key, False, operator, reason, now)
 
 
-def is_approved(journal: SqliteJournal, key: str, now: datetime) -> bool:
+def is_approved(journal: JournalRepository, key: str, now: datetime) -> bool:
     """Whether an operator approved ``key``'s action (an approval granted before its expiry)."""
     return any(a.decision_key == key and a.status == "approved" for a in approvals(journal, now))
 
@@ -248,7 +252,7 @@ def is_approved(journal: SqliteJournal, key: str, now: datetime) -> bool:
 
 
 def rolling_usage(
-    journal: SqliteJournal, policy: Policy, now: datetime
+    journal: JournalRepository, policy: Policy, now: datetime
 ) -> dict[tuple[str, str], float]:
     """Per (cap id, key), the amount allowed actions used inside each cap's window."""
     caps = policy.transaction.rolling_caps
@@ -317,7 +321,7 @@ def _latest(events: list[EventRecord], on: str, off: str) -> bool:
 
 
 def build_context(
-    journal: SqliteJournal,
+    journal: JournalRepository,
     *,
     strategy_id: str,
     policy: Policy,

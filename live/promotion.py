@@ -156,9 +156,9 @@ def promote(
 
 def _journal_forced(strategy: str, run_id: str, version: str, failures: list[str],
                     operator: str, reason: str) -> None:  # fmt: skip
-    from live.journal import SqliteJournal
+    from live.journal import open_journal
 
-    with SqliteJournal(get_settings().journal_path) as journal:
+    with open_journal() as journal:
         journal.record_event(
             "promotion_forced", f"strategy:{strategy}",
             {"run_id": run_id, "version": version, "failures": failures, "operator": operator,

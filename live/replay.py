@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -55,12 +54,11 @@ from live.faults import checkpoint
 from live.journal import (
     DecisionRecord,
     JournalRepository,
+    RunLease,
     RunRecord,
-    SqliteJournal,
     client_order_id,
+    open_journal,
 )
-from live.lease import run_lease
-from live.lease_row import RowLease
 from live.lifecycle import OrderState, record_state, states_after
 from live.portfolio import Book, size_order
 from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
@@ -555,7 +553,7 @@ class Session:
     bars: int = 0
     timestamps: list[datetime] = field(default_factory=list)
     equity: list[float] = field(default_factory=list)
-    lease: RowLease | None = None  # the cross-host lease row (SQLite journals)
+    lease: RunLease | None = None  # the run lease (file lock + row, or advisory lock + row)
 
     def heartbeat(self) -> None:
         """Renew the run's lease row; raises LeaseLost if another runner took the run over."""
@@ -657,21 +655,11 @@ def session(
         policy.version, policy.content_hash, start, end,
     )  # fmt: skip
     own_journal = journal is None
-    journal = journal if journal is not None else SqliteJournal()
+    journal = journal if journal is not None else open_journal()
     with ExitStack() as lease:
         try:
-            row_lease: RowLease | None = None
-            if isinstance(journal, SqliteJournal):  # one process per run id, or orders go out twice
-                owner = lease.enter_context(run_lease(journal.path, run_id))
-                row_lease = RowLease(
-                    journal.path, run_id, owner, lease_ttl, host=socket.gethostname()
-                )
-                # and one host: the row is shared through the journal; with this host's file lock
-                # held, a row of this host is a crashed process's and is taken over at once
-                row_lease.acquire(dead_on_this_host=True)
-                lease.callback(row_lease.close)
-                lease.callback(row_lease.release)
-                journal.record_event("lease", run_id, {"owner": owner}, datetime.now(UTC))
+            # one process (and one host) per run id, or orders go out twice
+            row_lease = lease.enter_context(journal.hold_run(run_id, lease_ttl))
             stored = journal.start_run(record)
             if stored.policy_hash != policy.content_hash or stored.strategy_id != strategy.id:
                 raise DrydockError(
@@ -681,9 +669,9 @@ def session(
                     "or pick a new --run-id."
                 )
             _check_inputs(journal, run_id, inputs)
-            if isinstance(journal, SqliteJournal) and (problems := journal.verify()):
+            if problems := journal.verify():
                 raise DrydockError(
-                    f"Journal {journal.path} fails its hash-chain check "
+                    f"Journal {journal.location} fails its hash-chain check "
                     f"({'; '.join(problems[:3])}); inspect it (drydock live verify) before "
                     "resuming any run."
                 )

@@ -32,7 +32,7 @@ from drydock.execution import ExecutionModel
 from drydock.logs import get_logger
 from drydock.timeframes import timeframe_delta
 from drydock.types import Bar, Fill, Instrument, Order
-from live.journal import JournalRepository, SqliteJournal
+from live.journal import JournalRepository
 from live.notify import Notifier
 from live.policy_state import is_paused
 from live.reconcile import ReconcileReport, reconcile
@@ -215,9 +215,8 @@ def run_strategy(
         retry_wait=retry_wait,
         lease_ttl=2 * tf + settle + timedelta(minutes=1),  # outlives the longest sleep of the loop
     ) as run:  # fmt: skip
-        sqlite = run.state.journal if isinstance(run.state.journal, SqliteJournal) else None
-        if sqlite is not None:
-            run.state.paused_now = lambda: is_paused(sqlite, strategy.id, clock.now())
+        shared = run.state.journal
+        run.state.paused_now = lambda: is_paused(shared, strategy.id, clock.now())
         run.state.on_event = notifier.notify
         if breaker is not None:
             breaker.on_change = _breaker_reporter(run, notifier, clock)

@@ -10,17 +10,17 @@ from datetime import datetime
 from typing import Any
 
 from drydock.policy import Policy
-from live.journal import SqliteJournal
+from live.journal import JournalRepository
 from live.lifecycle import open_orders, order_states, stuck_symbols
 from live.policy_state import is_paused, rolling_usage
 
 
-def _last(journal: SqliteJournal, run_id: str, kind: str) -> Any:
+def _last(journal: JournalRepository, run_id: str, kind: str) -> Any:
     events = journal.events(scope=run_id, kind=kind)
     return events[-1] if events else None
 
 
-def run_status(journal: SqliteJournal, run_id: str, now: datetime) -> dict[str, Any]:
+def run_status(journal: JournalRepository, run_id: str, now: datetime) -> dict[str, Any]:
     """One run's status as plain JSON-ready values."""
     run = journal.run(run_id)
     if run is None:
@@ -68,7 +68,7 @@ def run_status(journal: SqliteJournal, run_id: str, now: datetime) -> dict[str, 
 
 
 def status(
-    journal: SqliteJournal, now: datetime, kill_on: bool, policy: Policy | None = None,
+    journal: JournalRepository, now: datetime, kill_on: bool, policy: Policy | None = None,
     run_ids: list[str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The whole desk: kill switch, rolling cap usage and every chosen (default: unfinished) run."""

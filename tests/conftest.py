@@ -138,6 +138,35 @@ def default_logging() -> Iterator[None]:
         configure_logging("json", "info")
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[str]:
+    """A private PostgreSQL server for this test process (see tests/postgres_server.py)."""
+    from tests.postgres_server import MISSING, binaries, postgres_server, required
+
+    bin_dir = binaries()
+    if bin_dir is None:
+        if required():
+            pytest.fail(MISSING + " (DRYDOCK_REQUIRE_POSTGRES=1)")
+        pytest.skip(MISSING)
+    with postgres_server(bin_dir) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: str) -> str:
+    """A fresh, empty database on the test server; returns its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"dd_{uuid.uuid4().hex[:16]}"
+    host = postgres_cluster.split("host=")[1].split("&")[0]
+    with psycopg.connect(host=host, port=5432, user="drydock", dbname="postgres",
+                         autocommit=True) as conn:  # fmt: skip
+        conn.execute(f"CREATE DATABASE {name}")
+    return postgres_cluster.replace("/postgres?", f"/{name}?")
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh DRYDOCK_HOME for one test; returns its path."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from drydock.types import Action, Fill, Order, PolicyDecision, Position, Side, Verdict
@@ -92,8 +93,23 @@ class EventRecord:
     ts: datetime
 
 
+class RunLease(Protocol):
+    """A held run lease: who holds it, and the renewal that fails once it was lost."""
+
+    owner: str
+
+    def heartbeat(self) -> None: ...
+
+
 class JournalRepository(Protocol):
     """What the runner needs from a journal; every write is idempotent on its natural key."""
+
+    @property
+    def location(self) -> str: ...
+    def transaction(self) -> AbstractContextManager[Any]: ...
+    def hold_run(self, run_id: str, ttl: timedelta) -> AbstractContextManager[RunLease]: ...
+    def verify(self) -> list[str]: ...
+    def ledger_size(self) -> int: ...
 
     def start_run(self, run: RunRecord) -> RunRecord: ...
     def run(self, run_id: str) -> RunRecord | None: ...
@@ -128,4 +144,14 @@ class JournalRepository(Protocol):
         key: str | None = None,
     ) -> bool: ...
     def events(self, scope: str | None = None, kind: str | None = None) -> list[EventRecord]: ...
+    def events_of(
+        self,
+        kinds: tuple[str, ...],
+        scopes: tuple[str, ...] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[EventRecord]: ...
+    def orders_between(self, strategy_id: str, since: datetime, until: datetime) -> int: ...
+    def counts(self, run_id: str) -> dict[str, int]: ...
+    def recent_decisions(self, limit: int = 50) -> list[DecisionRecord]: ...
     def close(self) -> None: ...

@@ -7,27 +7,35 @@ replace it (see :mod:`live.journal.base`).
 
 from __future__ import annotations
 
-import hashlib
 import json
+import socket
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from drydock.settings import get_settings
-from drydock.types import Action, Fill, Order, OrderStatus, PolicyDecision, Position, Side, Verdict
-from live.journal.base import (
-    DecisionRecord,
-    EventRecord,
-    RunRecord,
-    RunSummary,
-    fill_key,
-    utc_iso,
+from drydock.types import Action, Fill, Order, PolicyDecision, Position
+from live.journal.base import DecisionRecord, EventRecord, RunRecord, RunSummary, fill_key, utc_iso
+from live.journal.rows import (
+    GENESIS,
+    TABLES,
+    chain_hash,
+    decision_record,
+    event_record,
+    explanation_json,
+    fill_record,
+    ledger_problems,
+    now_iso,
+    order_record,
+    position_record,
+    row_hash,
+    run_record,
 )
+from live.lease import run_lease
+from live.lease_row import RowLease
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -75,10 +83,6 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 """
 
-TABLES = ("runs", "decisions", "orders", "fills", "positions", "events")
-#: The hash chain starts from this value.
-GENESIS = "0" * 64
-
 APPEND_ONLY = "".join(
     f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
     f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;\n"
@@ -107,45 +111,6 @@ NO_REPLACE = "".join(
     f"WHEN EXISTS (SELECT 1 FROM {t} WHERE {cond}) BEGIN SELECT RAISE(IGNORE); END;\n"
     for t, cond in _KEYS.items()
 )
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _run(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        row["run_id"], row["strategy_id"], json.loads(row["params_json"]), row["mode"],
-        row["venue"], row["symbol"], row["timeframe"], row["policy_version"],
-        row["policy_hash"], _dt(row["start_ts"]), _dt(row["end_ts"]),
-    )  # fmt: skip
-
-
-def _order(row: sqlite3.Row) -> Order:
-    return Order(
-        row["client_order_id"], row["strategy_id"], row["venue"], row["symbol"],
-        Side(row["side"]), Decimal(row["qty"]), Decimal(row["price"]),
-        datetime.fromisoformat(row["ts"]), OrderStatus(row["status"]),
-    )  # fmt: skip
-
-
-def _fill(row: sqlite3.Row) -> Fill:
-    return Fill(
-        row["client_order_id"], row["venue"], row["symbol"], Side(row["side"]),
-        Decimal(row["qty"]), Decimal(row["price"]), Decimal(row["fee"]),
-        datetime.fromisoformat(row["ts"]),
-    )  # fmt: skip
-
-
-def _decision(row: sqlite3.Row) -> DecisionRecord:
-    return DecisionRecord(
-        row["id"], row["decision_key"], row["run_id"], datetime.fromisoformat(row["ts"]),
-        Verdict(row["verdict"]), row["policy_hash"], json.loads(row["explanation_json"]),
-    )  # fmt: skip
 
 
 class SqliteJournal:
@@ -206,20 +171,16 @@ class SqliteJournal:
 
     def _row_hash(self, table: str, rowid: int) -> str | None:
         row = self._one(f"SELECT * FROM {table} WHERE rowid = ?", rowid)
-        if row is None:
-            return None
-        blob = json.dumps(dict(zip(row.keys(), tuple(row), strict=True)), sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return None if row is None else row_hash(dict(zip(row.keys(), tuple(row), strict=True)))
 
     def _chain(self, table: str, rowid: int) -> None:
         last = self._one("SELECT chain FROM ledger ORDER BY seq DESC LIMIT 1")
         prev = GENESIS if last is None else str(last["chain"])
-        row_hash = self._row_hash(table, rowid)
-        assert row_hash is not None
-        chain = hashlib.sha256(f"{prev}|{table}|{rowid}|{row_hash}".encode()).hexdigest()
+        hashed = self._row_hash(table, rowid)
+        assert hashed is not None
         self._conn.execute(
             "INSERT INTO ledger (tbl, row_id, row_hash, chain) VALUES (?,?,?,?)",
-            (table, rowid, row_hash, chain),
+            (table, rowid, hashed, chain_hash(prev, table, rowid, hashed)),
         )
 
     def verify(self) -> list[str]:
@@ -230,34 +191,44 @@ class SqliteJournal:
         journal, e.g. with triggers dropped) breaks the chain or is missing from it. Rows older
         than the ledger (journals from before it) are counted, not judged.
         """
-        problems: list[str] = []
-        prev = GENESIS
-        first: dict[str, int] = {}
-        seen: dict[str, set[int]] = {t: set() for t in TABLES}
-        for entry in self._all("SELECT * FROM ledger ORDER BY seq"):
-            table, rowid = str(entry["tbl"]), int(entry["row_id"])
-            first.setdefault(table, rowid)
-            seen.setdefault(table, set()).add(rowid)
-            current = self._row_hash(table, rowid)
-            expected = hashlib.sha256(f"{prev}|{table}|{rowid}|{entry['row_hash']}".encode())
-            if entry["chain"] != expected.hexdigest():
-                problems.append(f"ledger entry {entry['seq']} does not chain to the one before it")
-            if current is None:
-                problems.append(f"{table} row {rowid} was deleted")
-            elif current != entry["row_hash"]:
-                problems.append(f"{table} row {rowid} was modified after it was written")
-            prev = str(entry["chain"])
+        entries = self._all("SELECT * FROM ledger ORDER BY seq")
+        firsts = self._all("SELECT tbl, MIN(row_id) AS first FROM ledger GROUP BY tbl")
+        first = {str(r["tbl"]): int(r["first"]) for r in firsts}
+        current: dict[str, dict[int, str]] = {}
         for table in TABLES:
-            start = first.get(table)
-            if start is None:
-                continue
-            rows = self._all(f"SELECT rowid FROM {table} WHERE rowid >= ?", start)
-            foreign = [int(r[0]) for r in rows if int(r[0]) not in seen[table]]
-            if foreign:
-                problems.append(
-                    f"{table} rows {foreign[:5]} are not in the ledger (written around the journal)"
-                )
-        return problems
+            cursor = self._conn.execute(f"SELECT rowid, * FROM {table}")
+            names = [d[0] for d in cursor.description][1:]
+            current[table] = {
+                int(r[0]): row_hash(dict(zip(names, tuple(r)[1:], strict=True))) for r in cursor
+            }
+        return ledger_problems(entries, current, first)
+
+    def ledger_size(self) -> int:
+        """Rows chained into the ledger."""
+        row = self._one("SELECT COUNT(*) FROM ledger")
+        return int(row[0]) if row is not None else 0
+
+    @contextmanager
+    def hold_run(self, run_id: str, ttl: timedelta) -> Iterator[RowLease]:
+        """The run's exclusive lease for the block: this host's file lock, then the shared row
+        (a row of this host found while holding the file lock is a crashed process's: taken
+        over at once); journaled as a ``lease`` event."""
+        with run_lease(self.path, run_id) as owner:
+            row = RowLease(self.path, run_id, owner, ttl, host=socket.gethostname())
+            try:
+                row.acquire(dead_on_this_host=True)
+                try:
+                    self.record_event("lease", run_id, {"owner": owner}, datetime.now(UTC))
+                    yield row
+                finally:
+                    row.release()
+            finally:
+                row.close()
+
+    @property
+    def location(self) -> str:
+        """Where the journal lives, for messages."""
+        return str(self.path)
 
     def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._conn.execute(sql, args).fetchone()
@@ -277,17 +248,17 @@ class SqliteJournal:
                     run.mode, run.venue, run.symbol, run.timeframe,
                     None if run.start is None else utc_iso(run.start),
                     None if run.end is None else utc_iso(run.end),
-                    run.policy_version, run.policy_hash, _now(),
+                    run.policy_version, run.policy_hash, now_iso(),
                 ),
             )  # fmt: skip
             row = self._one("SELECT * FROM runs WHERE run_id = ?", run.run_id)
         assert row is not None
-        return _run(row)
+        return run_record(row)
 
     def run(self, run_id: str) -> RunRecord | None:
         """The stored run ``run_id``, or None."""
         row = self._one("SELECT * FROM runs WHERE run_id = ?", run_id)
-        return None if row is None else _run(row)
+        return None if row is None else run_record(row)
 
     def runs(self, unfinished_only: bool = False) -> list[RunSummary]:
         """Every run, newest first, with whether it journaled ``run_finished`` and when it began."""
@@ -297,7 +268,7 @@ class SqliteJournal:
             "r.run_id"
         )
         out = [
-            RunSummary(_run(r), bool(r["finished"]), datetime.fromisoformat(r["created_at"]))
+            RunSummary(run_record(r), bool(r["finished"]), datetime.fromisoformat(r["created_at"]))
             for r in rows
         ]
         return [s for s in out if not s.finished] if unfinished_only else out
@@ -312,11 +283,6 @@ class SqliteJournal:
         policy_version: str,
     ) -> DecisionRecord:
         """Journal a decision with its explanation; an existing ``key`` returns the stored one."""
-        explanation = {
-            "summary": decision.explain(),
-            "violations": [asdict(v) for v in decision.violations],
-            "action": asdict(action),
-        }
         with self.transaction():
             self._insert(
                 "decisions",
@@ -329,7 +295,7 @@ class SqliteJournal:
                     action.symbol, None if action.side is None else action.side.value,
                     action.notional_usd, int(action.reduces_position), decision.verdict.value,
                     policy_version, decision.policy_hash,
-                    json.dumps(explanation, sort_keys=True, default=str), _now(),
+                    explanation_json(action, decision), now_iso(),
                 ),
             )  # fmt: skip
             stored = self.decision(key)
@@ -338,16 +304,16 @@ class SqliteJournal:
 
     def decision(self, key: str) -> DecisionRecord | None:
         row = self._one("SELECT * FROM decisions WHERE decision_key = ?", key)
-        return None if row is None else _decision(row)
+        return None if row is None else decision_record(row)
 
     def decisions(self, run_id: str) -> list[DecisionRecord]:
         rows = self._all("SELECT * FROM decisions WHERE run_id = ? ORDER BY id", run_id)
-        return [_decision(r) for r in rows]
+        return [decision_record(r) for r in rows]
 
     def recent_decisions(self, limit: int = 50) -> list[DecisionRecord]:
         """The latest ``limit`` decisions of every run, oldest first."""
         rows = self._all("SELECT * FROM decisions ORDER BY id DESC LIMIT ?", limit)
-        return [_decision(r) for r in reversed(rows)]
+        return [decision_record(r) for r in reversed(rows)]
 
     def insert_order(
         self, run_id: str, order: Order, decision_id: int | None = None
@@ -365,7 +331,7 @@ class SqliteJournal:
                 (
                     order.client_order_id, run_id, decision_id, order.strategy_id, order.venue,
                     order.symbol, order.side.value, str(order.qty), str(order.price),
-                    utc_iso(order.ts), order.status.value, _now(),
+                    utc_iso(order.ts), order.status.value, now_iso(),
                 ),
             )  # fmt: skip
             created = cursor.rowcount == 1
@@ -375,11 +341,11 @@ class SqliteJournal:
 
     def order(self, client_order_id: str) -> Order | None:
         row = self._one("SELECT * FROM orders WHERE client_order_id = ?", client_order_id)
-        return None if row is None else _order(row)
+        return None if row is None else order_record(row)
 
     def orders(self, run_id: str) -> list[Order]:
         return [
-            _order(r)
+            order_record(r)
             for r in self._all("SELECT * FROM orders WHERE run_id = ? ORDER BY id", run_id)
         ]
 
@@ -393,7 +359,7 @@ class SqliteJournal:
                 (
                     fill_id or fill_key(fill), fill.client_order_id, run_id, fill.venue,
                     fill.symbol, fill.side.value, str(fill.qty), str(fill.price), str(fill.fee),
-                    utc_iso(fill.ts), _now(),
+                    utc_iso(fill.ts), now_iso(),
                 ),
             )  # fmt: skip
         return cursor.rowcount == 1
@@ -402,11 +368,12 @@ class SqliteJournal:
         rows = self._all(
             "SELECT * FROM fills WHERE client_order_id = ? ORDER BY id", client_order_id
         )
-        return [_fill(r) for r in rows]
+        return [fill_record(r) for r in rows]
 
     def fills(self, run_id: str) -> list[Fill]:
         return [
-            _fill(r) for r in self._all("SELECT * FROM fills WHERE run_id = ? ORDER BY id", run_id)
+            fill_record(r)
+            for r in self._all("SELECT * FROM fills WHERE run_id = ? ORDER BY id", run_id)
         ]
 
     def record_position(self, run_id: str, position: Position, ts: datetime) -> bool:
@@ -418,20 +385,14 @@ class SqliteJournal:
                 "ts, created_at) VALUES (?,?,?,?,?,?,?)",
                 (
                     run_id, position.strategy_id, position.symbol, str(position.qty),
-                    str(position.avg_price), utc_iso(ts), _now(),
+                    str(position.avg_price), utc_iso(ts), now_iso(),
                 ),
             )  # fmt: skip
         return cursor.rowcount == 1
 
     def positions(self, run_id: str) -> list[tuple[datetime, Position]]:
         rows = self._all("SELECT * FROM positions WHERE run_id = ? ORDER BY id", run_id)
-        return [
-            (
-                datetime.fromisoformat(r["ts"]),
-                Position(r["strategy_id"], r["symbol"], Decimal(r["qty"]), Decimal(r["avg_price"])),
-            )
-            for r in rows
-        ]
+        return [position_record(r) for r in rows]
 
     def record_event(
         self,
@@ -448,7 +409,7 @@ class SqliteJournal:
                 "INSERT OR IGNORE INTO events (event_key, kind, scope, detail_json, ts, "
                 "created_at) VALUES (?,?,?,?,?,?)",
                 (key, kind, scope, json.dumps(dict(detail), sort_keys=True, default=str),
-                 utc_iso(ts), _now()),
+                 utc_iso(ts), now_iso()),
             )  # fmt: skip
         return cursor.rowcount == 1
 
@@ -459,11 +420,7 @@ class SqliteJournal:
             scope,
             kind,
         )
-        return [
-            EventRecord(r["id"], r["kind"], r["scope"], json.loads(r["detail_json"]),
-                        datetime.fromisoformat(r["ts"]))
-            for r in rows
-        ]  # fmt: skip
+        return [event_record(r) for r in rows]
 
     def events_of(
         self,
@@ -488,11 +445,7 @@ class SqliteJournal:
             sql += " AND ts <= ?"
             args.append(utc_iso(until))
         rows = self._all(sql + " ORDER BY ts, id", *args)
-        return [
-            EventRecord(r["id"], r["kind"], r["scope"], json.loads(r["detail_json"]),
-                        datetime.fromisoformat(r["ts"]))
-            for r in rows
-        ]  # fmt: skip
+        return [event_record(r) for r in rows]
 
     def orders_between(self, strategy_id: str, since: datetime, until: datetime) -> int:
         """Orders journaled for ``strategy_id`` with ``since < ts <= until``."""
@@ -516,8 +469,3 @@ class SqliteJournal:
             row = self._one(sql, run_id)
             out[name] = int(row[0]) if row is not None else 0
         return out
-
-
-def open_journal(path: str | Path | None = None) -> SqliteJournal:
-    """Open (creating if needed) the journal at ``path`` or ``settings.journal_path``."""
-    return SqliteJournal(path)
