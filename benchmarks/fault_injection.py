@@ -72,9 +72,10 @@ def write_sample_lake(home: Path, end_day: date = END_DAY) -> None:
 
 
 def _child(
-    home: Path, run_id: str, venue_db: Path, end: datetime, kill_at: int
+    home: Path, run_id: str, venue_db: Path, end: datetime, kill_at: int, journal_url: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"DRYDOCK_HOME": str(home), "DRYDOCK_FAULT_KILL_AT": str(kill_at)}
+    env = os.environ | {"DRYDOCK_HOME": str(home), "DRYDOCK_FAULT_KILL_AT": str(kill_at),
+                        "DRYDOCK_JOURNAL_URL": journal_url}  # fmt: skip
     return subprocess.run(
         [sys.executable, "-c", _CHILD, run_id, str(venue_db), end.isoformat(), json.dumps(PARAMS)],
         env=env, capture_output=True, text=True, check=False, timeout=600,
@@ -82,17 +83,20 @@ def _child(
 
 
 def run_fault_injection(home: Path, *, seed: int = 7, max_kills: int = 40, span: int = 120,
-                        end_day: date = END_DAY) -> dict[str, Any]:  # fmt: skip
+                        end_day: date = END_DAY, journal_url: str = "") -> dict[str, Any]:  # fmt: skip
     """Kill the runner at a random checkpoint among the next ``span`` (4 per order: decided,
     ordered, submitted, filled; finished orders pass none) until it finishes, up to
-    ``max_kills`` times; then compare the venue, the journal and an uninterrupted run."""
+    ``max_kills`` times; then compare the venue, the journal and an uninterrupted run.
+
+    ``journal_url``: run every child on that PostgreSQL journal instead of the home's SQLite.
+    """
     from drydock.settings import Settings
-    from live.journal import SqliteJournal
+    from live.journal import Journal, SqliteJournal
     from live.venues.paper_store import DurablePaperVenue
 
     end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC)
     rng = random.Random(seed)
-    clean = _child(home, "clean", home / "clean-venue.db", end, 0)
+    clean = _child(home, "clean", home / "clean-venue.db", end, 0, journal_url)
     if clean.returncode != 0:
         raise RuntimeError(f"clean run failed: {clean.stderr[-2000:]}")
     baseline = json.loads(clean.stdout.strip().splitlines()[-1])
@@ -100,7 +104,7 @@ def run_fault_injection(home: Path, *, seed: int = 7, max_kills: int = 40, span:
     final: dict[str, Any] | None = None
     for _ in range(max_kills + 1):
         kill_at = rng.randint(1, span) if kills < max_kills else 0
-        done = _child(home, "crashy", home / "crashy-venue.db", end, kill_at)
+        done = _child(home, "crashy", home / "crashy-venue.db", end, kill_at, journal_url)
         if done.returncode == -9:
             kills += 1
             continue
@@ -111,7 +115,14 @@ def run_fault_injection(home: Path, *, seed: int = 7, max_kills: int = 40, span:
     if final is None:
         raise RuntimeError("the crashed run never finished")
     venue = DurablePaperVenue(home / "crashy-venue.db")
-    with SqliteJournal(Settings(home=home).journal_path) as journal:
+    journal: Journal
+    if journal_url:
+        from live.journal.postgres import PostgresJournal
+
+        journal = PostgresJournal(journal_url)
+    else:
+        journal = SqliteJournal(Settings(home=home).journal_path)
+    with journal:
         journaled = {f.client_order_id for f in journal.fills("crashy")}
         orders = {o.client_order_id for o in journal.orders("crashy")}
     venue_ids = {f.client_order_id for f in venue.all_fills()}
