@@ -11,8 +11,10 @@ reads the newly closed bars and steps through them. Modes:
 - ``live``: needs ``confirm_live`` and a venue adapter for the exchange with credentials from the
   environment; without one it refuses to start (no silent fallback to paper).
 
-State is journaled as ``runner_state`` events (``running``, ``paused``, ``stopped``, ``error``);
-the operator's pause (``drydock live pause``) denies new exposure through the policy engine and
+State is a machine journaled as one ``runner_state`` event per change (:class:`Phase`): ``idle``
+(nothing journaled yet) -> ``warming_up`` (fewer bars seen than the strategy's warm-up) ->
+``running`` <-> ``paused`` (the operator's pause, checked at every wake-up) -> ``stopped`` or
+``error``; ``drydock live status`` shows the last one and since when. The operator's pause (``drydock live pause``) denies new exposure through the policy engine and
 the kill file denies everything, both read on every decision.
 """
 
@@ -148,6 +150,33 @@ def _state(run: Session, state: str, now: datetime, **detail: Any) -> None:
     log.info("runner.state", run_id=run.record.run_id, state=state, **detail)
 
 
+@dataclass
+class Phase:
+    """The runner's state machine: journals a ``runner_state`` event only when the state changes.
+
+    ``observe`` derives the state from the facts at a wake-up (the operator's pause first, then
+    whether the strategy has seen its warm-up); ``stopped`` and ``error`` are set at the end.
+    """
+
+    run: Session
+    warmup: int
+    paused: Callable[[], bool]
+    current: str = "idle"
+
+    def observe(self, now: datetime, **detail: Any) -> str:
+        if self.paused():
+            wanted = "paused"
+        else:
+            wanted = "warming_up" if self.run.bars < self.warmup else "running"
+        return self.set(wanted, now, **detail)
+
+    def set(self, state: str, now: datetime, **detail: Any) -> str:
+        if state != self.current:
+            _state(self.run, state, now, bars=self.run.bars, **detail)
+            self.current = state
+        return state
+
+
 def run_strategy(
     strategy: Strategy,
     params: Mapping[str, float],
@@ -216,13 +245,15 @@ def run_strategy(
         lease_ttl=2 * tf + settle + timedelta(minutes=1),  # outlives the longest sleep of the loop
     ) as run:  # fmt: skip
         shared = run.state.journal
-        run.state.paused_now = lambda: is_paused(shared, strategy.id, clock.now())
+        paused_now: Callable[[], bool] = lambda: is_paused(shared, strategy.id, clock.now())  # noqa: E731
+        run.state.paused_now = paused_now
+        phase = Phase(run, strategy.warmup(dict(params)), paused_now)
         run.state.on_event = notifier.notify
         if breaker is not None:
             breaker.on_change = _breaker_reporter(run, notifier, clock)
         reconcile(run.state.journal, run.record.run_id, run.venue, clock.now())
         reconciled_at = clock.now()
-        _state(run, "running", clock.now(), mode=mode.value)
+        phase.observe(clock.now(), mode=mode.value)
         last: datetime | None = None
         state = "stopped"
         try:
@@ -234,6 +265,7 @@ def run_strategy(
                     last = bar.ts
                     if max_bars is not None and run.bars >= max_bars:
                         break
+                phase.observe(clock.now())
                 if clock.now() - reconciled_at >= reconcile_every:
                     _apply_recovered(run, reconcile(run.state.journal, run.record.run_id,
                                                     run.venue, clock.now()))  # fmt: skip
@@ -247,15 +279,14 @@ def run_strategy(
                 due = ((last + 2 * tf) if last is not None else _next_close(now, tf)) + settle
                 clock.sleep_until(min(due, until) if until is not None else due)
         except DrydockError as exc:
-            state = "error"
-            _state(run, state, clock.now(), error=str(exc))
+            state = phase.set("error", clock.now(), error=str(exc))
             notifier.notify(
                 "error", f"{strategy.id} runner stopped: {exc}", {"run_id": run.record.run_id}
             )
             raise
         _apply_recovered(run, reconcile(run.state.journal, run.record.run_id, run.venue,
                                         clock.now()))  # fmt: skip
-        _state(run, state, clock.now(), bars=run.bars, last_bar=str(last))
+        phase.set(state, clock.now(), last_bar=str(last))
         sent = len(venue.would_send) if isinstance(venue, DryRunVenue) else 0
         return RunnerSummary(mode, state, last, run.result(key.timeframe), sent)
 

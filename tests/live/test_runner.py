@@ -52,7 +52,7 @@ def test_paper_runner_over_history_equals_the_backtest(
     np.testing.assert_allclose(rep.trade_pnl, result.trade_pnl, rtol=1e-9)
     with SqliteJournal(settings.journal_path) as journal:
         states = [e.detail["state"] for e in journal.events(scope=rep.run_id, kind="runner_state")]
-        assert states == ["running", "stopped"]
+        assert states == ["warming_up", "running", "stopped"]  # one event per change
         assert journal.run(rep.run_id).mode == "runner-paper"  # type: ignore[union-attr]
 
 
@@ -85,6 +85,29 @@ def test_each_bar_is_read_once_after_it_closes_plus_the_settle_delay(
     assert all(at == ts + timedelta(hours=1, seconds=5) for ts, at in live[:-1])
     assert live[-1][1] == now.replace(hour=18, minute=0)
     assert len({ts for ts, _ in feed.seen}) == len(feed.seen)  # never the same bar twice
+
+
+def test_state_machine_journals_warm_up_pause_resume_and_stop_once_each(
+    btc_lake: SeriesKey, settings: Settings
+) -> None:
+    """idle -> warming_up -> running <-> paused -> stopped, one runner_state event per change,
+    each with the bar count at that moment (the pause at 03:00 is seen at the wake-up after the
+    02:00 bar closes, the 06:01 resume at the 07:00:05 wake-up); status shows the last state."""
+    from live.status import run_status
+
+    now = START + timedelta(hours=10, minutes=30)  # 10 closed bars: inside the 26-bar warm-up
+    with SqliteJournal(settings.journal_path) as journal:
+        set_paused(journal, "ema_cross", True, "ops", START + timedelta(days=2, hours=3))
+        set_paused(journal, "ema_cross", False, "ops", START + timedelta(days=2, hours=6, minutes=1))
+    summary = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(now), run_id="phases",
+                   until=START + timedelta(days=3), settle=timedelta(seconds=5))  # fmt: skip
+    assert summary.state == "stopped"
+    with SqliteJournal(settings.journal_path) as journal:
+        events = journal.events(scope="phases", kind="runner_state")
+        assert [(e.detail["state"], e.detail["bars"]) for e in events] == [
+            ("warming_up", 0), ("running", 26), ("paused", 51), ("running", 55), ("stopped", 72),
+        ]  # fmt: skip
+        assert run_status(journal, "phases", START + timedelta(days=3))["state"] == "stopped"
 
 
 def test_dry_run_journals_every_order_and_sends_none(
