@@ -98,7 +98,9 @@ def test_state_machine_journals_warm_up_pause_resume_and_stop_once_each(
     now = START + timedelta(hours=10, minutes=30)  # 10 closed bars: inside the 26-bar warm-up
     with SqliteJournal(settings.journal_path) as journal:
         set_paused(journal, "ema_cross", True, "ops", START + timedelta(days=2, hours=3))
-        set_paused(journal, "ema_cross", False, "ops", START + timedelta(days=2, hours=6, minutes=1))
+        set_paused(
+            journal, "ema_cross", False, "ops", START + timedelta(days=2, hours=6, minutes=1)
+        )
     summary = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(now), run_id="phases",
                    until=START + timedelta(days=3), settle=timedelta(seconds=5))  # fmt: skip
     assert summary.state == "stopped"
