@@ -172,6 +172,7 @@ def live_status_command(
     from drydock.policy import load_policy
     from drydock.settings import get_settings
     from live.journal import journal_location, open_journal
+    from live.policy_state import kill_journaled
     from live.status import status
 
     settings = get_settings()
@@ -179,7 +180,8 @@ def live_status_command(
     now = datetime.now(UTC)
     with open_journal() as journal:
         try:
-            report = status(journal, now, settings.kill_file.exists(), rules, run)
+            kill_on = settings.kill_file.exists() or kill_journaled(journal)
+            report = status(journal, now, kill_on, rules, run)
         except KeyError as exc:
             raise typer.BadParameter(f"no run {exc.args[0]!r} in {journal_location()}") from None
     if as_json:

@@ -152,6 +152,16 @@ def set_paused(
     journal.record_event(kind, strategy_scope(strategy_id), {"operator": operator}, ts)
 
 
+def kill_journaled(journal: JournalRepository) -> bool:
+    """Whether the last global ``kill``/``resume`` in the journal is a kill, whenever it was.
+
+    The kill file stops the runners of the host that has it; with one journal shared by runners
+    on several hosts (PostgreSQL), the journaled kill stops them all. It is current state, like
+    the file: only ``drydock live resume`` (a journaled ``resume``) releases it.
+    """
+    return _latest(journal.events_of(("kill", "resume"), (GLOBAL,)), "kill", "resume")
+
+
 def is_paused(journal: JournalRepository, strategy_id: str, now: datetime) -> bool:
     """Whether the operator's last pause/resume of ``strategy_id`` before ``now`` was a pause."""
     scope = strategy_scope(strategy_id)
@@ -365,7 +375,7 @@ def build_context(
         trades_today = journal.orders_between(strategy_id, midnight - _TICK, now)
     return PolicyContext(
         now=now,
-        kill_file_present=kill_file_present,
+        kill_file_present=kill_file_present or kill_journaled(journal),
         paused=paused,
         position_notional_usd=held,
         open_positions=len(held),

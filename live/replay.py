@@ -60,6 +60,7 @@ from live.journal import (
     open_journal,
 )
 from live.lifecycle import OrderState, record_state, states_after
+from live.policy_state import kill_journaled
 from live.portfolio import Book, size_order
 from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
 from live.venues.paper import PaperVenue
@@ -173,7 +174,7 @@ class _Replay:
         start = self.day_start.setdefault(day, equity)
         return PolicyContext(
             now=bar.ts,
-            kill_file_present=self.kill_file.exists(),
+            kill_file_present=self.kill_file.exists() or kill_journaled(self.journal),
             paused=self.paused_now() if self.paused_now is not None else False,
             position_notional_usd={self.run.symbol: held} if held else {},
             open_positions=1 if self.book.qty > 0 else 0,

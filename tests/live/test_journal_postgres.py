@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,11 +18,13 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from drydock.errors import ConfigError
+from drydock.ohlcv import SeriesKey
 from drydock.types import Action, Fill, Order, PolicyDecision, Position, Side, Verdict
 from live.journal import JournalRepository, RunRecord, SqliteJournal, open_journal
 from live.journal.postgres import PostgresJournal, masked_url, normalize_url
 from live.lease import LeaseHeld
 from live.lease_row import LeaseLost
+from live.replay import ReplayResult
 
 pytestmark = pytest.mark.integration
 
@@ -262,3 +264,38 @@ def test_any_sequence_with_duplicates_reads_back_the_same_on_both_backends(
                              [e.detail for e in j.events(scope=run_id)], j.counts(run_id)))  # fmt: skip
         assert outcomes[0] == outcomes[1]
         assert pg_j.verify() == []
+
+
+def test_a_kill_on_one_host_stops_the_runners_of_every_host_sharing_the_journal(
+    postgres_url: str, lake: SeriesKey, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kill file is local to a host; the journaled kill reaches every runner of the shared
+    journal, and only a journaled resume releases it."""
+    from live.cli import kill_command, resume_command
+    from live.replay import replay
+
+    monkeypatch.setenv("DRYDOCK_JOURNAL_URL", postgres_url)
+    host_a = tmp_path / "host-a"
+    host_a.mkdir()
+
+    def on_host_a(command: Callable[..., None], reason: str) -> None:
+        monkeypatch.setenv("DRYDOCK_HOME", str(host_a))
+        try:
+            command(reason=reason)
+        finally:
+            monkeypatch.setenv("DRYDOCK_HOME", str(home))
+
+    def run_on_host_b(run_id: str) -> ReplayResult:
+        return replay("ema_cross", {"fast": 12, "slow": 26}, lake.exchange, lake.symbol,
+                      lake.timeframe, run_id=run_id)  # fmt: skip
+
+    on_host_a(kill_command, "drill")
+    assert (host_a / "live" / "KILL").exists() and not (home / "live" / "KILL").exists()
+    killed = run_on_host_b("b-killed")
+    assert killed.orders == 0 and killed.denied > 0
+    with PostgresJournal(postgres_url) as j:
+        rules = {v["rule_id"] for d in j.decisions("b-killed") for v in d.explanation["violations"]}
+        assert rules == {"system.kill_file"}
+    on_host_a(resume_command, "checked the venue")
+    free = run_on_host_b("b-free")
+    assert free.orders > 0 and free.denied == 0

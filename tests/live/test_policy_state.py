@@ -295,3 +295,21 @@ def test_failure_streak_orders_per_minute_and_cooldown_from_the_journal(tmp_path
     ]
     later = state.build_context(journal, strategy_id="s1", policy=policy, now=T0 + timedelta(minutes=6), equity=1e4)  # fmt: skip
     assert evaluate(buy(), later, policy).allowed
+
+
+def test_a_journaled_kill_is_in_force_until_a_journaled_resume(tmp_path: Path) -> None:
+    """The venue path (EVM, Solana) reads the same kill as the runner: the last global
+    kill/resume in the journal, whatever the kill file of this host says and whenever it was."""
+    journal = journal_at(tmp_path / "journal.db")
+
+    def killed() -> bool:
+        ctx = state.build_context(journal, strategy_id="s1", policy=CAPPED, now=T0, equity=1e4)
+        return ctx.kill_file_present
+
+    assert not killed()
+    journal.record_event("kill", "global", {"reason": "drill"}, T0 + timedelta(days=3))
+    journal.record_event("kill", "s1", {"reason": "not global"}, T0)
+    assert killed()  # a later wall-clock kill still applies to a decision at T0
+    assert decide(journal, "k1", transfer(100.0), T0, CAPPED) is Verdict.DENY
+    journal.record_event("resume", "global", {"reason": "checked"}, T0 + timedelta(days=4))
+    assert not killed()
