@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -60,12 +62,16 @@ from live.journal import (
     open_journal,
 )
 from live.lifecycle import OrderState, record_state, states_after
-from live.policy_state import kill_journaled
+from live.marks import MarkLog
+from live.policy_state import TRADE_HISTORY, kill_journaled
 from live.portfolio import Book, size_order
 from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
 from live.venues.paper import PaperVenue
 from strategies.base import IncrementalRunner, Strategy, iter_bars
 from strategies.registry import get_strategy
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = get_logger(__name__)
 
@@ -89,7 +95,7 @@ class ReplayResult:
     run_id: str
     policy_hash: str
     policy_version: str
-    timestamps: list[datetime]
+    timestamps: Sequence[datetime]
     equity: list[float]
     trade_pnl: list[float]
     bars: int
@@ -187,15 +193,22 @@ class _Replay:
             rolling_usage=self._rolling_usage(bar.ts),
             daily_pnl_usd=equity - start,
             day_start_equity_usd=start,
-            orders_last_minute=sum(bar.ts - t < timedelta(minutes=1) for t in self.order_times),
+            # order_times ascend (bars do): count those within the last minute by bisection
+            orders_last_minute=len(self.order_times)
+            - bisect_right(self.order_times, bar.ts - timedelta(minutes=1)),
             last_close_at=dict(self.last_close),
-            recent_trade_wins=tuple(pnl > 0 for pnl in self.book.trade_pnl),
+            # the journal-built context keeps the same window (policy_state.build_context)
+            recent_trade_wins=tuple(pnl > 0 for pnl in self.book.trade_pnl[-TRADE_HISTORY:]),
         )
 
     def _rolling_usage(self, now: datetime) -> dict[tuple[str, str], float]:
         """What this run's allowed actions used inside each rolling cap's window."""
         out: dict[tuple[str, str], float] = {}
-        for cap in self.policy.transaction.rolling_caps:
+        caps = self.policy.transaction.rolling_caps
+        if caps and self.usage:  # bars ascend: usage older than the longest window never counts
+            oldest = now - timedelta(hours=max(cap.window_hours for cap in caps))
+            self.usage = [(ts, usage) for ts, usage in self.usage if ts > oldest]
+        for cap in caps:
             since = now - timedelta(hours=cap.window_hours)
             for ts, usage in self.usage:
                 if ts > since:
@@ -319,6 +332,7 @@ class _Replay:
         if not journaled:  # a crash point only where work is left (not in a finished catch-up)
             checkpoint("ordered")
         reduces = order.side is Side.SELL and self.book.qty > 0
+        fetched = not journaled
         fills = journaled or self.fetch_fills(order)
         if reduces:
             self._track_stuck(intent, order, fills, bar)
@@ -326,7 +340,12 @@ class _Replay:
         for fill in fills:
             self.book.apply(fill)
             self.counts["fills"] += 1
-            if self.on_event is not None and created:
+        if fetched and order.client_order_id not in self.rejected:
+            self._journal_fills(order, fills, bar)  # fills, states and position: one commit
+        elif fills:  # a resumed run: the fills were journaled; the snapshot may not have been
+            self.journal.record_position(self.run.run_id, self.book.position(), bar.ts)
+        if self.on_event is not None and created:
+            for fill in fills:
                 self.on_event("fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {fill.price}",
                               {"client_order_id": fill.client_order_id})  # fmt: skip
         if len(self.book.trade_pnl) > closed:
@@ -334,7 +353,6 @@ class _Replay:
         if fills:
             day = bar.ts.date().isoformat()
             self.trades_by_day[day] = self.trades_by_day.get(day, 0) + 1
-            self.journal.record_position(self.run.run_id, self.book.position(), bar.ts)
 
     def _track_stuck(self, intent: OrderIntent, order: Order, fills: list[Fill], bar: Bar) -> None:
         """An exit that got no fill flags the symbol stuck (journaled, alerted once); the
@@ -434,13 +452,18 @@ class _Replay:
             return []
         self.failures = 0
         checkpoint("submitted")
-        with self._atomic():  # the fills and the order's states in one commit
+        return fills
+
+    def _journal_fills(self, order: Order, fills: list[Fill], bar: Bar) -> None:
+        """The venue's answer in one commit: its fills, the order's states and the position."""
+        with self._atomic():
             for fill in fills:
                 self.journal.record_fill(self.run.run_id, fill)
             for state in states_after(order, fills, getattr(self.venue, "sends_orders", True)):
                 record_state(self.journal, self.run.run_id, order.client_order_id, state, order.ts)
+            if fills:
+                self.journal.record_position(self.run.run_id, self.book.position(), bar.ts)
         checkpoint("filled")
-        return fills
 
     def _atomic(self) -> AbstractContextManager[Any]:
         """The journal's transaction where it has one (SQLite), else no grouping."""
@@ -552,8 +575,7 @@ class Session:
     pending: list[OrderIntent] = field(default_factory=list)
     intents: int = 0
     bars: int = 0
-    timestamps: list[datetime] = field(default_factory=list)
-    equity: list[float] = field(default_factory=list)
+    marks: MarkLog = field(default_factory=MarkLog)
     lease: RunLease | None = None  # the run lease (file lock + row, or advisory lock + row)
 
     def heartbeat(self) -> None:
@@ -561,16 +583,20 @@ class Session:
         if self.lease is not None:
             self.lease.heartbeat()
 
-    def step(self, bar: Bar) -> None:
+    def step(self, bar: Bar, target: float | None = None) -> None:
         """One closed bar: fill what the previous close decided at its open, let the strategy
-        see it, check the new targets, mark equity at its close."""
-        if not self.timestamps:
-            self.timestamps, self.equity = [bar.ts], [float(self.cash)]
+        see it (or take its ``target`` computed ahead by :meth:`advance`), check the new
+        targets, mark equity at its close."""
+        if not self.marks:
+            self.marks.append(bar.ts, float(self.cash))
         if self.pending:
             self.venue.set_bar(bar)
         for intent in self.pending:
             self.state.execute(intent, bar)
-        self.pending = self.runner.on_bar(bar)
+        if target is None:
+            self.pending = self.runner.on_bar(bar)
+        else:
+            self.pending = self.runner.emit(bar, target)
         if self.state.stuck:
             self.pending += self.state.retry_intents(bar, self.pending)
         for intent in self.pending:
@@ -578,18 +604,70 @@ class Session:
         self.intents += len(self.pending)
         self.bars += 1
         ts, value = self.state.mark(bar, self.tf)
-        self.timestamps.append(ts)
-        self.equity.append(value)
+        self.marks.append(ts, value)
+
+    def advance(self, frame: pl.DataFrame) -> None:
+        """Step through many closed bars, skipping the bars on which nothing can happen.
+
+        With a strategy that has :meth:`~strategies.base.Strategy.step_many`, its targets for the
+        whole frame come from one numba pass (bit-identical to stepping); only bars where the
+        target changes, where an order is pending (the fill at the next open) or while an exit
+        is stuck go through :meth:`step`. The bars between are marked as one array segment:
+        equity ``cash + qty * close`` in float64 (the per-bar path computes it in Decimal, so the
+        two agree to ~1e-16 relative) and the high-water mark from their maximum. Without
+        ``step_many`` every bar is stepped.
+        """
+        if frame.height == 0:
+            return
+        close = frame["close"].to_numpy()
+        targets = self.runner.strategy.step_many(self.runner.state, close, self.runner.params)
+        if targets is None:
+            for bar in iter_bars(frame):
+                self.step(bar)
+            return
+        n = close.shape[0]
+        previous = np.concatenate(([self.runner.target], targets[:-1]))
+        changes = np.flatnonzero(targets != previous)
+        ns = frame["ts"].dt.epoch("ns").to_numpy() + int(self.tf / timedelta(microseconds=1)) * 1000
+        columns = frame.select("ts", "open", "high", "low", "close", "volume")
+        i, k = 0, 0
+        while i < n:
+            if not (self.pending or self.state.stuck):
+                while k < changes.shape[0] and changes[k] < i:
+                    k += 1
+                j = int(changes[k]) if k < changes.shape[0] else n
+                if j > i:
+                    self._mark_segment(ns[i:j], close[i:j], columns.row(i)[0])
+                    i = j
+                    continue
+            self.step(Bar(*columns.row(i)), float(targets[i]))
+            i += 1
+
+    def _mark_segment(self, ns: np.ndarray, close: np.ndarray, first_open: datetime) -> None:
+        """Marks of bars the strategy ignores: no order, no decision, only equity at each close."""
+        if not self.marks:
+            self.marks.append(first_open, float(self.cash))
+        book = self.state.book
+        qty = float(book.qty)
+        equity = (
+            np.full(close.shape[0], float(book.cash)) + qty * close
+            if qty
+            else np.full(close.shape[0], float(book.cash))
+        )
+        self.state.high_water = max(self.state.high_water, float(equity.max()))
+        self.marks.extend(ns, equity)
+        self.bars += close.shape[0]
 
     def result(self, timeframe: str) -> ReplayResult:
         """The run's outcome so far, in the replay's shape."""
         c = self.state.counts
+        equity = self.marks.equity()
         return ReplayResult(
             run_id=self.record.run_id,
             policy_hash=self.policy.content_hash,
             policy_version=self.policy.version,
-            timestamps=self.timestamps,
-            equity=self.equity,
+            timestamps=self.marks.times(),
+            equity=equity,
             trade_pnl=list(self.state.book.trade_pnl),
             bars=self.bars,
             intents=self.intents,
@@ -605,9 +683,7 @@ class Session:
             final_position=self.state.book.position(),
             held=c["held"],
             # Marks at bar closes only (drop the opening cash point), exactly as research does.
-            metrics=summarize(
-                self.equity[1:], self.state.book.trade_pnl, periods_per_year(timeframe)
-            ),
+            metrics=summarize(equity[1:], self.state.book.trade_pnl, periods_per_year(timeframe)),
         )
 
 
@@ -739,11 +815,12 @@ def replay(
     ) as run:  # fmt: skip
         for bar in bars:
             run.step(bar)
+        result = run.result(timeframe)
         run.state.journal.record_event(
-            "run_finished", run.record.run_id, {"final_equity": run.equity[-1], "bars": len(bars)},
+            "run_finished", run.record.run_id,
+            {"final_equity": result.final_equity, "bars": len(bars)},
             datetime.now(UTC), key=f"{run.record.run_id}:finished",
         )  # fmt: skip
-        result = run.result(timeframe)
     c = run.state.counts
     log.info(
         "replay.finished", run_id=result.run_id, strategy=strategy.id, series=str(key),

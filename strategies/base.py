@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # polars and the domain types load on first use: listing stra
     from datetime import datetime
     from pathlib import Path
 
+    import numpy as np
     import polars as pl
 
     from drydock.series import SeriesKey
@@ -114,6 +115,16 @@ class Strategy(Parameterized, ABC):
         """The strategy's fused numba sweep kernel, or None: sweeps then simulate its signals()."""
         return None
 
+    def step_many(self, state: Any, close: np.ndarray, params: Params) -> np.ndarray | None:
+        """Optional: :meth:`step` over many bars at once, for the runner to skip the bars on
+        which nothing can happen.
+
+        Returns the target after each bar and leaves ``state`` exactly (bit for bit) as calling
+        :meth:`step` on each bar would. Only strategies whose step reads the close alone can offer
+        it; None (the default) means the runner steps bar by bar.
+        """
+        return None
+
     @abstractmethod
     def warmup(self, params: Params) -> int:
         """Bars needed before the first non-flat target."""
@@ -176,9 +187,12 @@ class IncrementalRunner:
 
     def on_bar(self, bar: Bar) -> list[OrderIntent]:
         """Process one closed bar; return an intent if the desired exposure changed."""
+        return self.emit(bar, self.strategy.step(self.state, bar, self.params))
+
+    def emit(self, bar: Bar, new_target: float) -> list[OrderIntent]:
+        """An intent if ``new_target`` (the strategy's target after ``bar``) changes exposure."""
         from drydock.types import OrderIntent, Side
 
-        new_target = self.strategy.step(self.state, bar, self.params)
         if new_target == self.target:
             return []
         side = Side.BUY if new_target > self.target else Side.SELL

@@ -10,6 +10,7 @@ from drydock.indicators import ema, ema_step
 from strategies.base import FusedKernel, Params, ParamSpec, Strategy
 
 if TYPE_CHECKING:  # polars loads on first use, so listing strategies stays fast
+    import numpy as np
     import polars as pl
 
     from drydock.types import Bar
@@ -66,6 +67,24 @@ class EmaCross(Strategy):
 
     def init_state(self, params: Params) -> EmaCrossState:
         return EmaCrossState()
+
+    def step_many(self, state: EmaCrossState, close: np.ndarray, params: Params) -> np.ndarray:
+        """The step recurrence over many closes in one numba pass (bit-identical to step)."""
+        import numpy as np
+
+        from drydock.indicators import ema_alpha
+        from strategies.kernels import ema_cross_steps
+
+        out = np.empty(close.shape[0], dtype=np.float64)
+        if close.shape[0] == 0:
+            return out
+        seeded = state.fast is not None and state.slow is not None
+        fast, slow = int(params["fast"]), int(params["slow"])
+        state.fast, state.slow, state.bars = ema_cross_steps(
+            np.ascontiguousarray(close, dtype=np.float64), state.fast or 0.0, state.slow or 0.0,
+            seeded, state.bars, ema_alpha(fast), ema_alpha(slow), self.warmup(params), out,
+        )  # fmt: skip
+        return out
 
     def step(self, state: EmaCrossState, bar: Bar, params: Params) -> float:
         state.fast = ema_step(state.fast, bar.close, int(params["fast"]))

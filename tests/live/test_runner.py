@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel
 from drydock.ohlcv import SeriesKey
 from drydock.settings import Settings
-from drydock.types import Bar
 from live.journal import SqliteJournal
 from live.policy_state import set_paused
 from live.runner import LakeFeed, Mode, SimulatedClock, run_strategy
@@ -56,15 +56,43 @@ def test_paper_runner_over_history_equals_the_backtest(
         assert journal.run(rep.run_id).mode == "runner-paper"  # type: ignore[union-attr]
 
 
+def test_fast_forward_sends_the_same_orders_as_stepping_every_bar(
+    btc_lake: SeriesKey, settings: Settings
+) -> None:
+    """Skipping the bars with no possible event (Session.advance) changes nothing a trader sees:
+    the same intents, decisions, orders (side, size, price, time), fills and trades; equity
+    marked in float64 on skipped bars agrees with the per-bar Decimal marks to 1e-13."""
+    fast = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(END), until=END, run_id="fast")
+    slow = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(END), until=END, run_id="slow",
+                fast_forward=False)  # fmt: skip
+    f, s = fast.result, slow.result
+    assert (f.bars, f.intents, f.allowed, f.denied, f.orders, f.fills) == (
+        s.bars, s.intents, s.allowed, s.denied, s.orders, s.fills,
+    ) == (2_184, 79, 79, 0, 79, 79)  # fmt: skip
+    assert f.trade_pnl == s.trade_pnl and f.final_position == s.final_position
+    assert f.timestamps == s.timestamps and len(f.equity) == 2_185
+    np.testing.assert_allclose(f.equity, s.equity, rtol=1e-13, atol=0)
+    with SqliteJournal(settings.journal_path) as journal:
+
+        def shape(run_id: str) -> list[tuple[object, ...]]:
+            return [(o.side, o.qty, o.price, o.ts) for o in journal.orders(run_id)]
+
+        assert shape("fast") == shape("slow")
+        assert journal.counts("fast") == journal.counts("slow")
+    capped = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(END), max_bars=700,
+                  run_id="fast-700")  # fmt: skip
+    assert capped.result.bars == 700 and capped.last_bar == START + timedelta(hours=699)
+
+
 class RecordingFeed(LakeFeed):
     """The lake feed, remembering the clock time of every bar it hands out."""
 
     seen: list[tuple[datetime, datetime]]
 
-    def closed_bars(self, after: datetime | None, now: datetime) -> list[Bar]:
-        bars = super().closed_bars(after, now)
-        self.seen.extend((b.ts, now) for b in bars)
-        return bars
+    def closed_frame(self, after: datetime | None, now: datetime) -> pl.DataFrame:
+        frame = super().closed_frame(after, now)
+        self.seen.extend((ts, now) for ts in frame["ts"])
+        return frame
 
 
 def test_each_bar_is_read_once_after_it_closes_plus_the_settle_delay(
