@@ -45,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 
 from drydock.errors import ConfigError
+from drydock.logs import get_logger
 from drydock.types import Action, Fill, Order, PolicyDecision, Position
 from live.journal.base import DecisionRecord, EventRecord, RunRecord, RunSummary, fill_key, utc_iso
 from live.journal.rows import (
@@ -65,6 +66,7 @@ from live.journal.rows import (
 from live.lease import LeaseHeld
 from live.lease_row import LeaseLost
 
+log = get_logger(__name__)
 metadata = MetaData()
 
 
@@ -581,7 +583,8 @@ class PgRunLease:
             )
 
     def release(self) -> None:
-        """Give the lease up and close its connection."""
+        """Give the lease up and close its connection; never raises (a lost connection already
+        gave the lock up, and the row of a dead holder is taken over by the next one)."""
         try:
             if self._held:
                 with self._conn.begin():
@@ -591,6 +594,10 @@ class PgRunLease:
                         )
                     )
                     self._conn.execute(select(func.pg_advisory_unlock(self._key)))
+        except Exception as exc:  # release runs in finally blocks: report, go on
+            log.warning(
+                "journal.lease_release_failed", run_id=self.run_id, error=type(exc).__name__
+            )
         finally:
             self._held = False
             self._conn.close()
