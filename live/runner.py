@@ -270,7 +270,8 @@ def run_strategy(
         run.state.on_event = notifier.notify
         if breaker is not None:
             breaker.on_change = _breaker_reporter(run, notifier, clock)
-        reconcile(run.state.journal, run.record.run_id, run.venue, clock.now())
+        _alert_drift(run, notifier, reconcile(run.state.journal, run.record.run_id, run.venue,
+                                              clock.now()))  # fmt: skip
         reconciled_at = clock.now()
         phase.observe(clock.now(), mode=mode.value)
         last: datetime | None = None
@@ -294,8 +295,8 @@ def run_strategy(
                             break
                 phase.observe(clock.now())
                 if clock.now() - reconciled_at >= reconcile_every:
-                    _apply_recovered(run, reconcile(run.state.journal, run.record.run_id,
-                                                    run.venue, clock.now()))  # fmt: skip
+                    _apply_recovered(run, _alert_drift(run, notifier, reconcile(
+                        run.state.journal, run.record.run_id, run.venue, clock.now())))  # fmt: skip
                     reconciled_at = clock.now()
                 if max_bars is not None and run.bars >= max_bars:
                     break
@@ -311,11 +312,23 @@ def run_strategy(
                 "error", f"{strategy.id} runner stopped: {exc}", {"run_id": run.record.run_id}
             )
             raise
-        _apply_recovered(run, reconcile(run.state.journal, run.record.run_id, run.venue,
-                                        clock.now()))  # fmt: skip
+        _apply_recovered(run, _alert_drift(run, notifier, reconcile(
+            run.state.journal, run.record.run_id, run.venue, clock.now())))  # fmt: skip
         phase.set(state, clock.now(), last_bar=str(last))
         sent = len(venue.would_send) if isinstance(venue, DryRunVenue) else 0
         return RunnerSummary(mode, state, last, run.result(key.timeframe), sent)
+
+
+def _alert_drift(run: Session, notifier: Notifier, report: ReconcileReport) -> ReconcileReport:
+    """Alert a newly found position drift (journaled by the reconciliation) once."""
+    if report.new_drift and report.drift is not None:
+        d = report.drift
+        notifier.notify(
+            "drift", f"{run.record.run_id}: the venue holds {d['venue']} {d['asset']}, the journal "
+            f"{d['journal']}; the next exit may fail. Check the account before resuming.",
+            {"run_id": run.record.run_id, **d},
+        )  # fmt: skip
+    return report
 
 
 def _apply_recovered(run: Session, report: ReconcileReport) -> None:

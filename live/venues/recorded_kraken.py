@@ -70,6 +70,8 @@ class RecordedKraken(BaseAdapter):
         self._template = next(iter(closed["httpResponse"]["result"].values()))
         self._pairs = {str(m["id"]): str(sym) for sym, m in markets.items()}
         self.prices: dict[str, Decimal] = {}
+        #: What the account held before any order (Kraken asset codes).
+        self.starting_balances: dict[str, Decimal] = {"USDT": Decimal("10000")}
         self.script: deque[str] = deque()
         self.orders: dict[str, _Order] = {}
         self.add_calls: list[str] = []  # client ids of every AddOrder that reached the exchange
@@ -185,7 +187,21 @@ class RecordedKraken(BaseAdapter):
         return {"error": [], "result": {"count": 1}}
 
     def _BalanceEx(self, form: dict[str, str], request: requests.PreparedRequest) -> Any:
-        return {"error": [], "result": {"USDT": {"balance": "10000.0000", "hold_trade": "0.0000"}}}
+        """Balances that follow the fills: the starting USDT, less each buy's cost and fee, plus
+        each sell's proceeds less fee; the base asset by Kraken's code (XBT for BTC)."""
+        totals = dict(self.starting_balances)
+        for o in self.orders.values():
+            if not o.vol_exec:
+                continue
+            cost = (o.vol_exec * o.price).quantize(Decimal("0.000001"))
+            fee = (cost * TAKER_FEE).quantize(Decimal("0.000001"))
+            base, sign = o.pair[: -len("USDT")], 1 if o.side == "buy" else -1
+            totals[base] = totals.get(base, Decimal(0)) + sign * o.vol_exec
+            totals["USDT"] = totals.get("USDT", Decimal(0)) - sign * cost - fee
+        return {"error": [], "result": {
+            code: {"balance": f"{amount:.8f}", "hold_trade": "0.0000"}
+            for code, amount in sorted(totals.items())
+        }}  # fmt: skip
 
 
 def recorded_kraken_exchange(sample_dir: Path) -> tuple[Any, RecordedKraken]:

@@ -232,8 +232,44 @@ def test_live_status_shows_the_stuck_exit_open_breaker_and_orders(
         adapter.add_calls) - 1  # fmt: skip
     assert desk["open_orders"] == [] and desk["venue_breaker"] == "closed"
     assert Decimal(desk["position"]["qty"]) > 0
-    assert desk["last_reconciled"]["balances"] == {"USDT": "10000.0"}
+    # The exchange's balances follow the fills: the BTC held is the journal's position, no drift.
+    balances = desk["last_reconciled"]["balances"]
+    assert Decimal(balances["BTC"]) == Decimal(desk["position"]["qty"])
+    assert Decimal(balances["USDT"]) < 10_000 and desk["last_reconciled"]["drift"] is None
     table = CliRunner().invoke(build_app(), ["live", "status", "--run", "desk"])
     assert table.exit_code == 0 and "BTC/USDT" in table.output and "stuck" in table.output
     missing = CliRunner().invoke(build_app(), ["live", "status", "--run", "nope"])
     assert missing.exit_code != 0 and "no run 'nope'" in missing.output
+
+
+def test_a_position_sold_outside_the_runner_is_found_as_drift_and_alerted_once(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    """Reconciliation judges the venue's balances: after the run, someone sells the BTC on the
+    exchange by hand. The runner's next start finds the venue short of the journaled position,
+    journals ``position_drift`` once and alerts; status shows it. A clean run has no drift."""
+    from live.reconcile import reconcile
+    from live.status import run_status
+
+    venue, adapter = kraken()
+    first = run(settings, lake, Mode.LIVE, venue, run_id="drift",
+                now=END - timedelta(hours=30)).result  # fmt: skip
+    held = first.final_position.qty
+    assert held > 0  # the run ends long (EMA 5/20 on the six-day sample, 30 h before its end)
+    with SqliteJournal(settings.journal_path) as j:
+        assert j.events(scope="drift", kind="position_drift") == []  # balances follow the fills
+        assert reconcile(j, "drift", venue, END).drift is None
+    venue.exchange.create_order("BTC/USDT", "market", "sell", float(held))  # by hand, no runner
+    notices = Notices()
+    again = run(settings, lake, Mode.LIVE, BarPricedKraken(adapter, venue.exchange,
+                sleep=lambda s: None), run_id="drift", notifier=notices,
+                now=END - timedelta(hours=30)).result  # fmt: skip
+    assert again.orders == first.orders  # the resume caught up through the journal: sent nothing
+    assert [k for k, _ in notices.sent].count("drift") == 1  # on start; not again on stop
+    with SqliteJournal(settings.journal_path) as j:
+        [event] = j.events(scope="drift", kind="position_drift")
+        assert event.detail == {"asset": "BTC", "journal": str(held), "venue": "0",
+                                "short_by": str(held)}  # fmt: skip
+        report = reconcile(j, "drift", venue, END)
+        assert report.drift == event.detail and not report.new_drift  # journaled once
+        assert run_status(j, "drift", END)["last_reconciled"]["drift"]["asset"] == "BTC"
