@@ -16,7 +16,6 @@ names the owner, its host and an expiry for operators.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 from collections.abc import Callable, Iterator, Mapping
@@ -47,21 +46,26 @@ from sqlalchemy.engine import make_url
 from drydock.errors import ConfigError
 from drydock.logs import get_logger
 from drydock.types import Action, Fill, Order, PolicyDecision, Position
-from live.journal.base import DecisionRecord, EventRecord, RunRecord, RunSummary, fill_key, utc_iso
+from live.journal.base import DecisionRecord, EventRecord, RunRecord, RunSummary, utc_iso
 from live.journal.rows import (
     GENESIS,
     TABLES,
     chain_hash,
     decision_record,
+    decision_values,
     event_record,
-    explanation_json,
+    event_values,
     fill_record,
+    fill_values,
     ledger_problems,
-    now_iso,
     order_record,
+    order_values,
     position_record,
+    position_values,
     row_hash,
     run_record,
+    run_values,
+    summaries,
 )
 from live.lease import LeaseHeld
 from live.lease_row import LeaseLost
@@ -308,15 +312,7 @@ class PostgresJournal:
 
     def start_run(self, run: RunRecord) -> RunRecord:
         """Register a run, or return the one already stored under ``run.run_id``."""
-        self._insert(runs, {
-            "run_id": run.run_id, "strategy_id": run.strategy_id,
-            "params_json": json.dumps(dict(run.params), sort_keys=True), "mode": run.mode,
-            "venue": run.venue, "symbol": run.symbol, "timeframe": run.timeframe,
-            "start_ts": None if run.start is None else utc_iso(run.start),
-            "end_ts": None if run.end is None else utc_iso(run.end),
-            "policy_version": run.policy_version, "policy_hash": run.policy_hash,
-            "created_at": now_iso(),
-        })  # fmt: skip
+        self._insert(runs, run_values(run))
         stored = self.run(run.run_id)
         assert stored is not None
         return stored
@@ -338,11 +334,7 @@ class PostgresJournal:
                 runs.c.created_at.desc(), runs.c.run_id
             )
         )
-        out = [
-            RunSummary(run_record(r), bool(r["finished"]), datetime.fromisoformat(r["created_at"]))
-            for r in rows
-        ]
-        return [s for s in out if not s.finished] if unfinished_only else out
+        return summaries(rows, unfinished_only)
 
     def record_decision(
         self,
@@ -355,17 +347,9 @@ class PostgresJournal:
     ) -> DecisionRecord:
         """Journal a decision with its explanation; an existing ``key`` returns the stored one."""
         with self.transaction():
-            self._insert(decisions, {
-                "decision_key": key, "run_id": run_id, "ts": utc_iso(ts),
-                "strategy_id": action.strategy_id, "action_kind": action.kind,
-                "venue": action.venue, "symbol": action.symbol,
-                "side": None if action.side is None else action.side.value,
-                "notional_usd": action.notional_usd,
-                "reduces_position": int(action.reduces_position),
-                "verdict": decision.verdict.value, "policy_version": policy_version,
-                "policy_hash": decision.policy_hash,
-                "explanation_json": explanation_json(action, decision), "created_at": now_iso(),
-            })  # fmt: skip
+            self._insert(
+                decisions, decision_values(run_id, key, ts, action, decision, policy_version)
+            )
             stored = self.decision(key)
         assert stored is not None
         return stored
@@ -391,13 +375,7 @@ class PostgresJournal:
         Returns the stored order and whether this call created it.
         """
         with self.transaction():
-            created = self._insert(orders, {
-                "client_order_id": order.client_order_id, "run_id": run_id,
-                "decision_id": decision_id, "strategy_id": order.strategy_id,
-                "venue": order.venue, "symbol": order.symbol, "side": order.side.value,
-                "qty": str(order.qty), "price": str(order.price), "ts": utc_iso(order.ts),
-                "status": order.status.value, "created_at": now_iso(),
-            })  # fmt: skip
+            created = self._insert(orders, order_values(run_id, order, decision_id))
             stored = self.order(order.client_order_id)
         assert stored is not None
         return stored, created
@@ -412,12 +390,7 @@ class PostgresJournal:
 
     def record_fill(self, run_id: str, fill: Fill, fill_id: str | None = None) -> bool:
         """Journal a fill of a journaled order; a known fill id is a no-op (returns False)."""
-        return self._insert(fills, {
-            "fill_id": fill_id or fill_key(fill), "client_order_id": fill.client_order_id,
-            "run_id": run_id, "venue": fill.venue, "symbol": fill.symbol,
-            "side": fill.side.value, "qty": str(fill.qty), "price": str(fill.price),
-            "fee": str(fill.fee), "ts": utc_iso(fill.ts), "created_at": now_iso(),
-        })  # fmt: skip
+        return self._insert(fills, fill_values(run_id, fill, fill_id))
 
     def fills_for(self, client_order_id: str) -> list[Fill]:
         statement = select(fills).where(fills.c.client_order_id == client_order_id)
@@ -429,11 +402,7 @@ class PostgresJournal:
 
     def record_position(self, run_id: str, position: Position, ts: datetime) -> bool:
         """Append a position snapshot; one per (run, strategy, symbol, ts)."""
-        return self._insert(positions, {
-            "run_id": run_id, "strategy_id": position.strategy_id, "symbol": position.symbol,
-            "qty": str(position.qty), "avg_price": str(position.avg_price), "ts": utc_iso(ts),
-            "created_at": now_iso(),
-        })  # fmt: skip
+        return self._insert(positions, position_values(run_id, position, ts))
 
     def positions(self, run_id: str) -> list[tuple[datetime, Position]]:
         statement = select(positions).where(positions.c.run_id == run_id).order_by("id")
@@ -448,11 +417,7 @@ class PostgresJournal:
         key: str | None = None,
     ) -> bool:
         """Append an event; with a ``key`` it is written at most once."""
-        return self._insert(events, {
-            "event_key": key, "kind": kind, "scope": scope,
-            "detail_json": json.dumps(dict(detail), sort_keys=True, default=str),
-            "ts": utc_iso(ts), "created_at": now_iso(),
-        })  # fmt: skip
+        return self._insert(events, event_values(kind, scope, detail, ts, key))
 
     def events(self, scope: str | None = None, kind: str | None = None) -> list[EventRecord]:
         statement = select(events)

@@ -11,7 +11,14 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from drydock.types import Action, Fill, Order, OrderStatus, PolicyDecision, Position, Side, Verdict
-from live.journal.base import DecisionRecord, EventRecord, RunRecord
+from live.journal.base import (
+    DecisionRecord,
+    EventRecord,
+    RunRecord,
+    RunSummary,
+    fill_key,
+    utc_iso,
+)
 
 
 class Row(Protocol):
@@ -129,3 +136,78 @@ def ledger_problems(
                 f"{table} rows {foreign[:5]} are not in the ledger (written around the journal)"
             )
     return problems
+
+
+# ---- values written, by table (both backends write exactly these) ------------------------------
+
+
+def run_values(run: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id, "strategy_id": run.strategy_id,
+        "params_json": json.dumps(dict(run.params), sort_keys=True), "mode": run.mode,
+        "venue": run.venue, "symbol": run.symbol, "timeframe": run.timeframe,
+        "start_ts": None if run.start is None else utc_iso(run.start),
+        "end_ts": None if run.end is None else utc_iso(run.end),
+        "policy_version": run.policy_version, "policy_hash": run.policy_hash,
+        "created_at": now_iso(),
+    }  # fmt: skip
+
+
+def decision_values(
+    run_id: str, key: str, ts: datetime, action: Action, decision: PolicyDecision,
+    policy_version: str,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "decision_key": key, "run_id": run_id, "ts": utc_iso(ts),
+        "strategy_id": action.strategy_id, "action_kind": action.kind, "venue": action.venue,
+        "symbol": action.symbol, "side": None if action.side is None else action.side.value,
+        "notional_usd": action.notional_usd, "reduces_position": int(action.reduces_position),
+        "verdict": decision.verdict.value, "policy_version": policy_version,
+        "policy_hash": decision.policy_hash,
+        "explanation_json": explanation_json(action, decision), "created_at": now_iso(),
+    }  # fmt: skip
+
+
+def order_values(run_id: str, order: Order, decision_id: int | None) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id, "run_id": run_id, "decision_id": decision_id,
+        "strategy_id": order.strategy_id, "venue": order.venue, "symbol": order.symbol,
+        "side": order.side.value, "qty": str(order.qty), "price": str(order.price),
+        "ts": utc_iso(order.ts), "status": order.status.value, "created_at": now_iso(),
+    }  # fmt: skip
+
+
+def fill_values(run_id: str, fill: Fill, fill_id: str | None) -> dict[str, Any]:
+    return {
+        "fill_id": fill_id or fill_key(fill), "client_order_id": fill.client_order_id,
+        "run_id": run_id, "venue": fill.venue, "symbol": fill.symbol, "side": fill.side.value,
+        "qty": str(fill.qty), "price": str(fill.price), "fee": str(fill.fee),
+        "ts": utc_iso(fill.ts), "created_at": now_iso(),
+    }  # fmt: skip
+
+
+def position_values(run_id: str, position: Position, ts: datetime) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "strategy_id": position.strategy_id, "symbol": position.symbol,
+        "qty": str(position.qty), "avg_price": str(position.avg_price), "ts": utc_iso(ts),
+        "created_at": now_iso(),
+    }  # fmt: skip
+
+
+def event_values(
+    kind: str, scope: str, detail: Mapping[str, Any], ts: datetime, key: str | None
+) -> dict[str, Any]:
+    return {
+        "event_key": key, "kind": kind, "scope": scope,
+        "detail_json": json.dumps(dict(detail), sort_keys=True, default=str),
+        "ts": utc_iso(ts), "created_at": now_iso(),
+    }  # fmt: skip
+
+
+def summaries(rows: Sequence[Row], unfinished_only: bool) -> list[RunSummary]:
+    """Runs listed with their ``finished`` flag (rows carry it as a column), newest first."""
+    out = [
+        RunSummary(run_record(r), bool(r["finished"]), datetime.fromisoformat(r["created_at"]))
+        for r in rows
+    ]
+    return [s for s in out if not s.finished] if unfinished_only else out

@@ -7,7 +7,6 @@ replace it (see :mod:`live.journal.base`).
 
 from __future__ import annotations
 
-import json
 import socket
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -18,21 +17,26 @@ from typing import Any
 
 from drydock.settings import get_settings
 from drydock.types import Action, Fill, Order, PolicyDecision, Position
-from live.journal.base import DecisionRecord, EventRecord, RunRecord, RunSummary, fill_key, utc_iso
+from live.journal.base import DecisionRecord, EventRecord, RunRecord, RunSummary, utc_iso
 from live.journal.rows import (
     GENESIS,
     TABLES,
     chain_hash,
     decision_record,
+    decision_values,
     event_record,
-    explanation_json,
+    event_values,
     fill_record,
+    fill_values,
     ledger_problems,
-    now_iso,
     order_record,
+    order_values,
     position_record,
+    position_values,
     row_hash,
     run_record,
+    run_values,
+    summaries,
 )
 from live.lease import run_lease
 from live.lease_row import RowLease
@@ -161,13 +165,20 @@ class SqliteJournal:
         finally:
             self._depth = 0
 
-    def _insert(self, table: str, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
-        """Run one ``INSERT OR IGNORE``; a row it created is chained into the ledger in the same
-        transaction (callers hold :meth:`transaction`)."""
-        cursor = self._conn.execute(sql, args)
-        if cursor.rowcount == 1 and cursor.lastrowid is not None:
-            self._chain(table, cursor.lastrowid)
-        return cursor
+    def _insert(self, table: str, values: Mapping[str, Any]) -> bool:
+        """``INSERT OR IGNORE`` one row; a row it created is chained into the ledger in the same
+        transaction. Returns whether it created one."""
+        with self.transaction():
+            columns = ", ".join(values)
+            holes = ", ".join(f":{name}" for name in values)
+            cursor = self._conn.execute(
+                f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({holes})", dict(values)
+            )
+            created = cursor.rowcount == 1 and cursor.lastrowid is not None
+            if created:
+                assert cursor.lastrowid is not None
+                self._chain(table, cursor.lastrowid)
+        return created
 
     def _row_hash(self, table: str, rowid: int) -> str | None:
         row = self._one(f"SELECT * FROM {table} WHERE rowid = ?", rowid)
@@ -240,17 +251,7 @@ class SqliteJournal:
     def start_run(self, run: RunRecord) -> RunRecord:
         """Register a run, or return the one already stored under ``run.run_id``."""
         with self.transaction():
-            self._insert(
-                "runs",
-                "INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run.run_id, run.strategy_id, json.dumps(dict(run.params), sort_keys=True),
-                    run.mode, run.venue, run.symbol, run.timeframe,
-                    None if run.start is None else utc_iso(run.start),
-                    None if run.end is None else utc_iso(run.end),
-                    run.policy_version, run.policy_hash, now_iso(),
-                ),
-            )  # fmt: skip
+            self._insert("runs", run_values(run))
             row = self._one("SELECT * FROM runs WHERE run_id = ?", run.run_id)
         assert row is not None
         return run_record(row)
@@ -267,11 +268,7 @@ class SqliteJournal:
             "AND e.kind = 'run_finished') AS finished FROM runs r ORDER BY r.created_at DESC, "
             "r.run_id"
         )
-        out = [
-            RunSummary(run_record(r), bool(r["finished"]), datetime.fromisoformat(r["created_at"]))
-            for r in rows
-        ]
-        return [s for s in out if not s.finished] if unfinished_only else out
+        return summaries(rows, unfinished_only)
 
     def record_decision(
         self,
@@ -285,19 +282,8 @@ class SqliteJournal:
         """Journal a decision with its explanation; an existing ``key`` returns the stored one."""
         with self.transaction():
             self._insert(
-                "decisions",
-                "INSERT OR IGNORE INTO decisions (decision_key, run_id, ts, strategy_id, "
-                "action_kind, venue, symbol, side, notional_usd, reduces_position, verdict, "
-                "policy_version, policy_hash, explanation_json, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    key, run_id, utc_iso(ts), action.strategy_id, action.kind, action.venue,
-                    action.symbol, None if action.side is None else action.side.value,
-                    action.notional_usd, int(action.reduces_position), decision.verdict.value,
-                    policy_version, decision.policy_hash,
-                    explanation_json(action, decision), now_iso(),
-                ),
-            )  # fmt: skip
+                "decisions", decision_values(run_id, key, ts, action, decision, policy_version)
+            )
             stored = self.decision(key)
         assert stored is not None
         return stored
@@ -323,18 +309,7 @@ class SqliteJournal:
         Returns the stored order and whether this call created it.
         """
         with self.transaction():
-            cursor = self._insert(
-                "orders",
-                "INSERT OR IGNORE INTO orders (client_order_id, run_id, decision_id, strategy_id, "
-                "venue, symbol, side, qty, price, ts, status, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    order.client_order_id, run_id, decision_id, order.strategy_id, order.venue,
-                    order.symbol, order.side.value, str(order.qty), str(order.price),
-                    utc_iso(order.ts), order.status.value, now_iso(),
-                ),
-            )  # fmt: skip
-            created = cursor.rowcount == 1
+            created = self._insert("orders", order_values(run_id, order, decision_id))
             stored = self.order(order.client_order_id)
         assert stored is not None
         return stored, created
@@ -351,18 +326,7 @@ class SqliteJournal:
 
     def record_fill(self, run_id: str, fill: Fill, fill_id: str | None = None) -> bool:
         """Journal a fill of a journaled order; a known fill id is a no-op (returns False)."""
-        with self.transaction():
-            cursor = self._insert(
-                "fills",
-                "INSERT OR IGNORE INTO fills (fill_id, client_order_id, run_id, venue, symbol, "
-                "side, qty, price, fee, ts, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    fill_id or fill_key(fill), fill.client_order_id, run_id, fill.venue,
-                    fill.symbol, fill.side.value, str(fill.qty), str(fill.price), str(fill.fee),
-                    utc_iso(fill.ts), now_iso(),
-                ),
-            )  # fmt: skip
-        return cursor.rowcount == 1
+        return self._insert("fills", fill_values(run_id, fill, fill_id))
 
     def fills_for(self, client_order_id: str) -> list[Fill]:
         rows = self._all(
@@ -378,17 +342,7 @@ class SqliteJournal:
 
     def record_position(self, run_id: str, position: Position, ts: datetime) -> bool:
         """Append a position snapshot; one per (run, strategy, symbol, ts)."""
-        with self.transaction():
-            cursor = self._insert(
-                "positions",
-                "INSERT OR IGNORE INTO positions (run_id, strategy_id, symbol, qty, avg_price, "
-                "ts, created_at) VALUES (?,?,?,?,?,?,?)",
-                (
-                    run_id, position.strategy_id, position.symbol, str(position.qty),
-                    str(position.avg_price), utc_iso(ts), now_iso(),
-                ),
-            )  # fmt: skip
-        return cursor.rowcount == 1
+        return self._insert("positions", position_values(run_id, position, ts))
 
     def positions(self, run_id: str) -> list[tuple[datetime, Position]]:
         rows = self._all("SELECT * FROM positions WHERE run_id = ? ORDER BY id", run_id)
@@ -403,15 +357,7 @@ class SqliteJournal:
         key: str | None = None,
     ) -> bool:
         """Append an event; with a ``key`` it is written at most once."""
-        with self.transaction():
-            cursor = self._insert(
-                "events",
-                "INSERT OR IGNORE INTO events (event_key, kind, scope, detail_json, ts, "
-                "created_at) VALUES (?,?,?,?,?,?)",
-                (key, kind, scope, json.dumps(dict(detail), sort_keys=True, default=str),
-                 utc_iso(ts), now_iso()),
-            )  # fmt: skip
-        return cursor.rowcount == 1
+        return self._insert("events", event_values(kind, scope, detail, ts, key))
 
     def events(self, scope: str | None = None, kind: str | None = None) -> list[EventRecord]:
         rows = self._all(
