@@ -28,6 +28,7 @@ class PolicyContext:
     """
 
     now: datetime | None = None
+    #: The kill switch: the kill file, or a kill journaled on any host sharing the journal.
     kill_file_present: bool = False
     paused: bool = False
     position_notional_usd: Mapping[str, float] = field(default_factory=_empty)

@@ -123,8 +123,9 @@ def system_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vio
                 _critical(
                     SYSTEM,
                     "kill_file",
-                    "the kill file is present: new exposure is denied (exits still pass)",
-                    "run `drydock live resume` to remove the kill file",
+                    "the kill switch is engaged (the kill file, or a kill journaled on any host "
+                    "sharing the journal): new exposure is denied (exits still pass)",
+                    "run `drydock live resume --reason ...` to release it",
                 )
             )
     if action.venue in rules.blocked_venues:
