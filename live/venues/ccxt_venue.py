@@ -87,6 +87,11 @@ class CcxtVenue:
             return fn(*args, **kwargs)
         except ccxt.BaseError as exc:
             raise map_ccxt_error(exc, f"{self.name} {what}") from exc
+        except (ValueError, TypeError, ArithmeticError) as exc:  # ccxt parsing a garbled answer
+            raise TransientVenueError(
+                f"{self.name} {what}: an answer ccxt could not read ({type(exc).__name__}: "
+                f"{exc}); its outcome is unknown, so it is looked up again, never assumed"
+            ) from exc
 
     def instrument(self, symbol: str) -> Instrument:
         """Increments and minimums from the exchange's markets (loaded once)."""
@@ -108,10 +113,17 @@ class CcxtVenue:
         """A real venue prices orders itself; the bar is ignored."""
 
     def balances(self) -> dict[str, Decimal]:
-        """Total balance per currency (non-zero only)."""
+        """Total balance per currency (non-zero only); a non-finite amount is a VenueError."""
         raw = self._call("fetch_balance", self.exchange.fetch_balance)
         totals = raw.get("total") or {}
-        return {c: Decimal(str(v)) for c, v in totals.items() if v not in (None, 0, 0.0)}
+        out = {c: Decimal(str(v)) for c, v in totals.items() if v not in (None, 0, 0.0)}
+        bad = sorted(c for c, amount in out.items() if not amount.is_finite())
+        if bad:
+            raise VenueError(
+                f"{self.name} reported a non-finite balance for {', '.join(bad)}; the balances "
+                "are not usable for reconciliation until the exchange reports numbers."
+            )
+        return out
 
     def positions(self, symbols: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Open derivative positions as ccxt unified dicts (perps only)."""

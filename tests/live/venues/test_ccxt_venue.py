@@ -172,6 +172,29 @@ def test_balances_read_through_ccxt(kraken: tuple[ccxt.kraken, RecordedKraken]) 
     assert venue(kraken[0]).balances() == {"USDT": Decimal("10000.0")}
 
 
+@pytest.mark.parametrize("garbage", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_balance_is_a_venue_error_and_reconciliation_goes_on(
+    kraken: tuple[ccxt.kraken, RecordedKraken], garbage: str, tmp_path: object
+) -> None:
+    """Probe: NaN/inf in the exchange's balance answer made ccxt raise a bare ValueError, which
+    escaped reconciliation and stopped the runner. Now it is a transient VenueError naming the
+    call; reconciliation journals no balances and no drift, and carries on."""
+    from pathlib import Path
+
+    from live.journal import RunRecord, SqliteJournal
+    from live.reconcile import reconcile
+
+    exchange, adapter = kraken
+    adapter.starting_balances = {"USDT": Decimal(garbage)}
+    v = venue(exchange)
+    with pytest.raises(TransientVenueError, match="kraken fetch_balance: an answer ccxt could"):
+        v.balances()
+    with SqliteJournal(Path(str(tmp_path)) / "j.sqlite") as j:
+        j.start_run(RunRecord("r", "s", {}, "live", "kraken", "BTC/USDT", "1h", "v", "h"))
+        report = reconcile(j, "r", v, datetime(2024, 1, 1, tzinfo=UTC))
+        assert (report.balances, report.drift) == (None, None)
+
+
 def test_secrets_stay_out_of_the_venue_logs(
     kraken: tuple[ccxt.kraken, RecordedKraken], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -181,3 +204,14 @@ def test_secrets_stay_out_of_the_venue_logs(
     assert "venue.order_placed" in err
     assert exchange.secret not in err and exchange.apiKey not in err
     assert json.loads(err.strip().splitlines()[-1])["cid"] == "dd-log"
+
+
+def test_a_parsed_nan_balance_is_refused_naming_the_currency(
+    kraken: tuple[ccxt.kraken, RecordedKraken], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exchanges whose ccxt parser lets NaN through (a float, not an error) meet the same guard."""
+    exchange, _ = kraken
+    monkeypatch.setattr(exchange, "fetch_balance", lambda: {"total": {"BTC": float("nan"),
+                                                                      "USDT": 5.0}})  # fmt: skip
+    with pytest.raises(VenueError, match="non-finite balance for BTC"):
+        venue(exchange).balances()
