@@ -87,10 +87,7 @@ def open_orders(journal: JournalRepository, run_id: str) -> list[str]:
 def stuck_symbols(journal: JournalRepository, run_id: str) -> dict[str, dict[str, Any]]:
     """Symbols flagged stuck and not yet unwound, with the detail of the latest flag."""
     out: dict[str, dict[str, Any]] = {}
-    events = journal.events(scope=run_id, kind="stuck") + journal.events(
-        scope=run_id, kind="unstuck"
-    )
-    for event in sorted(events, key=lambda e: e.id):
+    for event in journal.events_of(("stuck", "unstuck"), (run_id,)):
         symbol = str(event.detail["symbol"])
         if event.kind == "stuck":
             out[symbol] = event.detail

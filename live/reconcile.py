@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from drydock.logs import get_logger
-from drydock.types import Fill
+from drydock.types import Fill, Side
 from live.journal import JournalRepository, fill_key
 from live.lifecycle import TERMINAL, OrderState, order_states, record_state, states_after
 from live.venues.base import Venue, VenueError
@@ -101,7 +101,7 @@ def position_drift(
     if balances is None or run is None or ":" in run.symbol:  # perps hold contracts, not coins
         return None
     base = run.symbol.split("/")[0]
-    held = sum(((f.qty if f.side.value == "buy" else -f.qty) for f in journal.fills(run_id)),
+    held = sum(((f.qty if f.side is Side.BUY else -f.qty) for f in journal.fills(run_id)),
                Decimal(0))  # fmt: skip
     at_venue = Decimal(balances.get(base, "0"))
     if held <= 0 or at_venue >= held * (1 - DRIFT_TOLERANCE):

@@ -24,7 +24,7 @@ import hashlib
 import json
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
@@ -295,7 +295,7 @@ class _Replay:
         created: bool | None = None  # set when the order row is written with its decision
         if order is None:
             # One commit for the decision and its order: one fsync on the bar-to-submit path.
-            with self._atomic():
+            with self.journal.transaction():
                 decided = self.decide(key, intent, bar)
                 if decided is None:
                     return
@@ -456,7 +456,7 @@ class _Replay:
 
     def _journal_fills(self, order: Order, fills: list[Fill], bar: Bar) -> None:
         """The venue's answer in one commit: its fills, the order's states and the position."""
-        with self._atomic():
+        with self.journal.transaction():
             for fill in fills:
                 self.journal.record_fill(self.run.run_id, fill)
             for state in states_after(order, fills, getattr(self.venue, "sends_orders", True)):
@@ -464,11 +464,6 @@ class _Replay:
             if fills:
                 self.journal.record_position(self.run.run_id, self.book.position(), bar.ts)
         checkpoint("filled")
-
-    def _atomic(self) -> AbstractContextManager[Any]:
-        """The journal's transaction where it has one (SQLite), else no grouping."""
-        transaction = getattr(self.journal, "transaction", None)
-        return transaction() if transaction is not None else nullcontext()
 
     def _submit(self, order: Order) -> list[Fill]:
         """Reconcile then submit, retrying transient errors with backoff (tenacity)."""
@@ -648,12 +643,7 @@ class Session:
         if not self.marks:
             self.marks.append(first_open, float(self.cash))
         book = self.state.book
-        qty = float(book.qty)
-        equity = (
-            np.full(close.shape[0], float(book.cash)) + qty * close
-            if qty
-            else np.full(close.shape[0], float(book.cash))
-        )
+        equity = float(book.cash) + float(book.qty) * close
         self.state.high_water = max(self.state.high_water, float(equity.max()))
         self.marks.extend(ns, equity)
         self.bars += close.shape[0]

@@ -14,8 +14,9 @@ reads the newly closed bars and steps through them. Modes:
 State is a machine journaled as one ``runner_state`` event per change (:class:`Phase`): ``idle``
 (nothing journaled yet) -> ``warming_up`` (fewer bars seen than the strategy's warm-up) ->
 ``running`` <-> ``paused`` (the operator's pause, checked at every wake-up) -> ``stopped`` or
-``error``; ``drydock live status`` shows the last one and since when. The operator's pause (``drydock live pause``) denies new exposure through the policy engine and
-the kill file denies everything, both read on every decision.
+``error``; ``drydock live status`` shows the last one and since when. The operator's pause
+(``drydock live pause``) denies new exposure through the policy engine and the kill switch
+denies everything, both read on every decision.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from drydock.types import Bar, Fill, Instrument, Order
 from live.journal import JournalRepository
 from live.notify import Notifier
 from live.policy_state import is_paused
-from live.reconcile import ReconcileReport, reconcile
+from live.reconcile import reconcile
 from live.replay import ReplayResult, Session, session
 from live.venues.base import SimulatedVenue
 from live.venues.breaker import BreakerVenue
@@ -158,13 +159,6 @@ class RunnerSummary:
     would_send: int
 
 
-def _state(run: Session, state: str, now: datetime, **detail: Any) -> None:
-    run.state.journal.record_event(
-        "runner_state", run.record.run_id, {"state": state, **detail}, now
-    )
-    log.info("runner.state", run_id=run.record.run_id, state=state, **detail)
-
-
 @dataclass
 class Phase:
     """The runner's state machine: journals a ``runner_state`` event only when the state changes.
@@ -187,7 +181,10 @@ class Phase:
 
     def set(self, state: str, now: datetime, **detail: Any) -> str:
         if state != self.current:
-            _state(self.run, state, now, bars=self.run.bars, **detail)
+            run_id, shown = self.run.record.run_id, {"bars": self.run.bars, **detail}
+            self.run.state.journal.record_event("runner_state", run_id, {"state": state, **shown},
+                                                now)  # fmt: skip
+            log.info("runner.state", run_id=run_id, state=state, **shown)
             self.current = state
         return state
 
@@ -264,14 +261,16 @@ def run_strategy(
         lease_ttl=2 * tf + settle + timedelta(minutes=1),  # outlives the longest sleep of the loop
     ) as run:  # fmt: skip
         shared = run.state.journal
-        paused_now: Callable[[], bool] = lambda: is_paused(shared, strategy.id, clock.now())  # noqa: E731
+
+        def paused_now() -> bool:
+            return is_paused(shared, strategy.id, clock.now())
+
         run.state.paused_now = paused_now
         phase = Phase(run, strategy.warmup(dict(params)), paused_now)
         run.state.on_event = notifier.notify
         if breaker is not None:
             breaker.on_change = _breaker_reporter(run, notifier, clock)
-        _alert_drift(run, notifier, reconcile(run.state.journal, run.record.run_id, run.venue,
-                                              clock.now()))  # fmt: skip
+        _reconcile(run, notifier, clock.now(), into_book=False)  # the catch-up reads the fills
         reconciled_at = clock.now()
         phase.observe(clock.now(), mode=mode.value)
         last: datetime | None = None
@@ -295,8 +294,7 @@ def run_strategy(
                             break
                 phase.observe(clock.now())
                 if clock.now() - reconciled_at >= reconcile_every:
-                    _apply_recovered(run, _alert_drift(run, notifier, reconcile(
-                        run.state.journal, run.record.run_id, run.venue, clock.now())))  # fmt: skip
+                    _reconcile(run, notifier, clock.now())
                     reconciled_at = clock.now()
                 if max_bars is not None and run.bars >= max_bars:
                     break
@@ -312,15 +310,17 @@ def run_strategy(
                 "error", f"{strategy.id} runner stopped: {exc}", {"run_id": run.record.run_id}
             )
             raise
-        _apply_recovered(run, _alert_drift(run, notifier, reconcile(
-            run.state.journal, run.record.run_id, run.venue, clock.now())))  # fmt: skip
+        _reconcile(run, notifier, clock.now())
         phase.set(state, clock.now(), last_bar=str(last))
         sent = len(venue.would_send) if isinstance(venue, DryRunVenue) else 0
         return RunnerSummary(mode, state, last, run.result(key.timeframe), sent)
 
 
-def _alert_drift(run: Session, notifier: Notifier, report: ReconcileReport) -> ReconcileReport:
-    """Alert a newly found position drift (journaled by the reconciliation) once."""
+def _reconcile(run: Session, notifier: Notifier, now: datetime, into_book: bool = True) -> None:
+    """Reconcile the run with its venue; alert a newly found drift once and, ``into_book``, put
+    recovered fills into the running book (on start the catch-up replays them from the journal).
+    """
+    report = reconcile(run.state.journal, run.record.run_id, run.venue, now)
     if report.new_drift and report.drift is not None:
         d = report.drift
         notifier.notify(
@@ -328,11 +328,8 @@ def _alert_drift(run: Session, notifier: Notifier, report: ReconcileReport) -> R
             f"{d['journal']}; the next exit may fail. Check the account before resuming.",
             {"run_id": run.record.run_id, **d},
         )  # fmt: skip
-    return report
-
-
-def _apply_recovered(run: Session, report: ReconcileReport) -> None:
-    """Fills a periodic reconciliation found belong in the running book too."""
+    if not into_book:
+        return
     for fill in report.recovered:
         run.state.book.apply(fill)
         run.state.counts["fills"] += 1

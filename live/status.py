@@ -27,10 +27,8 @@ def run_status(journal: JournalRepository, run_id: str, now: datetime) -> dict[s
         raise KeyError(run_id)
     state = _last(journal, run_id, "runner_state")
     positions = journal.positions(run_id)
-    breaker_events = journal.events(scope=run_id, kind="venue_breaker_open") + journal.events(
-        scope=run_id, kind="venue_breaker_closed"
-    )
-    breaker = max(breaker_events, key=lambda e: e.id) if breaker_events else None
+    breaker_events = journal.events_of(("venue_breaker_open", "venue_breaker_closed"), (run_id,))
+    breaker = breaker_events[-1] if breaker_events else None
     reconciled = _last(journal, run_id, "reconciled")
     counts = journal.counts(run_id)
     states = order_states(journal, run_id)

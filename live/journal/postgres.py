@@ -289,10 +289,7 @@ class PostgresJournal:
                 name: {int(r["id"]): row_hash(dict(r)) for r in conn.execute(select(t)).mappings()}
                 for name, t in _TABLE.items()
             }
-        first: dict[str, int] = {}
-        for entry in entries:
-            first[entry["tbl"]] = min(first.get(entry["tbl"], entry["row_id"]), entry["row_id"])
-        return ledger_problems(entries, current, first)
+        return ledger_problems(entries, current)
 
     def ledger_size(self) -> int:
         """Rows chained into the ledger."""

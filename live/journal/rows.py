@@ -106,12 +106,10 @@ def chain_hash(prev: str, table: str, row_id: int, hashed: str) -> str:
     return hashlib.sha256(f"{prev}|{table}|{row_id}|{hashed}".encode()).hexdigest()
 
 
-def ledger_problems(
-    entries: Sequence[Row], current: Mapping[str, Mapping[int, str]], first_ids: Mapping[str, int]
-) -> list[str]:
+def ledger_problems(entries: Sequence[Row], current: Mapping[str, Mapping[int, str]]) -> list[str]:
     """Every break in the hash chain ``entries`` (seq, tbl, row_id, row_hash, chain) given the
     ``current`` hash of each stored row by table and id; rows from a table's first ledgered id on
-    that the ledger does not hold were written around the journal."""
+    that the ledger does not hold were written around the journal (older rows predate it)."""
     problems: list[str] = []
     prev = GENESIS
     seen: dict[str, set[int]] = {t: set() for t in TABLES}
@@ -127,9 +125,9 @@ def ledger_problems(
             problems.append(f"{table} row {rowid} was modified after it was written")
         prev = str(entry["chain"])
     for table in TABLES:
-        start = first_ids.get(table)
-        if start is None:
+        if not seen[table]:
             continue
+        start = min(seen[table])
         foreign = sorted(i for i in current.get(table, {}) if i >= start and i not in seen[table])
         if foreign:
             problems.append(

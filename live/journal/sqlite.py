@@ -203,8 +203,6 @@ class SqliteJournal:
         than the ledger (journals from before it) are counted, not judged.
         """
         entries = self._all("SELECT * FROM ledger ORDER BY seq")
-        firsts = self._all("SELECT tbl, MIN(row_id) AS first FROM ledger GROUP BY tbl")
-        first = {str(r["tbl"]): int(r["first"]) for r in firsts}
         current: dict[str, dict[int, str]] = {}
         for table in TABLES:
             cursor = self._conn.execute(f"SELECT rowid, * FROM {table}")
@@ -212,7 +210,7 @@ class SqliteJournal:
             current[table] = {
                 int(r[0]): row_hash(dict(zip(names, tuple(r)[1:], strict=True))) for r in cursor
             }
-        return ledger_problems(entries, current, first)
+        return ledger_problems(entries, current)
 
     def ledger_size(self) -> int:
         """Rows chained into the ledger."""
