@@ -651,6 +651,8 @@ class Session:
     def result(self, timeframe: str) -> ReplayResult:
         """The run's outcome so far, in the replay's shape."""
         c = self.state.counts
+        if not self.marks and self.record.start is not None:  # stopped before a bar closed
+            self.marks.append(self.record.start, float(self.cash))
         equity = self.marks.equity()
         return ReplayResult(
             run_id=self.record.run_id,
@@ -673,7 +675,11 @@ class Session:
             final_position=self.state.book.position(),
             held=c["held"],
             # Marks at bar closes only (drop the opening cash point), exactly as research does.
-            metrics=summarize(equity[1:], self.state.book.trade_pnl, periods_per_year(timeframe)),
+            metrics=(
+                summarize(equity[1:], self.state.book.trade_pnl, periods_per_year(timeframe))
+                if len(equity) > 1
+                else {}
+            ),
         )
 
 

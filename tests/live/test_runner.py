@@ -272,3 +272,17 @@ def test_the_runner_notifies_fills_and_denials_once(
         notifier=notifier,
     )
     assert again.result.new_orders == 0 and len(texts) == fills  # a restart notifies nothing again
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_runner_stopped_before_any_bar_closed_reports_its_cash(
+    btc_lake: SeriesKey, settings: Settings, fast: bool
+) -> None:
+    """Probe: stopping before the first bar closed crashed the summary (metrics of an empty
+    equity curve). Now: stopped, 0 bars, the starting cash, no metrics."""
+    stop = START + timedelta(minutes=30)
+    summary = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(stop), until=stop,
+                   run_id=f"early-{fast}", fast_forward=fast)  # fmt: skip
+    rep = summary.result
+    assert (summary.state, rep.bars, rep.orders, rep.final_equity) == ("stopped", 0, 0, 10_000.0)
+    assert rep.metrics == {} and list(rep.timestamps) == [START]
