@@ -17,6 +17,7 @@ from drydock.policy import Policy, PolicyContext, evaluate, parse_policy
 from drydock.policy.evm_payload import MAX_UINT256, EvmTx, TypedData
 from drydock.policy.rolling import cap_usage
 from drydock.types import Action, Verdict
+from tests.evm_contracts import deploy as deploy_contract
 
 pytestmark = pytest.mark.integration  # compiles two vyper contracts and starts py-evm (~4 s)
 
@@ -29,7 +30,6 @@ class Chain:
     a router holding WETH."""
 
     def __init__(self) -> None:
-        import vyper
         from web3 import EthereumTesterProvider, Web3
 
         self.w3 = w3 = Web3(EthereumTesterProvider())
@@ -37,11 +37,7 @@ class Chain:
         w3.eth.default_account = self.wallet
 
         def deploy(name: str, *args: Any) -> Any:
-            src = (CONTRACTS / f"{name}.vy").read_text()
-            out = vyper.compile_code(src, output_formats=["abi", "bytecode"])
-            factory = w3.eth.contract(abi=out["abi"], bytecode=out["bytecode"])
-            receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(*args).transact())
-            return w3.eth.contract(address=receipt.contractAddress, abi=out["abi"])
+            return deploy_contract(w3, name, *args)
 
         self.usdc = deploy("erc20", "USD Coin", "USDC", 6, 10**6 * 10**6)
         self.weth = deploy("erc20", "Wrapped Ether", "WETH", 18, 1_000 * 10**18)

@@ -11,6 +11,7 @@ import pytest
 from drydock.onchain.evm_swaps import V2_SWAP, V3_SWAP, decode_swaps
 from drydock.onchain.wallet_swaps import SCHEMA
 from drydock.onchain.watchlist import Wallet
+from tests.evm_contracts import deploy as deploy_contract
 
 pytestmark = pytest.mark.integration  # vyper and py-evm
 
@@ -18,20 +19,13 @@ CONTRACTS = Path(__file__).parents[2] / "fixtures" / "contracts"
 
 
 def test_v2_and_v3_swaps_of_a_watched_wallet(tmp_path: Path) -> None:
-    import vyper
     from web3 import EthereumTesterProvider, Web3
 
     w3: Any = Web3(EthereumTesterProvider())
     w3.eth.default_account = w3.eth.accounts[0]
 
     def deploy(name: str, *args: Any) -> Any:
-        out = vyper.compile_code(
-            (CONTRACTS / f"{name}.vy").read_text(), output_formats=["abi", "bytecode"]
-        )
-        receipt = w3.eth.wait_for_transaction_receipt(
-            w3.eth.contract(abi=out["abi"], bytecode=out["bytecode"]).constructor(*args).transact()
-        )
-        return w3.eth.contract(address=receipt["contractAddress"], abi=out["abi"])
+        return deploy_contract(w3, name, *args)
 
     usdc = deploy("erc20", "USD Coin", "USDC", 6, 10**12)
     weth = deploy("erc20", "Wrapped Ether", "WETH", 18, 10**24)

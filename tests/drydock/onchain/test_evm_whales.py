@@ -14,6 +14,7 @@ from drydock.onchain.erc20 import DecimalsCache, decode_transfer
 from drydock.onchain.evm_logs import TRANSFER_TOPIC, AdaptiveLogReader, RangeTooLarge
 from drydock.onchain.whales import read_whales, scan
 from drydock.tokens import load_tokens
+from tests.evm_contracts import deploy as deploy_contract
 
 pytestmark = pytest.mark.integration  # vyper compiles and py-evm (~5 s)
 
@@ -26,7 +27,6 @@ class Chain:
     accounts: 1 is a Binance hot wallet, 2 a Kraken deposit address."""
 
     def __init__(self) -> None:
-        import vyper
         from web3 import EthereumTesterProvider, Web3
 
         self.w3 = w3 = Web3(EthereumTesterProvider())
@@ -34,12 +34,7 @@ class Chain:
         w3.eth.default_account = w3.eth.accounts[0]
 
         def deploy(name: str, *args: Any) -> Any:
-            out = vyper.compile_code(
-                (CONTRACTS / f"{name}.vy").read_text(), output_formats=["abi", "bytecode"]
-            )
-            factory = w3.eth.contract(abi=out["abi"], bytecode=out["bytecode"])
-            receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(*args).transact())
-            return w3.eth.contract(address=receipt.contractAddress, abi=out["abi"])
+            return deploy_contract(w3, name, *args)
 
         self.usdc = deploy("erc20", "USD Coin", "USDC", 6, 10_000_000 * USDC)
         self.odd = deploy("no_decimals", 1_000_000)

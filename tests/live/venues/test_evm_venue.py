@@ -16,6 +16,7 @@ from live.journal import SqliteJournal
 from live.venues.base import VenueError
 from live.venues.evm import KEY_ENV, EvmVenue, PolicyDenied, account_from_env
 from live.venues.signed_store import SignedStore
+from tests.evm_contracts import deploy as deploy_contract
 
 pytestmark = pytest.mark.integration  # compiles vyper contracts and starts py-evm
 
@@ -26,7 +27,6 @@ FAR = 2**40  # a deadline far in the future
 
 class Chain:
     def __init__(self) -> None:
-        import vyper
         from web3 import EthereumTesterProvider, Web3
 
         self.provider = EthereumTesterProvider()
@@ -35,11 +35,7 @@ class Chain:
         w3.eth.default_account = self.faucet
 
         def deploy(name: str, *args: Any) -> Any:
-            out = vyper.compile_code((CONTRACTS / f"{name}.vy").read_text(),
-                                     output_formats=["abi", "bytecode"])  # fmt: skip
-            factory = w3.eth.contract(abi=out["abi"], bytecode=out["bytecode"])
-            receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(*args).transact())
-            return w3.eth.contract(address=receipt.contractAddress, abi=out["abi"])
+            return deploy_contract(w3, name, *args)
 
         self.usdc = deploy("erc20", "USD Coin", "USDC", 6, 10**6 * 10**6)
         self.weth = deploy("erc20", "Wrapped Ether", "WETH", 18, 1_000 * 10**18)
