@@ -13,8 +13,7 @@ ITEMS = 10_000
 
 
 def _titles() -> list[str]:
-    from drydock.news.feeds import parse_rss
-    from drydock.news.sample import FOLDER, RECORDINGS
+    from drydock.adapters.news import FOLDER, RECORDINGS, parse_rss
 
     now = datetime(2025, 12, 13, tzinfo=UTC)
     titles = []
@@ -52,9 +51,8 @@ def news_dedupe_items_per_s(items: int = ITEMS) -> Figure:
     """Items per second through normalisation, content-hash dedupe and the lake write
     (``write_news``) for ``items`` rows where every story arrives from two feeds; baseline: the
     same rows through a plain dict-of-hashes dedupe without the lake (ratio = ours / baseline)."""
-    from drydock.news.feeds import _item
-    from drydock.news.normalize import content_hash
-    from drydock.news.store import write_news
+    from drydock.adapters.news._feeds import _item
+    from drydock.news import content_hash, write_news
 
     base = _titles()
     now = datetime(2025, 12, 13, tzinfo=UTC)

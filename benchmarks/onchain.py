@@ -18,8 +18,8 @@ LOGS = 100_000
 
 
 def _logs(n: int) -> list[dict[str, object]]:
+    from drydock.adapters.evm import TRANSFER_TOPIC
     from drydock.labels import load_labels
-    from drydock.onchain.evm_logs import TRANSFER_TOPIC
 
     book = load_labels()
     labelled = [addr for (_, addr) in list(book.labels)[:200]]
@@ -48,8 +48,8 @@ def _logs(n: int) -> list[dict[str, object]]:
 def whale_scan_logs_per_s(n: int = LOGS) -> Figure:
     from eth_abi.abi import decode
 
+    from drydock.adapters.evm import decode_transfer
     from drydock.labels import classify, load_labels, significance
-    from drydock.onchain.erc20 import decode_transfer
 
     logs = _logs(n)
     book = load_labels()
@@ -79,7 +79,7 @@ def whale_scan_logs_per_s(n: int = LOGS) -> Figure:
 
 
 def wallet_swaps_decode_per_s(repeat: int = 1_000) -> Figure:
-    from drydock.onchain.helius import parse_swap
+    from drydock.adapters.solana import parse_swap
     from drydock.settings import REPO_ROOT
 
     raw = (REPO_ROOT / "data" / "sample" / "helius" / "enhanced_transactions.json").read_text()

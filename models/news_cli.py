@@ -18,8 +18,7 @@ def fetch_command(
     """Fetch every enabled feed, store new items, score them and rebuild the features."""
     import httpx
 
-    from drydock.news.ingest import ingest_news
-    from drydock.news.sample import recorded_client
+    from drydock.adapters.news import ingest_news, recorded_client
     from drydock.settings import get_settings
     from drydock.warehouse import refresh_views
     from models.news_scoring import build_features, score_news

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from drydock import lake
-from drydock.news.store import read_news
+from drydock.news import read_news
 from models.sentiment.scores import Score
 from models.sentiment_features import sentiment_features
 

@@ -31,7 +31,7 @@ class NewsFeedClient(ConfigurableResource):  # type: ignore[type-arg]
     def client(self) -> Any:
         import httpx
 
-        from drydock.news.sample import recorded_client
+        from drydock.adapters.news import recorded_client
 
         if self.mode == "sample":
             return recorded_client()
@@ -42,7 +42,7 @@ class NewsFeedClient(ConfigurableResource):  # type: ignore[type-arg]
 
 @asset(group_name="news", description="Feed items, deduplicated, by publication day (lake: news).")
 def news(news_feeds: NewsFeedClient) -> MaterializeResult:
-    from drydock.news.ingest import ingest_news
+    from drydock.adapters.news import ingest_news
     from drydock.warehouse import refresh_views
 
     with news_feeds.client() as client:
@@ -58,7 +58,7 @@ def news(news_feeds: NewsFeedClient) -> MaterializeResult:
 def news_sane() -> AssetCheckResult:
     import polars as pl
 
-    from drydock.news.store import read_news
+    from drydock.news import read_news
 
     frame = read_news()
     dupes = frame.height - frame["content_hash"].n_unique()

@@ -83,7 +83,7 @@ class EvmSource(ConfigurableResource):  # type: ignore[type-arg]
         from drydock.labels import load_labels
 
         if self.mode == "sample":
-            from drydock.onchain.samples import demo_chain
+            from drydock.adapters.evm import demo_chain
 
             return demo_chain()
         if self.mode == "rpc":
@@ -121,7 +121,7 @@ class DexSource(ConfigurableResource):  # type: ignore[type-arg]
     def client(self) -> Any:
         import httpx
 
-        from drydock.onchain.samples import dex_client
+        from drydock.adapters.token_safety import dex_client
 
         return dex_client() if self.mode == "sample" else httpx.Client(timeout=httpx.Timeout(15.0))
 
@@ -132,7 +132,7 @@ class DexSource(ConfigurableResource):  # type: ignore[type-arg]
     description="ERC-20 transfers above $100k, classified (lake: whale_transfers).",
 )
 def whale_transfers(evm: EvmSource) -> MaterializeResult:
-    from drydock.onchain.whales import scan
+    from drydock.adapters.evm import scan_whales as scan
     from drydock.tokens import load_tokens
     from drydock.warehouse import refresh_views
 
@@ -144,8 +144,8 @@ def whale_transfers(evm: EvmSource) -> MaterializeResult:
     if evm.mode == "sample":  # the bundled Helius delivery stands in for a Helius webhook/poll
         import json
 
+        from drydock.adapters.solana import scan_helius_transfers
         from drydock.labels import load_labels
-        from drydock.onchain.solana_transfers import scan_helius_transfers
 
         sample = REPO_ROOT / "data" / "sample" / "helius" / "enhanced_transactions.json"
         solana = scan_helius_transfers(
@@ -166,8 +166,8 @@ def whale_transfers(evm: EvmSource) -> MaterializeResult:
 def wallet_swaps(swap_inbox: SwapInbox, evm: EvmSource) -> MaterializeResult:
     import shutil
 
-    from drydock.onchain.wallet_swaps import process_inbox
-    from drydock.onchain.watchlist import load_watchlist
+    from drydock.adapters.solana import process_inbox
+    from drydock.onchain import load_watchlist
     from drydock.warehouse import refresh_views
 
     inbox = swap_inbox.path()
@@ -181,7 +181,7 @@ def wallet_swaps(swap_inbox: SwapInbox, evm: EvmSource) -> MaterializeResult:
         shutil.copy(sample, inbox / "sample-delivery.json")
     watch = load_watchlist()
     report = process_inbox(inbox, watch, get_settings().lake_dir)
-    from drydock.onchain.evm_swaps import scan_swaps
+    from drydock.adapters.evm import scan_swaps
 
     w3, _, _ = evm.connect()
     evm_swaps = scan_swaps(w3, watch, get_settings().lake_dir, start_block=evm.start_block)
@@ -200,8 +200,8 @@ def token_safety(dex: DexSource) -> MaterializeResult:
     import polars as pl
 
     from drydock import lake
-    from drydock.onchain.token_safety import SafetyCache
-    from drydock.onchain.wallet_swaps import read_wallet_swaps
+    from drydock.adapters.token_safety import SafetyCache
+    from drydock.onchain import read_wallet_swaps
     from drydock.warehouse import refresh_views
 
     settings = get_settings()
@@ -232,7 +232,7 @@ def token_safety(dex: DexSource) -> MaterializeResult:
     description="One row per (chain, tx, log index); USD above the threshold.",
 )
 def whale_transfers_sane() -> AssetCheckResult:
-    from drydock.onchain.whales import read_whales
+    from drydock.onchain import read_whales
 
     frame = read_whales(get_settings().lake_dir)
     dupes = frame.height - frame.select("chain", "tx_hash", "log_index").unique().height
@@ -266,7 +266,7 @@ def helius_inbox_sensor(context: SensorEvaluationContext) -> Any:
 )
 def new_token_sensor(context: SensorEvaluationContext) -> Any:
     """A token-safety run the first time a token appears in wallet_swaps."""
-    from drydock.onchain.wallet_swaps import read_wallet_swaps
+    from drydock.onchain import read_wallet_swaps
 
     mints = sorted(set(read_wallet_swaps(get_settings().lake_dir)["token_out"].to_list()))
     seen = set((context.cursor or "").split(",")) - {""}

@@ -4,7 +4,7 @@ Each implements :meth:`OhlcvSource.fetch_range` (bars of a series in ``[start, e
 ``ohlcv`` or ``mark_prices`` dataset, in ``drydock.ohlcv.BAR_SCHEMA``), :meth:`OhlcvSource.supports`
 and :meth:`OhlcvSource.fetch_funding` (``drydock.funding.FUNDING_SCHEMA``). The assets validate and
 write whatever a source returns, so a source never has to clean its data; it only has to cover the
-range. The ccxt download logic itself lives in :mod:`pipelines.download`.
+range. The ccxt download logic itself lives in :mod:`drydock.adapters.ccxt`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from drydock.adapters.ccxt import (
+    TRANSIENT_ERRORS,
+    Download,
+    RetryPolicy,
+    candles_to_frame,
+    download_funding,
+    download_ohlcv,
+)
 from drydock.errors import DrydockError, unknown_choice
 from drydock.funding import FUNDING_SCHEMA
 from drydock.logs import get_logger
@@ -33,14 +41,6 @@ from drydock.sample import (
     sample_series,
 )
 from drydock.settings import get_settings
-from pipelines.download import (
-    TRANSIENT_ERRORS,
-    Download,
-    RetryPolicy,
-    candles_to_frame,
-    download_funding,
-    download_ohlcv,
-)
 from pipelines.series import SOURCES
 
 __all__ = [
@@ -171,7 +171,7 @@ class SampleOhlcvSource(OhlcvSource):
 
 
 class CcxtOhlcvSource(OhlcvSource):
-    """Fetches bars and funding from one ccxt exchange through :mod:`pipelines.download`.
+    """Fetches bars and funding from one ccxt exchange through :mod:`drydock.adapters.ccxt`.
 
     Pages with an own ``since`` loop, honours ccxt's rate limiter, retries transient errors,
     drops the still-open bar and re-fetches gaps once.

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drydock.logs import get_logger
-from drydock.news.normalize import content_hash
+from drydock.news import content_hash
 from models.sentiment.scores import CATEGORIES, Score, ScoreCache
 
 log = get_logger(__name__)

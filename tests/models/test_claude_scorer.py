@@ -98,7 +98,7 @@ def test_invalid_items_are_asked_again_once_then_sent_to_the_fallback(
     assert [x.scorer for x in scores] == ["claude", "claude", "offline"]  # score 3, then 'bullish'
     assert scores[1].assets == ("ETH",)
     assert s.cache.get("x", PROMPT_VERSION) is None
-    from drydock.news.normalize import content_hash
+    from drydock.news import content_hash
 
     assert s.cache.get(content_hash(HEADLINES[2]), PROMPT_VERSION) is None  # never cached as valid
 

@@ -16,10 +16,10 @@ from dagster import AssetCheckEvaluation, AssetCheckSeverity, DagsterInstance, m
 from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
 
 from drydock import lake, ohlcv
+from drydock.adapters.ccxt import DownloadError
 from drydock.ohlcv import BAR_SCHEMA, SeriesKey
 from pipelines.assets import build_market_data
 from pipelines.checks import bar_check_results, series_quality
-from pipelines.download import DownloadError
 from pipelines.ingest import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.resources import OhlcvSource, SampleOhlcvSource
 from pipelines.series import SeriesPlan, catalog_plans, parse_series, plan_for

@@ -1,4 +1,4 @@
-"""pipelines.download with the real ccxt binance, bybit, okx and kraken classes, offline.
+"""drydock.adapters.ccxt with the real ccxt binance, bybit, okx and kraken classes, offline.
 
 Only the transport is replaced: ``Exchange.fetch`` answers from recorded raw payloads
 (tests/fixtures/exchanges, see its PROVENANCE.md), slicing the recorded candles by the ``since``,
@@ -20,11 +20,7 @@ import ccxt
 import polars as pl
 import pytest
 
-from drydock.errors import DrydockError
-from drydock.funding import FUNDING_SCHEMA
-from drydock.ohlcv import BAR_SCHEMA
-from drydock.series import SeriesKey
-from pipelines.download import (
+from drydock.adapters.ccxt import (
     Download,
     DownloadError,
     RetryPolicy,
@@ -32,6 +28,10 @@ from pipelines.download import (
     download_ohlcv,
     infer_interval_hours,
 )
+from drydock.errors import DrydockError
+from drydock.funding import FUNDING_SCHEMA
+from drydock.ohlcv import BAR_SCHEMA
+from drydock.series import SeriesKey
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXCHANGES = FIXTURES / "exchanges"

@@ -11,10 +11,9 @@ import httpx
 import polars as pl
 import pytest
 
+from drydock.adapters.news import Feed, fetch_all, load_feeds, parse_rss
 from drydock.errors import ConfigError
-from drydock.news.feeds import Feed, fetch_all, load_feeds, parse_rss
-from drydock.news.normalize import canonical_url, content_hash, plain_text
-from drydock.news.store import quarantine, read_news, write_news
+from drydock.news import canonical_url, content_hash, plain_text, quarantine, read_news, write_news
 
 FIX = Path(__file__).parents[3] / "data" / "sample" / "news_feeds"
 NOW = datetime(2025, 12, 13, 12, tzinfo=UTC)

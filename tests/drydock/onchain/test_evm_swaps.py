@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from drydock.onchain.evm_swaps import V2_SWAP, V3_SWAP, decode_swaps
-from drydock.onchain.wallet_swaps import SCHEMA
-from drydock.onchain.watchlist import Wallet
+from drydock.adapters.evm import V2_SWAP, V3_SWAP, decode_swaps
+from drydock.onchain import WALLET_SWAPS_SCHEMA as SCHEMA
+from drydock.onchain import Wallet
 from tests.evm_contracts import deploy as deploy_contract
 
 pytestmark = pytest.mark.integration  # vyper and py-evm

@@ -9,10 +9,16 @@ from typing import Any
 
 import pytest
 
+from drydock.adapters.evm import (
+    TRANSFER_TOPIC,
+    AdaptiveLogReader,
+    DecimalsCache,
+    RangeTooLarge,
+    decode_transfer,
+)
+from drydock.adapters.evm import scan_whales as scan
 from drydock.labels import Label, LabelBook
-from drydock.onchain.erc20 import DecimalsCache, decode_transfer
-from drydock.onchain.evm_logs import TRANSFER_TOPIC, AdaptiveLogReader, RangeTooLarge
-from drydock.onchain.whales import read_whales, scan
+from drydock.onchain import read_whales
 from drydock.tokens import load_tokens
 from tests.evm_contracts import deploy as deploy_contract
 
@@ -203,7 +209,7 @@ def test_price_impact_view_reads_the_bars_after_a_transfer(btc_lake: Any, settin
     import polars as pl
 
     from drydock import warehouse
-    from drydock.onchain.whales import _write
+    from drydock.onchain import write_whales as _write
 
     at = datetime(2024, 1, 2, 5, 30, tzinfo=UTC)
     row = {"chain": "ethereum", "tx_hash": "0x01", "log_index": 0, "block": 1, "ts": at, "token": "0xwbtc",

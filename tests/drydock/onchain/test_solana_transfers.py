@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from drydock.adapters.solana import scan_helius_transfers
 from drydock.labels import Label, LabelBook
-from drydock.onchain.solana_transfers import scan_helius_transfers
-from drydock.onchain.whales import Prices, read_whales
+from drydock.onchain import Prices, read_whales
 from drydock.tokens import load_tokens
 
 SAMPLE = Path(__file__).parents[3] / "data" / "sample" / "helius" / "enhanced_transactions.json"

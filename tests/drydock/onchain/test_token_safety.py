@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from drydock.onchain.token_safety import SafetyCache, assess
+from drydock.adapters.token_safety import SafetyCache, assess
 
 FIX = Path(__file__).parents[3] / "data" / "sample" / "dex"
 MINT = "9ky9gGqBmspGDPy5ECmnpfB9RPJWwh3MiLdKvNiWMQHa"

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from drydock.adapters.solana import SOL_MINT, parse_swap, process_inbox
 from drydock.errors import ConfigError
-from drydock.onchain.helius import SOL_MINT, parse_swap
-from drydock.onchain.wallet_swaps import process_inbox, read_wallet_swaps
-from drydock.onchain.watchlist import load_watchlist
+from drydock.onchain import load_watchlist, read_wallet_swaps
 
 SAMPLE = Path(__file__).parents[3] / "data" / "sample" / "helius" / "enhanced_transactions.json"
 WATCHLIST = Path(__file__).parents[3] / "config" / "watchlist.toml"

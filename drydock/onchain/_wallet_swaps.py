@@ -9,8 +9,6 @@ out; transactions that are not usable swaps are counted by reason.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +17,6 @@ from typing import Any
 import polars as pl
 
 from drydock import lake
-from drydock.onchain.helius import parse_swap
-from drydock.onchain.watchlist import Wallet
 
 DATASET = "wallet_swaps"
 REBUILD = "drydock wallets ingest"
@@ -41,27 +37,6 @@ class SwapReport:
     bad_files: int = 0
 
 
-def ingest_transactions(
-    txs: Sequence[Any], watch: Sequence[Wallet], lake_dir: Path, report: SwapReport
-) -> None:
-    """Parse ``txs``, keep the watched wallets' swaps, upsert them."""
-    watched = {(w.chain, w.address): w for w in watch if w.enabled}
-    rows = []
-    for tx in txs:
-        parsed = parse_swap(tx) if isinstance(tx, dict) else "not an object"
-        if isinstance(parsed, str):
-            key = parsed.split(" (")[0]
-            report.skipped[key] = report.skipped.get(key, 0) + 1
-            continue
-        wallet = watched.get((parsed["chain"], parsed["wallet"]))
-        if wallet is None:
-            report.unwatched += 1
-            continue
-        rows.append(parsed | {"label": wallet.label, "mode": wallet.mode})
-    write_swaps(rows, lake_dir)
-    report.swaps += len(rows)
-
-
 def write_swaps(rows: Sequence[dict[str, Any]], lake_dir: Path) -> None:
     """Upsert rows keyed by (chain, tx id, index) into their day partitions."""
     if not rows:
@@ -73,25 +48,6 @@ def write_swaps(rows: Sequence[dict[str, Any]], lake_dir: Path) -> None:
         lake.merge_partition(
             DATASET, {"date": str(day)}, part, keep, REBUILD, lake_dir, sort_by="ts"
         )
-
-
-def process_inbox(inbox: Path, watch: Sequence[Wallet], lake_dir: Path) -> SwapReport:
-    """Ingest every ``*.json`` delivery in ``inbox``, oldest name first, then move it aside."""
-    report = SwapReport()
-    for sub in ("processed", "quarantine"):
-        (inbox / sub).mkdir(parents=True, exist_ok=True)
-    for path in sorted(inbox.glob("*.json")):
-        report.files += 1
-        try:
-            payload = json.loads(path.read_bytes())
-        except (ValueError, UnicodeDecodeError):
-            report.bad_files += 1
-            os.replace(path, inbox / "quarantine" / path.name)
-            continue
-        txs = payload if isinstance(payload, list) else [payload]
-        ingest_transactions(txs, watch, lake_dir, report)
-        os.replace(path, inbox / "processed" / path.name)
-    return report
 
 
 def read_wallet_swaps(lake_dir: Path) -> pl.DataFrame:

@@ -1,40 +1,20 @@
-"""Offline stand-ins that run the real code: the recorded DEX payloads served over httpx, and an
-in-process EVM (py-evm) with a vyper-compiled stablecoin and labelled whale transfers, for the
-demo and the Dagster assets' ``sample`` mode. vyper and eth-tester are dev dependencies."""
+"""An in-process EVM (py-evm through eth-tester) with vyper-compiled tokens, labelled whale
+transfers and a Uniswap-V2-style swap of the watched wallet: the offline chain of the demo and of
+the Dagster assets' ``sample`` mode. vyper and eth-tester are dev dependencies."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-import httpx
 
 from drydock.labels import Label, LabelBook
 from drydock.settings import REPO_ROOT
 
-DEX_FOLDER = REPO_ROOT / "data" / "sample" / "dex"
+__all__ = ["CONTRACTS", "DEMO_WALLET", "TOKEN_SOURCE", "demo_chain"]
+
 CONTRACTS = REPO_ROOT / "tests" / "fixtures" / "contracts"
 TOKEN_SOURCE = CONTRACTS / "erc20.vy"
 #: The watched EVM wallet of config/watchlist.toml: eth-tester's deterministic 4th account.
 DEMO_WALLET = 3
-
-
-def dex_client(folder: Path = DEX_FOLDER) -> httpx.Client:
-    """DexScreener answers with its recorded pairs; RugCheck with the hand-written safe report."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "api.dexscreener.com":
-            return httpx.Response(
-                200,
-                content=(
-                    folder / "dexscreener_latest_dex_pairs_injective_dojoswap_2024-03.json"
-                ).read_bytes(),
-            )
-        if request.url.host == "api.rugcheck.xyz":
-            return httpx.Response(200, content=(folder / "rugcheck_report_safe.json").read_bytes())
-        return httpx.Response(404)
-
-    return httpx.Client(transport=httpx.MockTransport(handler))
 
 
 def demo_chain() -> tuple[Any, dict[str, str], LabelBook]:

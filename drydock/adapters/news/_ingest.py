@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from drydock.news.feeds import fetch_all, load_feeds
-from drydock.news.store import quarantine, write_news
+from drydock.adapters.news._feeds import fetch_all, load_feeds
+from drydock.news import quarantine, write_news
 from drydock.settings import REPO_ROOT, Settings, get_settings
 
 FEEDS_FILE = REPO_ROOT / "config" / "news_feeds.toml"

@@ -23,7 +23,7 @@ from xml.sax import SAXException
 import httpx
 
 from drydock.errors import ConfigError
-from drydock.news.normalize import canonical_url, content_hash, plain_text, utc
+from drydock.news import canonical_url, content_hash, plain_text, utc
 
 KINDS = ("rss", "cryptopanic")
 CRYPTOPANIC_URL = "https://cryptopanic.com/api/v1/posts/"

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from drydock.onchain.evm_logs import TRANSFER_TOPIC
+from drydock.adapters.evm._logs import TRANSFER_TOPIC
+from drydock.onchain import Transfer
 
 DECIMALS_SELECTOR = "0x313ce567"
 
@@ -19,19 +20,6 @@ DECIMALS_SELECTOR = "0x313ce567"
 def _hex(value: Any) -> str:
     text = value.hex() if hasattr(value, "hex") and not isinstance(value, str) else str(value)
     return text if text.startswith("0x") else "0x" + text
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """One decoded Transfer log (addresses lower-case, value in raw token units)."""
-
-    token: str
-    sender: str
-    receiver: str
-    value: int
-    tx_hash: str
-    log_index: int
-    block: int
 
 
 def decode_transfer(log: Mapping[str, Any]) -> Transfer | str:

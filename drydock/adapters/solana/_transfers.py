@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from drydock.adapters.solana._helius import SOL_MINT
 from drydock.labels import LabelBook
-from drydock.onchain.erc20 import Transfer
-from drydock.onchain.helius import SOL_MINT
-from drydock.onchain.whales import Prices, _row, _write
+from drydock.onchain import Prices, Transfer
+from drydock.onchain import whale_row as _row
+from drydock.onchain import write_whales as _write
 from drydock.tokens import TokenCatalog
 
 

@@ -11,7 +11,6 @@ changes nothing. The cursor is saved only after the rows of its range are writte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,9 +20,6 @@ import polars as pl
 
 from drydock import lake
 from drydock.labels import LabelBook, classify, significance
-from drydock.onchain.erc20 import DecimalsCache, Transfer, decode_transfer
-from drydock.onchain.evm_logs import AdaptiveLogReader, Cursor, load_cursor, save_cursor
-from drydock.tokens import TokenCatalog
 
 DATASET = "whale_transfers"
 QUARANTINE = "_quarantine/whale_transfers"
@@ -36,6 +32,19 @@ SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(), "significance": pl.Float64(), "sender_entity": pl.String(),
     "receiver_entity": pl.String(),
 }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One decoded Transfer log (addresses lower-case, value in raw token units)."""
+
+    token: str
+    sender: str
+    receiver: str
+    value: int
+    tx_hash: str
+    log_index: int
+    block: int
 
 
 @dataclass
@@ -94,7 +103,7 @@ class ScanReport:
     shrinks: int = 0
 
 
-def _row(chain: str, t: Transfer, ts: datetime, symbol: str, amount: float, usd: float, labels: LabelBook,
+def whale_row(chain: str, t: Transfer, ts: datetime, symbol: str, amount: float, usd: float, labels: LabelBook,
          volume: float) -> dict[str, Any]:  # fmt: skip
     kind = classify(labels, chain, t.sender, t.receiver)
     sender, receiver = labels.of(chain, t.sender), labels.of(chain, t.receiver)
@@ -107,7 +116,7 @@ def _row(chain: str, t: Transfer, ts: datetime, symbol: str, amount: float, usd:
     }  # fmt: skip
 
 
-def _write(rows: list[dict[str, Any]], lake_dir: Path) -> None:
+def write_whales(rows: list[dict[str, Any]], lake_dir: Path) -> None:
     if not rows:
         return
     frame = pl.DataFrame(rows, schema=SCHEMA)
@@ -124,100 +133,13 @@ def _write(rows: list[dict[str, Any]], lake_dir: Path) -> None:
         )
 
 
-def _quarantine(rows: list[dict[str, Any]], lake_dir: Path) -> None:
+def quarantine_whales(rows: list[dict[str, Any]], lake_dir: Path) -> None:
     if not rows:
         return
     frame = pl.DataFrame(rows, schema={"chain": pl.String(), "tx_hash": pl.String(), "log_index": pl.Int64(),
                                        "block": pl.Int64(), "reason": pl.String()})  # fmt: skip
     lake.merge_partition(QUARANTINE, {"date": str(datetime.now(UTC).date())}, frame, None, REBUILD, lake_dir,
                          sort_by="block")  # fmt: skip
-
-
-def scan(
-    w3: Any, chain: str, labels: LabelBook, catalog: TokenCatalog, lake_dir: Path, *,
-    start_block: int = 0, threshold_usd: float = 100_000.0, prices: Prices | None = None,
-    symbols: Mapping[str, str] | None = None, reader: AdaptiveLogReader | None = None,
-    decimals: DecimalsCache | None = None,
-) -> ScanReport:  # fmt: skip
-    """Read Transfer logs from the cursor (or ``start_block``) to the confirmed head; write the
-    transfers worth at least ``threshold_usd``; advance the cursor range by range.
-    ``symbols`` maps extra token addresses to catalog symbols (a private or test chain)."""
-    reader = reader or AdaptiveLogReader(w3)
-    decimals = decimals or DecimalsCache(w3)
-    prices = prices or Prices(lake_dir)
-    extra = {k.lower(): v for k, v in (symbols or {}).items()}
-    cursor_path = lake_dir / "onchain" / "cursors" / f"{chain}.json"
-    first = reader.start_block(load_cursor(cursor_path), start_block)
-    head = reader.safe_head()
-    report = ScanReport(first_block=first, last_block=first - 1)
-    times: dict[int, datetime] = {}
-    for _start, end, logs in reader.read(first, head) if first <= head else ():
-        rows: list[dict[str, Any]] = []
-        bad: list[dict[str, Any]] = []
-        for log in logs:
-            report.logs += 1
-            decoded = decode_transfer(log)
-            if isinstance(decoded, str):
-                bad.append({"chain": chain, "tx_hash": str(log.get("transactionHash", "")), "log_index":
-                            int(log.get("logIndex", -1)), "block": int(log.get("blockNumber", -1)), "reason": decoded})  # fmt: skip
-                continue
-            t = decoded
-            token = catalog.by_address("ethereum", t.token) if chain == "ethereum" else None
-            symbol = extra.get(t.token) or (token.symbol if token else None)
-            places = decimals.get(t.token)
-            if places is None or symbol is None:
-                reason = "unknown_decimals" if places is None else "unpriced_token"
-                bad.append(
-                    {
-                        "chain": chain,
-                        "tx_hash": t.tx_hash,
-                        "log_index": t.log_index,
-                        "block": t.block,
-                        "reason": reason,
-                    }
-                )
-                continue
-            if t.block not in times:
-                times[t.block] = datetime.fromtimestamp(
-                    int(w3.eth.get_block(t.block)["timestamp"]), UTC
-                )
-            ts = times[t.block]
-            price = prices.usd(symbol, ts)
-            if price is None:
-                bad.append({"chain": chain, "tx_hash": t.tx_hash, "log_index": t.log_index, "block": t.block,
-                            "reason": "unpriced_token"})  # fmt: skip
-                continue
-            amount = t.value / 10**places
-            usd = amount * price
-            if usd < threshold_usd:
-                report.below_threshold += 1
-                continue
-            rows.append(
-                _row(
-                    chain,
-                    t,
-                    ts,
-                    symbol,
-                    amount,
-                    usd,
-                    labels,
-                    prices.daily_volume_usd(symbol, ts.date()),
-                )
-            )
-        _write(rows, lake_dir)
-        _quarantine(bad, lake_dir)
-        for b in bad:
-            reason = str(b["reason"])
-            report.quarantined[reason] = report.quarantined.get(reason, 0) + 1
-        report.whales += len(rows)
-        block_hash = w3.eth.get_block(end)["hash"]
-        save_cursor(
-            cursor_path,
-            Cursor(end, block_hash.hex() if hasattr(block_hash, "hex") else str(block_hash)),
-        )
-        report.last_block = end
-    report.shrinks = reader.shrinks
-    return report
 
 
 def read_whales(lake_dir: Path) -> pl.DataFrame:

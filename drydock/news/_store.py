@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from drydock import lake
-from drydock.news.normalize import COLUMNS
+from drydock.news._normalize import COLUMNS
 
 DATASET = "news"
 QUARANTINE = "_quarantine/news"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from drydock.onchain.erc20 import DecimalsCache, _hex
-from drydock.onchain.watchlist import Wallet
+from drydock.adapters.evm._erc20 import DecimalsCache, _hex
+from drydock.onchain import Wallet
 
 V2_SWAP = "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822"
 V3_SWAP = "0xc42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67"
@@ -115,8 +115,8 @@ def scan_swaps(w3: Any, watch: Sequence[Wallet], lake_dir: Any, *, chain: str = 
                start_block: int = 0, confirmations: int = 12) -> dict[str, Any]:  # fmt: skip
     """Read V2/V3 Swap logs from the cursor to the confirmed head, write the watched wallets'
     swaps to ``wallet_swaps``, advance the cursor range by range (as the whale scan does)."""
-    from drydock.onchain.evm_logs import AdaptiveLogReader, Cursor, load_cursor, save_cursor
-    from drydock.onchain.wallet_swaps import write_swaps
+    from drydock.adapters.evm._logs import AdaptiveLogReader, Cursor, load_cursor, save_cursor
+    from drydock.onchain import write_swaps
 
     topics: list[Any] = [[V2_SWAP, V3_SWAP]]
     reader = AdaptiveLogReader(w3, topics=topics, confirmations=confirmations)

@@ -1,0 +1,16 @@
+"""Solana through Helius: enhanced-transaction parsing into swaps and transfers, and the webhook
+inbox that lands the watched wallets' swaps."""
+
+from __future__ import annotations
+
+from drydock.adapters.solana._helius import SOL_MINT, parse_swap
+from drydock.adapters.solana._transfers import scan_helius_transfers
+from drydock.adapters.solana._webhooks import ingest_transactions, process_inbox
+
+__all__ = [
+    "SOL_MINT",
+    "ingest_transactions",
+    "parse_swap",
+    "process_inbox",
+    "scan_helius_transfers",
+]
