@@ -1,35 +1,37 @@
 """The live journal: runs, policy decisions, orders, fills, position snapshots and events.
 
-:class:`JournalRepository` is the interface the runner sees. :class:`SqliteJournal` (WAL, at
+:class:`JournalRepository` is the interface the runner sees (the union of narrow roles in
+:mod:`live.journal.base`). :class:`Journal` is its one implementation, on SQLAlchemy Core, with
+small dialect hooks for SQLite and PostgreSQL: :class:`SqliteJournal` (WAL, at
 ``settings.journal_path``) is the default; with ``DRYDOCK_JOURNAL_URL`` set,
-:class:`~live.journal.postgres.PostgresJournal` keeps the same schema on PostgreSQL so that
-several runners, on several hosts, share one journal. :func:`open_journal` picks between them.
+:class:`~live.journal.postgres.PostgresJournal` keeps the same schema on PostgreSQL so that several
+runners, on several hosts, share one journal. :func:`open_journal` picks between them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
 
 from drydock.settings import get_settings
 from live.journal.base import (
     DecisionRecord,
     EventRecord,
     JournalRepository,
+    LeaseStore,
+    Ledger,
+    OrdersAndFills,
+    PolicyEvents,
     RunLease,
     RunRecord,
+    RunStore,
     RunSummary,
+    Transactional,
     client_order_id,
     fill_key,
 )
 from live.journal.rows import TABLES
 from live.journal.sqlite import SqliteJournal
-
-if TYPE_CHECKING:
-    from live.journal.postgres import PostgresJournal
-
-#: Either journal backend (the same methods; the runner and operator commands take this).
-Journal: TypeAlias = "SqliteJournal | PostgresJournal"
+from live.journal.store import Journal
 
 
 def open_journal(path: str | Path | None = None) -> Journal:
@@ -39,7 +41,7 @@ def open_journal(path: str | Path | None = None) -> Journal:
         return SqliteJournal(path)
     settings = get_settings()
     if settings.journal_url:
-        from live.journal.postgres import PostgresJournal  # SQLAlchemy only when it is used
+        from live.journal.postgres import PostgresJournal  # psycopg only when it is used
 
         return PostgresJournal(settings.journal_url)
     return SqliteJournal(settings.journal_path)
@@ -67,10 +69,16 @@ __all__ = [
     "EventRecord",
     "Journal",
     "JournalRepository",
+    "LeaseStore",
+    "Ledger",
+    "OrdersAndFills",
+    "PolicyEvents",
     "RunLease",
     "RunRecord",
+    "RunStore",
     "RunSummary",
     "SqliteJournal",
+    "Transactional",
     "client_order_id",
     "fill_key",
     "journal_exists",

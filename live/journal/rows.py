@@ -1,4 +1,5 @@
-"""Stored rows to journal records, shared by every journal backend (same schema, same text)."""
+"""Stored rows to journal records and back, and the hash chain (same schema, same text on every
+database)."""
 
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ def ledger_problems(entries: Sequence[Row], current: Mapping[str, Mapping[int, s
     return problems
 
 
-# ---- values written, by table (both backends write exactly these) ------------------------------
+# ---- values written, by table (both databases store exactly these) ------------------------------
 
 
 def run_values(run: RunRecord) -> dict[str, Any]:

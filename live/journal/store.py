@@ -1,0 +1,579 @@
+"""The journal: one implementation of :class:`~live.journal.base.JournalRepository` on SQLAlchemy
+Core, for SQLite and PostgreSQL.
+
+What the two databases genuinely do differently sits behind a small :class:`Dialect` (see
+:mod:`live.journal.sqlite` and :mod:`live.journal.postgres`): how a connection is made and
+configured, how the schema and its append-only triggers are created, the lock a write
+transaction takes first (so that writers queue and each sees the ledger's true last entry), how
+a stored row's id is named, and how a run is leased. Everything else (the tables, idempotent
+``INSERT ... ON CONFLICT DO NOTHING RETURNING`` writes, the hash chain, every read) is written once
+here. Both databases hold the same tables, columns and text encodings (timestamps as UTC ISO text,
+quantities as decimal text), so a journal reads back the same from either.
+
+Errors of the database come out as the driver's own (``sqlite3.IntegrityError``,
+``psycopg.errors.UniqueViolation``, ...), not wrapped in SQLAlchemy's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, Self
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    RowMapping,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy.exc import DBAPIError
+
+from drydock.types import Action, Fill, Order, PolicyDecision, Position
+from live.journal.base import DecisionRecord, EventRecord, RunLease, RunRecord, RunSummary, utc_iso
+from live.journal.rows import (
+    GENESIS,
+    TABLES,
+    chain_hash,
+    decision_record,
+    decision_values,
+    event_record,
+    event_values,
+    fill_record,
+    fill_values,
+    ledger_problems,
+    order_record,
+    order_values,
+    position_record,
+    position_values,
+    row_hash,
+    run_record,
+    run_values,
+    summaries,
+)
+
+#: The label of a stored row's id in the journal's own queries (never a column of a table).
+ROWID = "_drydock_rowid"
+
+
+class Real(TypeDecorator[float]):
+    """A REAL read back as a float: SQLite's ``RETURNING`` reports a whole REAL (100.0) as an
+    integer (100), which would hash differently from the row a ``SELECT`` reads."""
+
+    impl = Float
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> float | None:
+        return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """The journal's tables as one database holds them."""
+
+    metadata: MetaData
+    runs: Table
+    decisions: Table
+    orders: Table
+    fills: Table
+    positions: Table
+    events: Table
+    ledger: Table
+    run_leases: Table
+
+    def journaled(self) -> dict[str, Table]:
+        """The tables whose rows are chained into the ledger, by name (in :data:`TABLES` order)."""
+        return {name: getattr(self, name) for name in TABLES}
+
+
+def build_tables(identity: bool) -> Tables:
+    """The journal's tables. ``identity``: every table has a generated ``id`` column (PostgreSQL);
+    else ids are SQLite rowids (``INTEGER PRIMARY KEY``) and ``runs`` is keyed by ``run_id``."""
+    metadata = MetaData()
+
+    def key(name: str = "id") -> Column[int]:
+        if identity:
+            return Column(name, BigInteger, Identity(always=True), primary_key=True)
+        return Column(name, Integer, primary_key=True)
+
+    def texts(*names: str, nullable: bool = False) -> list[Column[str]]:
+        return [Column(name, Text, nullable=nullable) for name in names]
+
+    run_key = (
+        [key(), Column("run_id", Text, nullable=False, unique=True)]
+        if identity
+        else [Column("run_id", Text, primary_key=True)]
+    )
+    runs = Table(
+        "runs", metadata, *run_key,
+        *texts("strategy_id", "params_json", "mode", "venue", "symbol", "timeframe"),
+        *texts("start_ts", "end_ts", nullable=True), *texts("policy_version", "policy_hash"),
+        *texts("created_at"),
+    )  # fmt: skip
+    decisions = Table(
+        "decisions", metadata, key(), Column("decision_key", Text, nullable=False, unique=True),
+        Column("run_id", Text, ForeignKey("runs.run_id"), nullable=False),
+        *texts("ts", "strategy_id", "action_kind", "venue", "symbol"),
+        *texts("side", nullable=True), Column("notional_usd", Real, nullable=False),
+        Column("reduces_position", BigInteger, nullable=False),
+        *texts("verdict", "policy_version", "policy_hash", "explanation_json", "created_at"),
+    )  # fmt: skip
+    orders = Table(
+        "orders", metadata, key(), Column("client_order_id", Text, nullable=False, unique=True),
+        Column("run_id", Text, ForeignKey("runs.run_id"), nullable=False),
+        Column("decision_id", BigInteger, ForeignKey("decisions.id")),
+        *texts("strategy_id", "venue", "symbol", "side", "qty", "price", "ts", "status",
+               "created_at"),
+    )  # fmt: skip
+    fills = Table(
+        "fills", metadata, key(), Column("fill_id", Text, nullable=False, unique=True),
+        Column("client_order_id", Text, ForeignKey("orders.client_order_id"), nullable=False),
+        *texts("run_id", "venue", "symbol", "side", "qty", "price", "fee", "ts", "created_at"),
+        Index("fills_order", "client_order_id"),
+    )  # fmt: skip
+    positions = Table(
+        "positions", metadata, key(),
+        *texts("run_id", "strategy_id", "symbol", "qty", "avg_price", "ts", "created_at"),
+        UniqueConstraint("run_id", "strategy_id", "symbol", "ts"),
+    )  # fmt: skip
+    events = Table(
+        "events", metadata, key(), Column("event_key", Text, unique=True),
+        *texts("kind", "scope", "detail_json", "ts", "created_at"),
+        Index("events_scope", "scope", "kind", "id"), Index("events_kind_ts", "kind", "ts"),
+    )  # fmt: skip
+    ledger = Table(
+        "ledger", metadata, key("seq"), *texts("tbl"),
+        Column("row_id", BigInteger, nullable=False), *texts("row_hash", "chain"),
+        UniqueConstraint("tbl", "row_id"),
+    )  # fmt: skip
+    run_leases = Table(
+        "run_leases", metadata, Column("run_id", Text, primary_key=True),
+        *texts("owner", "host", "acquired_at", "expires_at"),
+    )  # fmt: skip
+    return Tables(metadata, runs, decisions, orders, fills, positions, events, ledger, run_leases)
+
+
+class Dialect(Protocol):
+    """What one database does its own way; :class:`Journal` does the rest."""
+
+    #: The journal's tables on this database.
+    tables: Tables
+
+    @property
+    def location(self) -> str:
+        """Where the journal lives, for messages (no password)."""
+        ...
+
+    def engine(self) -> Engine:
+        """A new engine whose connections are configured for the journal."""
+        ...
+
+    def insert(self, table: Table) -> Any:
+        """This dialect's ``INSERT`` construct (one with ``on_conflict_do_nothing``)."""
+        ...
+
+    def rowid(self, table: Table) -> ColumnElement[Any]:
+        """The expression of a stored row's id, the one its ledger entry names."""
+        ...
+
+    def create_schema(self, conn: Connection) -> None:
+        """Create what is missing (tables, indexes, append-only triggers), in a write transaction."""
+        ...
+
+    def lock_for_write(self, conn: Connection) -> None:
+        """The first statement of every write transaction: take the database's write lock, so
+        that writers queue and each chains onto the ledger's true last entry."""
+        ...
+
+    def lease(
+        self, engine: Engine, run_id: str, ttl: timedelta, clock: Callable[[], datetime]
+    ) -> AbstractContextManager[RunLease]:
+        """Hold the run's exclusive lease for the block, or raise ``LeaseHeld`` naming its holder."""
+        ...
+
+
+class Queries:
+    """The journal's statements, built once per set of tables (SQLAlchemy caches their compiled
+    form; building a statement costs more than running it on SQLite)."""
+
+    def __init__(self, t: Tables, dialect: Dialect) -> None:
+        key = bindparam("k", type_=Text())
+        r, d, o, f, p, e, ledger = (
+            t.runs,
+            t.decisions,
+            t.orders,
+            t.fills,
+            t.positions,
+            t.events,
+            t.ledger,
+        )
+        self.inserts = {
+            table.name: dialect.insert(table)
+            .on_conflict_do_nothing()
+            .returning(dialect.rowid(table).label(ROWID), *table.c)
+            for table in t.journaled().values()
+        }
+        self.last_chain = select(ledger.c.chain).order_by(ledger.c.seq.desc()).limit(1)
+        self.chain = ledger.insert()
+        self.run = select(r).where(r.c.run_id == key)
+        self.decision = select(d).where(d.c.decision_key == key)
+        self.decisions = select(d).where(d.c.run_id == key).order_by(d.c.id)
+        self.order = select(o).where(o.c.client_order_id == key)
+        self.orders = select(o).where(o.c.run_id == key).order_by(o.c.id)
+        self.fills_for = select(f).where(f.c.client_order_id == key).order_by(f.c.id)
+        self.fills = select(f).where(f.c.run_id == key).order_by(f.c.id)
+        self.positions = select(p).where(p.c.run_id == key).order_by(p.c.id)
+        self.orders_between = select(func.count()).where(
+            o.c.strategy_id == key, o.c.ts > bindparam("since"), o.c.ts <= bindparam("until")
+        )
+        self._events = e
+        self._events_of: dict[tuple[bool, bool, bool], Any] = {}
+
+    def events_of(self, scopes: bool, since: bool, until: bool) -> Any:
+        """Events of kinds ``:kinds`` (and scopes ``:scopes``, ``:since < ts <= :until``)."""
+        shape = (scopes, since, until)
+        if shape not in self._events_of:
+            c = self._events.c
+            statement = select(self._events).where(c.kind.in_(bindparam("kinds", expanding=True)))
+            if scopes:
+                statement = statement.where(c.scope.in_(bindparam("scopes", expanding=True)))
+            if since:
+                statement = statement.where(c.ts > bindparam("since"))
+            if until:
+                statement = statement.where(c.ts <= bindparam("until"))
+            self._events_of[shape] = statement.order_by(c.ts, c.id)
+        return self._events_of[shape]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    """The driver's own exception instead of SQLAlchemy's wrapper."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if exc.orig is None:
+            raise
+        raise exc.orig from None
+
+
+class Journal:
+    """The journal (:class:`~live.journal.base.JournalRepository`) on one database, through one
+    connection held for the journal's life; every write is idempotent on its natural key and is
+    chained into the ledger in the transaction that wrote it."""
+
+    def __init__(self, dialect: Dialect, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock or _utc_now
+        self._dialect = dialect
+        self._t = t = dialect.tables
+        self._engine = dialect.engine()
+        self._db = self._engine.connect()
+        self._depth = 0
+        self._tip: str | None = None  # the ledger's last chain, once read in this transaction
+        self._q = Queries(t, dialect)
+        try:
+            with self.transaction() as conn:
+                dialect.create_schema(conn)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+        self._engine.dispose()
+
+    @property
+    def location(self) -> str:
+        """Where the journal lives, for messages (a URL's password masked)."""
+        return self._dialect.location
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """All writes inside commit together or not at all (nested blocks join the outer one).
+
+        The outermost block takes the database's write lock first (SQLite's ``BEGIN IMMEDIATE``,
+        PostgreSQL's transaction-scoped advisory lock): writers queue, and each sees the chain's
+        true last entry.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self._db
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            with _driver_errors(), self._db.begin():
+                self._dialect.lock_for_write(self._db)
+                yield self._db
+        finally:
+            self._depth = 0
+            self._tip = None
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A read: inside the current transaction, else its own short one."""
+        if self._depth:
+            yield self._db
+            return
+        with _driver_errors(), self._db.begin():
+            yield self._db
+
+    def _rows(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[RowMapping]:
+        with self._reading() as conn:
+            return list(conn.execute(statement, params).mappings())
+
+    def _first(self, statement: Any, params: Mapping[str, Any] | None = None) -> RowMapping | None:
+        rows = self._rows(statement, params)
+        return rows[0] if rows else None
+
+    def _count(self, statement: Any, params: Mapping[str, Any] | None = None) -> int:
+        with self._reading() as conn:
+            return int(conn.execute(statement, params).scalar_one())
+
+    def _insert(self, table: Table, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``INSERT ... ON CONFLICT DO NOTHING`` one row; a row it created is chained into the
+        ledger in the same transaction and returned as stored (None: the key was taken).
+
+        The write lock is held from the transaction's first statement on, so the ledger's last
+        entry is read once per transaction and then followed in memory.
+        """
+        with self.transaction() as conn:
+            row = conn.execute(self._q.inserts[table.name], values).mappings().first()
+            if row is None:
+                return None
+            stored = dict(row)
+            rowid = int(stored.pop(ROWID))
+            prev = self._tip
+            if prev is None:
+                prev = conn.execute(self._q.last_chain).scalar() or GENESIS
+            hashed = row_hash(stored)
+            chain = chain_hash(prev, table.name, rowid, hashed)
+            conn.execute(
+                self._q.chain,
+                {"tbl": table.name, "row_id": rowid, "row_hash": hashed, "chain": chain},
+            )
+            self._tip = chain
+            return stored
+
+    # ---- the ledger --------------------------------------------------------------------------
+
+    def verify(self) -> list[str]:
+        """Tamper evidence: every problem found, or [] when the journal is intact.
+
+        Each row written since the ledger existed has a ledger entry whose hash covers the row's
+        content and the previous entry, so an edited, deleted or foreign row (written around the
+        journal, e.g. with its triggers switched off) breaks the chain or is missing from it.
+        Rows older than the ledger (journals from before it) are counted, not judged.
+        """
+        ledger = self._t.ledger
+        with self._reading() as conn:
+            entries = list(conn.execute(select(ledger).order_by(ledger.c.seq)).mappings())
+            current: dict[str, dict[int, str]] = {}
+            for name, table in self._t.journaled().items():
+                query = select(self._dialect.rowid(table).label(ROWID), table)
+                current[name] = {}
+                for row in conn.execute(query).mappings():
+                    stored = dict(row)
+                    rowid = int(stored.pop(ROWID))
+                    current[name][rowid] = row_hash(stored)
+        return ledger_problems(entries, current)
+
+    def ledger_size(self) -> int:
+        """Rows chained into the ledger."""
+        return self._count(select(func.count()).select_from(self._t.ledger))
+
+    # ---- runs and their leases ---------------------------------------------------------------
+
+    @contextmanager
+    def hold_run(self, run_id: str, ttl: timedelta) -> Iterator[RunLease]:
+        """The run's exclusive lease for the block (see the dialect's ``lease``); journaled as
+        a ``lease`` event naming its owner."""
+        with self._dialect.lease(self._engine, run_id, ttl, self.clock) as lease:
+            self.record_event("lease", run_id, {"owner": lease.owner}, self.clock())
+            yield lease
+
+    def start_run(self, run: RunRecord) -> RunRecord:
+        """Register a run, or return the one already stored under ``run.run_id``."""
+        with self.transaction():
+            row = self._insert(self._t.runs, run_values(run))
+            stored = self.run(run.run_id) if row is None else run_record(row)
+        assert stored is not None
+        return stored
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """The stored run ``run_id``, or None."""
+        row = self._first(self._q.run, {"k": run_id})
+        return None if row is None else run_record(row)
+
+    def runs(self, unfinished_only: bool = False) -> list[RunSummary]:
+        """Every run, newest first, with whether it journaled ``run_finished`` and when it began."""
+        runs, events = self._t.runs, self._t.events
+        finished = (
+            select(events.c.id)
+            .where(events.c.scope == runs.c.run_id, events.c.kind == "run_finished")
+            .exists()
+        )
+        rows = self._rows(
+            select(runs, finished.label("finished")).order_by(
+                runs.c.created_at.desc(), runs.c.run_id
+            )
+        )
+        return summaries(rows, unfinished_only)
+
+    def counts(self, run_id: str) -> dict[str, int]:
+        """Row counts of one run: decisions (allowed/denied), orders, fills, positions."""
+        t = self._t
+        d = t.decisions.c
+        queries = {
+            "decisions": select(func.count()).where(d.run_id == run_id),
+            "allowed": select(func.count()).where(d.run_id == run_id, d.verdict == "allow"),
+            "denied": select(func.count()).where(d.run_id == run_id, d.verdict == "deny"),
+            "orders": select(func.count()).where(t.orders.c.run_id == run_id),
+            "fills": select(func.count()).where(t.fills.c.run_id == run_id),
+            "positions": select(func.count()).where(t.positions.c.run_id == run_id),
+        }
+        with self._reading() as conn:
+            return {name: int(conn.execute(q).scalar_one()) for name, q in queries.items()}
+
+    # ---- policy decisions and events ---------------------------------------------------------
+
+    def record_decision(
+        self,
+        run_id: str,
+        key: str,
+        ts: datetime,
+        action: Action,
+        decision: PolicyDecision,
+        policy_version: str,
+    ) -> DecisionRecord:
+        """Journal a decision with its explanation; an existing ``key`` returns the stored one."""
+        values = decision_values(run_id, key, ts, action, decision, policy_version)
+        with self.transaction():
+            row = self._insert(self._t.decisions, values)
+            stored = self.decision(key) if row is None else decision_record(row)
+        assert stored is not None
+        return stored
+
+    def decision(self, key: str) -> DecisionRecord | None:
+        row = self._first(self._q.decision, {"k": key})
+        return None if row is None else decision_record(row)
+
+    def decisions(self, run_id: str) -> list[DecisionRecord]:
+        rows = self._rows(self._q.decisions, {"k": run_id})
+        return [decision_record(r) for r in rows]
+
+    def recent_decisions(self, limit: int = 50) -> list[DecisionRecord]:
+        """The latest ``limit`` decisions of every run, oldest first."""
+        decisions = self._t.decisions
+        rows = self._rows(select(decisions).order_by(decisions.c.id.desc()).limit(limit))
+        return [decision_record(r) for r in reversed(rows)]
+
+    def record_event(
+        self,
+        kind: str,
+        scope: str,
+        detail: Mapping[str, Any],
+        ts: datetime,
+        key: str | None = None,
+    ) -> bool:
+        """Append an event; with a ``key`` it is written at most once."""
+        return self._insert(self._t.events, event_values(kind, scope, detail, ts, key)) is not None
+
+    def events(self, scope: str | None = None, kind: str | None = None) -> list[EventRecord]:
+        events = self._t.events
+        statement = select(events)
+        if scope is not None:
+            statement = statement.where(events.c.scope == scope)
+        if kind is not None:
+            statement = statement.where(events.c.kind == kind)
+        return [event_record(r) for r in self._rows(statement.order_by("id"))]
+
+    def events_of(
+        self,
+        kinds: tuple[str, ...],
+        scopes: tuple[str, ...] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[EventRecord]:
+        """Events of the given kinds (and scopes) with ``since < ts <= until``, oldest first.
+
+        Timestamps are stored as UTC ISO text, so the window compares as text.
+        """
+        statement = self._q.events_of(scopes is not None, since is not None, until is not None)
+        params = {"kinds": list(kinds), "scopes": list(scopes or ()),
+                  "since": None if since is None else utc_iso(since),
+                  "until": None if until is None else utc_iso(until)}  # fmt: skip
+        return [event_record(r) for r in self._rows(statement, params)]
+
+    # ---- orders, fills and positions ---------------------------------------------------------
+
+    def insert_order(
+        self, run_id: str, order: Order, decision_id: int | None = None
+    ) -> tuple[Order, bool]:
+        """Journal an order before it is sent; a known client order id is a no-op.
+
+        Returns the stored order and whether this call created it.
+        """
+        values = order_values(run_id, order, decision_id)
+        with self.transaction():
+            row = self._insert(self._t.orders, values)
+            stored = self.order(order.client_order_id) if row is None else order_record(row)
+        assert stored is not None
+        return stored, row is not None
+
+    def order(self, client_order_id: str) -> Order | None:
+        row = self._first(self._q.order, {"k": client_order_id})
+        return None if row is None else order_record(row)
+
+    def orders(self, run_id: str) -> list[Order]:
+        rows = self._rows(self._q.orders, {"k": run_id})
+        return [order_record(r) for r in rows]
+
+    def orders_between(self, strategy_id: str, since: datetime, until: datetime) -> int:
+        """Orders journaled for ``strategy_id`` with ``since < ts <= until``."""
+        params = {"k": strategy_id, "since": utc_iso(since), "until": utc_iso(until)}
+        return self._count(self._q.orders_between, params)
+
+    def record_fill(self, run_id: str, fill: Fill, fill_id: str | None = None) -> bool:
+        """Journal a fill of a journaled order; a known fill id is a no-op (returns False)."""
+        return self._insert(self._t.fills, fill_values(run_id, fill, fill_id)) is not None
+
+    def fills_for(self, client_order_id: str) -> list[Fill]:
+        return [fill_record(r) for r in self._rows(self._q.fills_for, {"k": client_order_id})]
+
+    def fills(self, run_id: str) -> list[Fill]:
+        return [fill_record(r) for r in self._rows(self._q.fills, {"k": run_id})]
+
+    def record_position(self, run_id: str, position: Position, ts: datetime) -> bool:
+        """Append a position snapshot; one per (run, strategy, symbol, ts)."""
+        return self._insert(self._t.positions, position_values(run_id, position, ts)) is not None
+
+    def positions(self, run_id: str) -> list[tuple[datetime, Position]]:
+        return [position_record(r) for r in self._rows(self._q.positions, {"k": run_id})]
