@@ -63,7 +63,7 @@ def write_sample_lake(home: Path, end_day: date = END_DAY) -> None:
     os.environ["DRYDOCK_HOME"] = str(home)
     try:
         for (day,), part in frame.group_by(pl.col("ts").dt.date(), maintain_order=True):
-            ohlcv.write_day(key, day, part)  # type: ignore[arg-type]
+            ohlcv.write_day(key, day, part)
     finally:
         if previous is None:
             os.environ.pop("DRYDOCK_HOME", None)

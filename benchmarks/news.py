@@ -51,8 +51,7 @@ def news_dedupe_items_per_s(items: int = ITEMS) -> Figure:
     """Items per second through normalisation, content-hash dedupe and the lake write
     (``write_news``) for ``items`` rows where every story arrives from two feeds; baseline: the
     same rows through a plain dict-of-hashes dedupe without the lake (ratio = ours / baseline)."""
-    from drydock.adapters.news._feeds import _item
-    from drydock.news import content_hash, write_news
+    from drydock.news import content_hash, news_row, write_news
 
     base = _titles()
     now = datetime(2025, 12, 13, tzinfo=UTC)
@@ -62,7 +61,7 @@ def news_dedupe_items_per_s(items: int = ITEMS) -> Figure:
         published = datetime(2025, 12, 1 + i % 12, i % 24, tzinfo=UTC)
         for feed in ("feed-a", "feed-b"):
             rows.append(
-                _item(
+                news_row(
                     feed, title, f"https://{feed}.test/{i}?utm_source=x", "", published, now, "en"
                 )
             )

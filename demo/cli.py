@@ -172,8 +172,9 @@ def news_summary() -> None:
     meta = {
         e.asset_key.path[-1]: e.materialization.metadata
         for e in result.get_asset_materialization_events()
-    }  # type: ignore[union-attr]
-    items = meta["news"]["items"].data
+        if e.asset_key is not None
+    }
+    items: dict[str, object] = dict(meta["news"]["items"].value)  # type: ignore[arg-type]
     console.print(
         "feeds: "
         + ", ".join(f"{k} {v}" for k, v in sorted(items.items()))

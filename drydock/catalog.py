@@ -25,6 +25,8 @@ from drydock.settings import get_settings
 from drydock.symbols import canonical_exchange, canonical_symbol
 from drydock.timeframes import timeframe_seconds
 
+__all__ = ["Catalog", "CatalogEntry", "is_perp", "load_catalog", "parse_catalog"]
+
 _EXAMPLE = (
     '[[series]] exchange = "binance", symbol = "BTC/USDT:USDT", timeframes = ["1h"], '
     "start = 2024-01-01"

@@ -19,6 +19,18 @@ import typer
 from drydock import __version__
 from drydock.errors import ConfigError, DrydockError
 
+__all__ = [
+    "COMMANDS_GROUP",
+    "LISTING_COMMANDS",
+    "REINSTALL_HINT",
+    "STATUS_GROUP",
+    "StatusRows",
+    "build_app",
+    "kernel_status",
+    "main",
+    "status_command",
+]
+
 COMMANDS_GROUP = "drydock.commands"
 STATUS_GROUP = "drydock.status"
 REINSTALL_HINT = "Reinstall the project's metadata with `make venv` (or `uv pip install -e .`)."

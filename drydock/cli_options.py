@@ -19,6 +19,26 @@ from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming
 from drydock.symbols import canonical_exchange, canonical_symbol
 
+__all__ = [
+    "DEFAULT_EXCHANGE",
+    "DEFAULT_SYMBOL",
+    "DEFAULT_TIMEFRAME",
+    "cash_option",
+    "end_option",
+    "exchange_option",
+    "execution_model",
+    "fee_option",
+    "increment_option",
+    "param_option",
+    "parse_param_options",
+    "parse_when",
+    "slippage_option",
+    "start_option",
+    "symbol_option",
+    "timeframe_option",
+    "when_parser",
+]
+
 DEFAULT_EXCHANGE = "binance"
 DEFAULT_SYMBOL = "BTC/USDT"
 DEFAULT_TIMEFRAME = "1h"

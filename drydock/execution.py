@@ -29,6 +29,19 @@ from typing import Any
 
 from drydock.errors import ConfigError, DrydockError
 
+__all__ = [
+    "SUPPORTED_TARGETS",
+    "SUPPORTED_TEXT",
+    "ExecutionModel",
+    "FillTiming",
+    "UnsupportedTargetError",
+    "below_min_notional",
+    "check_target",
+    "check_targets",
+    "round_down",
+    "unsupported_target",
+]
+
 #: Targets a spot, long-only, all-in/flat account supports today.
 SUPPORTED_TARGETS: tuple[float, ...] = (0.0, 1.0)
 SUPPORTED_TEXT = "0 (flat) or 1 (all-in long); spot, long-only, no fractions, no NaN or inf"
@@ -190,7 +203,7 @@ def check_target(strategy_id: str, ts: datetime, target: float) -> None:
         raise unsupported_target(strategy_id, ts, float(target))
 
 
-def check_targets(strategy_id: str, ts: Sequence[datetime], targets: Any) -> None:
+def check_targets(strategy_id: str, ts: Sequence[datetime] | Any, targets: Any) -> None:
     """Vectorized :func:`check_target`: raise for the first unsupported target in time order."""
     import numpy as np
 

@@ -21,6 +21,17 @@ from drydock.errors import DataNotFoundError, DrydockError
 from drydock.ohlcv import WriteReport
 from drydock.symbols import canonical_exchange, canonical_symbol
 
+__all__ = [
+    "DATASET",
+    "FUNDING_SCHEMA",
+    "PERIOD",
+    "QUARANTINE",
+    "conform_funding",
+    "read_funding",
+    "split_valid_funding",
+    "write_funding",
+]
+
 DATASET = "funding_rates"
 QUARANTINE = "_quarantine/funding_rates"
 PERIOD = "period"

@@ -38,6 +38,22 @@ from drydock.series import SeriesKey
 from drydock.symbols import canonical_symbol
 from drydock.timeframes import timeframe_seconds
 
+__all__ = [
+    "ALIASES",
+    "FORMATS",
+    "IMPORTS_QUARANTINE",
+    "PRICES",
+    "ImportReport",
+    "Loaded",
+    "NameHints",
+    "detect_format",
+    "import_parse_errors",
+    "load_file",
+    "name_hints",
+    "parse_timestamps",
+    "write_loaded",
+]
+
 FORMATS = ("csv", "freqtrade", "parquet")
 IMPORTS_QUARANTINE = "_quarantine/imports"
 PRICES = ("open", "high", "low", "close")

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # polars loads on first use, so listing strategies stays fast
     import polars as pl
 
+__all__ = ["ema", "ema_alpha", "ema_step"]
+
 
 def ema_alpha(span: int) -> float:
     """Smoothing factor of an EMA with ``span`` bars: ``2 / (span + 1)``."""

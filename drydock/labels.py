@@ -26,6 +26,22 @@ from drydock.errors import ConfigError, DrydockError
 from drydock.settings import REPO_ROOT
 from drydock.symbols import canonical_address
 
+__all__ = [
+    "CLASS_WEIGHT",
+    "EXCHANGE_TYPES",
+    "LABELS_FILE",
+    "LAKE_PATH",
+    "TYPES",
+    "ZERO",
+    "Label",
+    "LabelBook",
+    "classify",
+    "labels_frame",
+    "load_labels",
+    "significance",
+    "write_labels",
+]
+
 LABELS_FILE = REPO_ROOT / "data" / "sample" / "address_labels.csv"
 ZERO = "0x" + "0" * 40
 TYPES = frozenset(

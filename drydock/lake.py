@@ -31,6 +31,23 @@ import polars as pl
 from drydock.errors import CorruptDataError, DrydockError
 from drydock.settings import get_settings
 
+__all__ = [
+    "COMPRESSION",
+    "LOCKS",
+    "PART_FILE",
+    "atomic_write_parquet",
+    "decode_value",
+    "encode_value",
+    "merge_partition",
+    "partition_dir",
+    "partition_files",
+    "partition_lock",
+    "partition_values",
+    "read_partition_file",
+    "remove_partition",
+    "write_partition",
+]
+
 PART_FILE = "part-0.parquet"
 #: Parquet codec of lake files. lz4 over zstd: on a month of real 1m bars files are 52% bigger
 #: (1.2 vs 0.8 MB) but read 2.5x faster (1.8 vs 4.6 ms) and write 2-4x faster, and the lake is

@@ -20,6 +20,16 @@ from drydock.errors import ConfigError, DrydockError
 from drydock.settings import get_settings
 from drydock.types import Instrument, InstrumentKind
 
+__all__ = [
+    "OVERRIDE_FLAGS",
+    "PRECISION_MODES",
+    "instrument_for",
+    "known_exchanges",
+    "load_markets",
+    "market_to_instrument",
+    "markets_dir",
+]
+
 PRECISION_MODES = ("TICK_SIZE", "DECIMAL_PLACES")
 OVERRIDE_FLAGS = "--lot-size, --tick-size and --min-notional"
 

@@ -29,6 +29,8 @@ from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel
 from drydock.types import Bar, Side
 
+__all__ = ["CancelOrder", "Execution", "OrderBook", "OrderKind", "PlaceOrder"]
+
 
 class OrderKind(StrEnum):
     MARKET = "market"

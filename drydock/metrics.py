@@ -17,6 +17,27 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "METRIC_NAMES",
+    "FloatArray",
+    "annualized_volatility",
+    "cagr",
+    "calmar",
+    "drawdown_series",
+    "expectancy",
+    "exposure",
+    "format_metric",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "period_returns",
+    "profit_factor",
+    "sharpe",
+    "sortino",
+    "summarize",
+    "total_return",
+    "win_rate",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 

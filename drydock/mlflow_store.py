@@ -7,6 +7,8 @@ from typing import Any
 
 from drydock.settings import Settings, get_settings
 
+__all__ = ["experiment_id", "mlflow_for"]
+
 
 def mlflow_for(settings: Settings | None = None) -> Any:
     """The ``mlflow`` module pointed at the home's store (imported on first use)."""

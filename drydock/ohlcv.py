@@ -30,6 +30,34 @@ from drydock.series import SeriesKey as SeriesKey  # re-exported
 from drydock.settings import get_settings
 from drydock.timeframes import timeframe_seconds
 
+__all__ = [
+    "BAR_SCHEMA",
+    "DATASET",
+    "DATASETS",
+    "NUMERIC",
+    "PERIOD",
+    "QUARANTINE",
+    "SeriesKey",
+    "WriteMode",
+    "WriteReport",
+    "available_series",
+    "conform",
+    "fingerprint",
+    "misaligned",
+    "period_of",
+    "period_span",
+    "quarantine_dataset",
+    "quarantined",
+    "read",
+    "require_bars",
+    "series_files",
+    "shortage",
+    "split_valid",
+    "window",
+    "write_bars",
+    "write_day",
+]
+
 #: OHLCV bar schema: ``ts`` is the UTC open time of the bar; prices float64; volume in base units.
 BAR_SCHEMA: dict[str, pl.DataType] = {
     "ts": pl.Datetime("us", "UTC"),

@@ -31,6 +31,17 @@ from drydock.errors import ConfigError
 from drydock.ohlcv import conform, split_valid
 from drydock.timeframes import timeframe_delta, timeframe_seconds
 
+__all__ = [
+    "CALENDARS",
+    "MAX_OFFENDERS",
+    "OUTLIER_SIGMA",
+    "OUTLIER_WINDOW",
+    "Freshness",
+    "QualityReport",
+    "check_bars",
+    "freshness",
+]
+
 MAX_OFFENDERS = 5
 #: Returns in the centred window that sets each bar's robust scale (about 42 days of 1h bars).
 OUTLIER_WINDOW = 1001

@@ -17,6 +17,8 @@ from drydock.errors import DrydockError
 from drydock.ohlcv import BAR_SCHEMA
 from drydock.timeframes import timeframe_seconds
 
+__all__ = ["Resampled", "resample"]
+
 _MONTHS = re.compile(r"^([1-9]\d*)M$")
 _POLARS_UNIT = {"m": "m", "h": "h", "d": "d", "w": "w"}
 _DAY_S = 86_400

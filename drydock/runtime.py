@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+__all__ = ["prepare_numba"]
+
 
 def prepare_numba(cache_dir: Path | None = None) -> Path:
     """Point numba's on-disk cache (vectorbt's compiled kernels) at a reusable folder.

@@ -18,6 +18,17 @@ from drydock.funding import FUNDING_SCHEMA
 from drydock.ohlcv import SeriesKey, conform, window
 from drydock.settings import get_settings
 
+__all__ = [
+    "FUNDING_FILE",
+    "read_sample",
+    "read_sample_funding",
+    "sample_days",
+    "sample_funding_path",
+    "sample_funding_series",
+    "sample_path",
+    "sample_series",
+]
+
 FUNDING_FILE = "rates.parquet"
 
 

@@ -18,6 +18,17 @@ from pathlib import Path
 
 from drydock.errors import ConfigError
 
+__all__ = [
+    "ENV_PREFIX",
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "REPO_ROOT",
+    "Settings",
+    "absolute_path",
+    "environment_values",
+    "get_settings",
+]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DRYDOCK_"
 LOG_FORMATS = ("auto", "console", "json")

@@ -19,6 +19,19 @@ import unicodedata
 
 from drydock.errors import ConfigError
 
+__all__ = [
+    "ADDRESS_EXAMPLES",
+    "CHAIN_EXAMPLES",
+    "EXCHANGE_EXAMPLES",
+    "SYMBOL_EXAMPLES",
+    "TOKEN_EXAMPLES",
+    "canonical_address",
+    "canonical_chain",
+    "canonical_exchange",
+    "canonical_symbol",
+    "canonical_token",
+]
+
 SYMBOL_EXAMPLES = "BTC/USDT, BTC/USDT:USDT, BTC/USDT:USDT-240628 or BTC/USD:BTC-240628-60000-C"
 EXCHANGE_EXAMPLES = "binance, okx or gateio"
 TOKEN_EXAMPLES = "USDC, WETH or 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913"

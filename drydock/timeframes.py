@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from drydock.errors import DrydockError
 
+__all__ = ["periods_per_year", "timeframe_delta", "timeframe_seconds"]
+
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PATTERN = re.compile(r"^(\d+)([mhdw])$")
 

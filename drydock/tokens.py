@@ -26,6 +26,18 @@ from pathlib import Path
 from drydock.errors import ConfigError
 from drydock.symbols import canonical_address
 
+__all__ = [
+    "CHAINS",
+    "CONTEXT",
+    "NEAR_WORDS",
+    "TOKENS_FILE",
+    "Mention",
+    "Token",
+    "TokenCatalog",
+    "load_tokens",
+    "resolve_mentions",
+]
+
 TOKENS_FILE = Path(__file__).resolve().parents[1] / "data" / "sample" / "tokens.csv"
 CHAINS = ("ethereum", "solana", "base", "arbitrum", "bsc", "polygon")
 #: Words that make a text about crypto markets (lower case).

@@ -16,7 +16,7 @@ from functools import partial
 
 from drydock.errors import DrydockError
 from drydock.execution import round_down
-from drydock.policy.transaction import Payload
+from drydock.policy._transaction import Payload
 from drydock.symbols import (
     canonical_address,
     canonical_chain,
@@ -24,6 +24,28 @@ from drydock.symbols import (
     canonical_symbol,
     canonical_token,
 )
+
+__all__ = [
+    "ACTION_KINDS",
+    "MOVE_KINDS",
+    "ORDER_KINDS",
+    "PAYLOAD_KINDS",
+    "Action",
+    "Bar",
+    "Fill",
+    "Instrument",
+    "InstrumentKind",
+    "Order",
+    "OrderIntent",
+    "OrderStatus",
+    "PolicyDecision",
+    "Position",
+    "Severity",
+    "Side",
+    "Signal",
+    "Verdict",
+    "Violation",
+]
 
 
 class Side(StrEnum):

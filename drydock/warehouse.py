@@ -23,6 +23,8 @@ import polars as pl
 from drydock.errors import DataNotFoundError
 from drydock.settings import Settings, get_settings
 
+__all__ = ["connect", "coverage", "refresh_views"]
+
 _BAR_COLUMNS = (
     "ts TIMESTAMPTZ, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, "
     "exchange VARCHAR, symbol VARCHAR, timeframe VARCHAR, date DATE"

@@ -28,9 +28,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from drydock.errors import DrydockError
-from drydock.policy import Policy, PolicyContext
-from drydock.policy.context import deposit_high_water, mark_high_water, withdraw_high_water
-from drydock.policy.rolling import cap_usage
+from drydock.policy import (
+    Policy,
+    PolicyContext,
+    cap_usage,
+    deposit_high_water,
+    mark_high_water,
+    withdraw_high_water,
+)
 from drydock.types import Action, PolicyDecision, Verdict
 from live.journal import DecisionRecord, EventRecord, JournalRepository
 

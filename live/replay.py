@@ -47,8 +47,7 @@ from drydock.execution import ExecutionModel, FillTiming, below_min_notional, ch
 from drydock.logs import get_logger
 from drydock.markets import instrument_for
 from drydock.metrics import summarize
-from drydock.policy import Policy, PolicyContext, evaluate, load_policy
-from drydock.policy.rolling import cap_usage
+from drydock.policy import Policy, PolicyContext, cap_usage, evaluate, load_policy
 from drydock.settings import get_settings
 from drydock.timeframes import periods_per_year, timeframe_delta
 from drydock.types import Action, Bar, Fill, Order, OrderIntent, Position, Side, Verdict

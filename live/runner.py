@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from drydock import ohlcv
+from drydock.adapters.notify import Notifier
 from drydock.errors import ConfigError, DrydockError
 from drydock.execution import ExecutionModel
 from drydock.logs import get_logger
 from drydock.timeframes import timeframe_delta
 from drydock.types import Bar, Fill, Instrument, Order
 from live.journal import JournalRepository
-from live.notify import Notifier
 from live.policy_state import is_paused
 from live.reconcile import reconcile
 from live.replay import ReplayResult, Session, session

@@ -16,20 +16,14 @@ def fetch_command(
     ] = False,
 ) -> None:
     """Fetch every enabled feed, store new items, score them and rebuild the features."""
-    import httpx
-
-    from drydock.adapters.news import ingest_news, recorded_client
+    from drydock.adapters.news import http_client, ingest_news, recorded_client
     from drydock.settings import get_settings
     from drydock.warehouse import refresh_views
     from models.news_scoring import build_features, score_news
     from models.sentiment.scorer import active_scorer
 
     settings = get_settings()
-    client = (
-        httpx.Client(timeout=httpx.Timeout(15.0), follow_redirects=True)
-        if live
-        else recorded_client()
-    )
+    client = http_client() if live else recorded_client()
     with client:
         report = ingest_news(client, settings)
     name, scorer = active_scorer(settings)

@@ -51,14 +51,15 @@ def select_series(
 
     catalog = load_catalog()
     if source == "ccxt" and symbol is not None:
-        import ccxt  # ~seconds: only once the cheap checks passed
+        # ~seconds (ccxt): only once the cheap checks passed
+        from drydock.adapters.ccxt import exchange_ids, exchange_timeframes
 
         exchange = exchange or opt.DEFAULT_EXCHANGE
-        if exchange not in ccxt.exchanges:
-            raise unknown_choice("--exchange", exchange, ccxt.exchanges, "(ccxt exchange ids)")
+        if exchange not in exchange_ids():
+            raise unknown_choice("--exchange", exchange, exchange_ids(), "(ccxt exchange ids)")
         listed = [k for k in catalog.series() if (k.exchange, k.symbol) == (exchange, symbol)]
         timeframes = [timeframe] if timeframe else [k.timeframe for k in listed] or ["1h"]
-        supported = getattr(ccxt, exchange)().timeframes or {}
+        supported = exchange_timeframes(exchange)
         for tf in timeframes:
             if tf not in supported:
                 raise unknown_choice("--timeframe", tf, supported, f"({exchange} timeframes)")

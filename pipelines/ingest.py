@@ -14,7 +14,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
-import ccxt
 import polars as pl
 from dagster import (
     AssetsDefinition,
@@ -29,6 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from drydock import ohlcv
+from drydock.adapters.ccxt import CcxtError
 from drydock.catalog import load_catalog
 from drydock.errors import DrydockError
 from drydock.logs import configure_logging, get_logger
@@ -249,12 +249,12 @@ def _run(
             partition_key=first if single else None,
             tags=None if single else {RANGE_START_TAG: first, RANGE_END_TAG: last},
         )
-    except (DagsterExecutionStepExecutionError, ccxt.BaseError) as exc:
+    except (DagsterExecutionStepExecutionError, CcxtError) as exc:
         # materialize re-raises the user's exception; older Dagster wrapped it.
         cause = exc.user_exception if isinstance(exc, DagsterExecutionStepExecutionError) else exc
         if isinstance(cause, DrydockError):
             raise cause from None
-        if isinstance(cause, ccxt.BaseError):
+        if isinstance(cause, CcxtError):
             raise DrydockError(
                 f"{source.describe()} failed while ingesting {', '.join(specs)} "
                 f"{start} .. {end}: {type(cause).__name__}: {cause}. Check the network, the "

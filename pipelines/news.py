@@ -29,19 +29,17 @@ class NewsFeedClient(ConfigurableResource):  # type: ignore[type-arg]
     mode: str = "sample"
 
     def client(self) -> Any:
-        import httpx
-
-        from drydock.adapters.news import recorded_client
+        from drydock.adapters.news import http_client, recorded_client
 
         if self.mode == "sample":
             return recorded_client()
         if self.mode == "http":
-            return httpx.Client(timeout=httpx.Timeout(15.0), follow_redirects=True)
+            return http_client()
         raise ValueError(f"news feed mode {self.mode!r} is not 'sample' or 'http'")
 
 
 @asset(group_name="news", description="Feed items, deduplicated, by publication day (lake: news).")
-def news(news_feeds: NewsFeedClient) -> MaterializeResult:
+def news(news_feeds: NewsFeedClient) -> MaterializeResult[None]:
     from drydock.adapters.news import ingest_news
     from drydock.warehouse import refresh_views
 
@@ -70,7 +68,7 @@ def news_sane() -> AssetCheckResult:
 @asset(
     group_name="news", description="The offline sentiment model, trained and registered in MLflow."
 )
-def sentiment_model() -> MaterializeResult:
+def sentiment_model() -> MaterializeResult[None]:
     from models.sentiment.train import train_and_register
 
     report = train_and_register()
@@ -83,7 +81,7 @@ def sentiment_model() -> MaterializeResult:
     deps=[news, sentiment_model],
     description="Score per item and asset (lake: news_sentiment).",
 )
-def news_sentiment() -> MaterializeResult:
+def news_sentiment() -> MaterializeResult[None]:
     from drydock.warehouse import refresh_views
     from models.news_scoring import score_news
     from models.sentiment.scorer import active_scorer
@@ -114,7 +112,7 @@ def news_sentiment_in_range() -> AssetCheckResult:
 @asset(
     group_name="news", deps=[news_sentiment], description="Hourly per-asset sentiment with decay."
 )
-def sentiment_features() -> MaterializeResult:
+def sentiment_features() -> MaterializeResult[None]:
     from drydock.warehouse import refresh_views
     from models.news_scoring import build_features
 

@@ -34,7 +34,7 @@ OVERLAY = REPO_ROOT / "config" / "address_labels.toml"
 
 
 @asset(group_name="onchain", description="Exchange, fund and bridge address labels (lake + view).")
-def address_labels() -> MaterializeResult:
+def address_labels() -> MaterializeResult[None]:
     from drydock.labels import load_labels, write_labels
     from drydock.warehouse import refresh_views
 
@@ -87,7 +87,7 @@ class EvmSource(ConfigurableResource):  # type: ignore[type-arg]
 
             return demo_chain()
         if self.mode == "rpc":
-            from web3 import HTTPProvider, Web3
+            from drydock.adapters.evm import web3_from_url
 
             url = os.environ.get("DRYDOCK_EVM_RPC_URL", "")
             if not url:
@@ -95,7 +95,7 @@ class EvmSource(ConfigurableResource):  # type: ignore[type-arg]
                     "Set DRYDOCK_EVM_RPC_URL to an Ethereum JSON-RPC endpoint for mode 'rpc'."
                 )
             return (
-                Web3(HTTPProvider(url)),
+                web3_from_url(url),
                 {},
                 load_labels(overlay=OVERLAY if OVERLAY.exists() else None),
             )
@@ -119,11 +119,9 @@ class DexSource(ConfigurableResource):  # type: ignore[type-arg]
     mode: str = "sample"
 
     def client(self) -> Any:
-        import httpx
+        from drydock.adapters.token_safety import dex_client, http_client
 
-        from drydock.adapters.token_safety import dex_client
-
-        return dex_client() if self.mode == "sample" else httpx.Client(timeout=httpx.Timeout(15.0))
+        return dex_client() if self.mode == "sample" else http_client()
 
 
 @asset(
@@ -131,7 +129,7 @@ class DexSource(ConfigurableResource):  # type: ignore[type-arg]
     deps=[address_labels],
     description="ERC-20 transfers above $100k, classified (lake: whale_transfers).",
 )
-def whale_transfers(evm: EvmSource) -> MaterializeResult:
+def whale_transfers(evm: EvmSource) -> MaterializeResult[None]:
     from drydock.adapters.evm import scan_whales as scan
     from drydock.tokens import load_tokens
     from drydock.warehouse import refresh_views
@@ -163,7 +161,7 @@ def whale_transfers(evm: EvmSource) -> MaterializeResult:
     group_name="onchain",
     description="Swaps of watched wallets from Helius deliveries (lake: wallet_swaps).",
 )
-def wallet_swaps(swap_inbox: SwapInbox, evm: EvmSource) -> MaterializeResult:
+def wallet_swaps(swap_inbox: SwapInbox, evm: EvmSource) -> MaterializeResult[None]:
     import shutil
 
     from drydock.adapters.solana import process_inbox
@@ -196,7 +194,7 @@ def wallet_swaps(swap_inbox: SwapInbox, evm: EvmSource) -> MaterializeResult:
     deps=[wallet_swaps],
     description="Safety score of every token the watched wallets bought (lake: token_safety).",
 )
-def token_safety(dex: DexSource) -> MaterializeResult:
+def token_safety(dex: DexSource) -> MaterializeResult[None]:
     import polars as pl
 
     from drydock import lake
@@ -222,9 +220,7 @@ def token_safety(dex: DexSource) -> MaterializeResult:
                                        "problems": pl.String})  # fmt: skip
     lake.atomic_write_parquet(frame, settings.lake_dir / "onchain" / "token_safety.parquet")
     refresh_views(settings)
-    return MaterializeResult(
-        metadata={"tokens": len(rows), "mean_score": float(frame["score"].mean() or 0.0)}
-    )
+    return MaterializeResult(metadata={"tokens": len(rows), "mean_score": _mean(frame["score"])})
 
 
 @asset_check(
@@ -281,3 +277,9 @@ ONCHAIN_ASSETS = [address_labels, whale_transfers, wallet_swaps, token_safety]
 ONCHAIN_CHECKS = [address_labels_unique, whale_transfers_sane]
 ONCHAIN_SENSORS = [helius_inbox_sensor, new_token_sensor]
 ONCHAIN_JOBS = [onchain_swaps_job, token_safety_job]
+
+
+def _mean(column: Any) -> float:
+    """The mean of a numeric column (0.0 when empty or all null)."""
+    value = column.mean()
+    return float(value) if isinstance(value, int | float) else 0.0

@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import ccxt
 import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
@@ -29,6 +28,8 @@ from drydock.adapters.ccxt import (
     candles_to_frame,
     download_funding,
     download_ohlcv,
+    exchange_ids,
+    make_exchange,
 )
 from drydock.errors import DrydockError, unknown_choice
 from drydock.funding import FUNDING_SCHEMA
@@ -204,14 +205,14 @@ class CcxtOhlcvSource(OhlcvSource):
     def exchange(self) -> Any:
         """The ccxt exchange instance (created once; markets from ``markets_file`` if given)."""
         if self._exchange is None:
-            if self.exchange_id not in ccxt.exchanges:
+            if self.exchange_id not in exchange_ids():
                 raise unknown_choice(
                     "ccxt exchange",
                     self.exchange_id,
-                    ccxt.exchanges,
+                    exchange_ids(),
                     "Set DRYDOCK_CCXT_EXCHANGE or --exchange to one of these.",
                 )
-            exchange = getattr(ccxt, self.exchange_id)({"enableRateLimit": True})
+            exchange = make_exchange(self.exchange_id)
             if self.markets_file:
                 markets = json.loads(Path(self.markets_file).read_text())
                 exchange.set_markets(markets)
@@ -310,8 +311,8 @@ def make_source(
         return SampleOhlcvSource()
     if name == "ccxt":
         exchange_id = exchange_id or "binance"
-        if exchange_id not in ccxt.exchanges:  # fail at load, not in the middle of a run
-            raise unknown_choice("ccxt exchange", exchange_id, ccxt.exchanges)
+        if exchange_id not in exchange_ids():  # fail at load, not in the middle of a run
+            raise unknown_choice("ccxt exchange", exchange_id, exchange_ids())
         return CcxtOhlcvSource(exchange_id=exchange_id, markets_file=markets_file)
     raise unknown_choice("OHLCV source", name, SOURCES, "Set DRYDOCK_OHLCV_SOURCE or --source.")
 

@@ -186,7 +186,8 @@ def latest_runs(limit: int = 20, settings: Settings | None = None) -> pl.DataFra
     ]
     frame = runs[keep].rename(columns={"tags.mlflow.runName": "run_name"})
     frame.columns = [c.removeprefix("params.").removeprefix("metrics.") for c in frame.columns]
-    return pl.from_pandas(frame)
+    out: pl.DataFrame = pl.from_pandas(frame)
+    return out
 
 
 def load_equity(run_id: str, settings: Settings | None = None) -> pl.DataFrame:

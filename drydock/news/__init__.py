@@ -3,7 +3,15 @@ content hash) stored one Parquet file per publication day. Fetching lives in dry
 
 from __future__ import annotations
 
-from drydock.news._normalize import COLUMNS, TRACKING, canonical_url, content_hash, plain_text, utc
+from drydock.news._normalize import (
+    COLUMNS,
+    TRACKING,
+    canonical_url,
+    content_hash,
+    news_row,
+    plain_text,
+    utc,
+)
 from drydock.news._store import (
     DATASET,
     QUARANTINE,
@@ -23,6 +31,7 @@ __all__ = [
     "TRACKING",
     "canonical_url",
     "content_hash",
+    "news_row",
     "plain_text",
     "quarantine",
     "read_news",

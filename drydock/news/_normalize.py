@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 #: Query parameters that identify a click, not a document.
@@ -59,3 +61,14 @@ def content_hash(title: str) -> str:
 def utc(moment: datetime) -> datetime:
     """An aware datetime in UTC (a naive one is taken as UTC), microseconds kept."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def news_row(feed: str, title: str, url: str, summary: str, published: datetime | None,
+             fetched: datetime, language: str, currencies: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
+    """One item in the ``news`` dataset's shape (hash of the title, canonical URL, capped summary)."""
+    return {
+        "content_hash": content_hash(title), "published_at": published, "fetched_at": fetched,
+        "source": feed, "sources": [feed], "title": title, "summary": summary[:2000],
+        "url": canonical_url(url) if url else "", "language": language or "",
+        "currencies": list(currencies),
+    }  # fmt: skip

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from drydock.config_files import read_toml, validated
 from drydock.errors import ConfigError, DrydockError
 from drydock.settings import REPO_ROOT
 from drydock.symbols import canonical_address
@@ -25,35 +27,56 @@ class Wallet:
     enabled: bool
 
 
+class _Entry(BaseModel):
+    """One ``[[wallet]]`` table as written."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    chain: str
+    address: str
+    label: str = ""
+    mode: str = "simulation"
+    enabled: bool = True
+
+    @field_validator("chain")
+    @classmethod
+    def _chain(cls, value: str) -> str:
+        if value not in CHAINS:
+            raise ValueError(f"chain {value!r} is not one of {', '.join(CHAINS)}")
+        return value
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        if value not in MODES:
+            raise ValueError(f"mode {value!r} is not simulation or live")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return canonical_address(value, strict=True)
+        except DrydockError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _address_fits_chain(self) -> _Entry:
+        if self.address.startswith("0x") != (self.chain != "solana"):
+            raise ValueError(f"{self.address} is not a {self.chain} address")
+        return self
+
+
 def load_watchlist(path: Path = WATCHLIST) -> list[Wallet]:
     """Every entry, validated: known chain and mode, canonical address, no duplicates."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"Watchlist {path} cannot be read ({exc}); fix the TOML.") from None
+    data = read_toml(path, "Watchlist")
     wallets: list[Wallet] = []
     for i, raw in enumerate(data.get("wallet", []), start=1):
         where = f"{path} wallet {i}"
-        unknown = set(raw) - {"chain", "address", "label", "mode", "enabled"}
-        if unknown:
+        entry = validated(_Entry, raw, where)
+        if any((w.chain, w.address) == (entry.chain, entry.address) for w in wallets):
             raise ConfigError(
-                f"{where}: unknown keys {sorted(unknown)}; known: chain, address, label, mode, enabled."
+                f"{where}: {entry.chain} {entry.address} is listed twice; keep one entry."
             )
-        chain, mode = raw.get("chain"), raw.get("mode", "simulation")
-        if chain not in CHAINS:
-            raise ConfigError(f"{where}: chain {chain!r} is not one of {', '.join(CHAINS)}.")
-        if mode not in MODES:
-            raise ConfigError(f"{where}: mode {mode!r} is not simulation or live.")
-        try:
-            address = canonical_address(str(raw.get("address", "")), strict=True)
-        except DrydockError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        if (address.startswith("0x")) != (chain != "solana"):
-            raise ConfigError(f"{where}: {address} is not a {chain} address.")
-        if any((w.chain, w.address) == (chain, address) for w in wallets):
-            raise ConfigError(f"{where}: {chain} {address} is listed twice; keep one entry.")
-        enabled = raw.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise ConfigError(f"{where}: enabled must be true or false.")
-        wallets.append(Wallet(chain, address, str(raw.get("label", "")), mode, enabled))
+        wallets.append(Wallet(entry.chain, entry.address, entry.label, entry.mode, entry.enabled))
     return wallets

@@ -29,9 +29,9 @@ from pydantic import (
 )
 
 from drydock.errors import ConfigError
-from drydock.policy.evm import EvmRules
-from drydock.policy.schema import Section, canonical_list, canonical_one
-from drydock.policy.solana import SolanaRules
+from drydock.policy._evm import EvmRules
+from drydock.policy._schema import Section, canonical_list, canonical_one
+from drydock.policy._solana import SolanaRules
 from drydock.symbols import (
     canonical_address,
     canonical_chain,
@@ -141,12 +141,12 @@ class RiskRules(_Section):
 
     @cached_property
     def has_sizing_rules(self) -> bool:
-        """Whether any rule of :mod:`drydock.policy.sizing` is set (the engine skips it if not)."""
+        """Whether any rule of :mod:`drydock.policy._sizing` is set (the engine skips it if not)."""
         return any(getattr(self, name) is not None for name in _SIZING)
 
     @cached_property
     def has_stateful_limits(self) -> bool:
-        """Whether any rule of :mod:`drydock.policy.limits` is set (the engine skips it if not)."""
+        """Whether any rule of :mod:`drydock.policy._limits` is set (the engine skips it if not)."""
         return any(getattr(self, name) is not None for name in _LIMITS)
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ NEEDS_APPROVAL when ``[approvals]`` asks for an operator (:func:`approval_requir
 - **Session.** With no grants configured the layer is open. With grants, an action passes only
   if some grant for its strategy (or ``"*"``) permits kind, venue, symbol, notional and time.
 - **Transaction.** Chain rules for the kind, then per-action and rolling-window value caps over
-  what the action spends (:mod:`drydock.policy.rolling`); entries count too, exits do not.
+  what the action spends (:mod:`drydock.policy._rolling`); entries count too, exits do not.
 - **Risk** binds exchange-order entries; **breakers** bind order and chain-transaction entries
   (not plain transfers, deposits or withdrawals: moving money is no new exposure).
 """
@@ -31,13 +31,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drydock.policy.config import SUPPORTED_ACTION_KINDS, Grant, Policy
-from drydock.policy.context import PolicyContext
-from drydock.policy.evm import evm_rules
-from drydock.policy.limits import limit_rules
-from drydock.policy.rolling import rolling_rules, spend_usd, spends_of, transfer_rules
-from drydock.policy.sizing import sizing_rules
-from drydock.policy.solana import solana_rules
+from drydock.policy._config import SUPPORTED_ACTION_KINDS, Grant, Policy
+from drydock.policy._context import PolicyContext
+from drydock.policy._evm import evm_rules
+from drydock.policy._limits import limit_rules
+from drydock.policy._rolling import rolling_rules, spend_usd, spends_of, transfer_rules
+from drydock.policy._sizing import sizing_rules
+from drydock.policy._solana import solana_rules
 from drydock.types import (
     ORDER_KINDS,
     PAYLOAD_KINDS,

@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from drydock.policy.evm_payload import MAX_UINT256, SWAPS, EvmCall, EvmTx, TypedData
-from drydock.policy.schema import Section, canonical_list, canonical_one
-from drydock.policy.transaction import Spend
+from drydock.policy._evm_payload import MAX_UINT256, SWAPS, EvmCall, EvmTx, TypedData
+from drydock.policy._schema import Section, canonical_list, canonical_one
+from drydock.policy._transaction import Spend
 from drydock.symbols import canonical_address, canonical_token
 from drydock.types import Action, Severity, Violation
 
 if TYPE_CHECKING:
-    from drydock.policy.config import Policy
-    from drydock.policy.context import PolicyContext
+    from drydock.policy._config import Policy
+    from drydock.policy._context import PolicyContext
 
 
 def _address_field() -> Any:

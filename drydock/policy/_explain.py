@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from drydock.errors import ConfigError
-from drydock.policy.config import Policy
-from drydock.policy.context import PolicyContext
+from drydock.policy._config import Policy
+from drydock.policy._context import PolicyContext
 from drydock.types import Action, PolicyDecision, Side
 
 #: Action fields a JSON file may set (``notional_usd`` is derived, ``malformed`` computed).
@@ -161,15 +161,15 @@ def load_payload(kind: object, raw: object, path: Path) -> Any:
     ``evm_sign_typed_data`` an EIP-712 object (``domain``, ``primaryType``, ``message``),
     ``solana_tx`` a base64 serialized transaction."""
     if kind == "evm_tx" and isinstance(raw, dict):
-        from drydock.policy.evm_payload import EvmTx
+        from drydock.policy._evm_payload import EvmTx
 
         return EvmTx.from_web3(raw)
     if kind == "evm_sign_typed_data" and isinstance(raw, dict):
-        from drydock.policy.evm_payload import TypedData
+        from drydock.policy._evm_payload import TypedData
 
         return TypedData.from_eip712(raw)
     if kind == "solana_tx" and isinstance(raw, str):
-        from drydock.policy.solana_payload import SolanaTx
+        from drydock.policy._solana_payload import SolanaTx
 
         return SolanaTx.from_bytes(raw)
     raise ConfigError(

@@ -1,9 +1,9 @@
 """Value and rolling-window caps over what an action spends (layer 3, after the chain rules).
 
-An action reduces to :class:`~drydock.policy.transaction.Spend` items: an exchange entry spends
+An action reduces to :class:`~drydock.policy._transaction.Spend` items: an exchange entry spends
 its notional (asset = the symbol's base), a ``transfer``/``withdraw`` its amount, a chain
-transaction what its payload decodes to (:func:`drydock.policy.evm.evm_spends`,
-:func:`drydock.policy.solana.solana_spends`). Exits and deposits spend nothing.
+transaction what its payload decodes to (:func:`drydock.policy._evm.evm_spends`,
+:func:`drydock.policy._solana.solana_spends`). Exits and deposits spend nothing.
 
 A rolling cap counts spends per *scope key*: the wallet, the strategy, the asset, the destination,
 or ``*`` (total). ``ctx.rolling_usage[(cap id, key)]`` is what allowed actions already used inside
@@ -18,12 +18,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from drydock.policy.transaction import Spend
+from drydock.policy._transaction import Spend
 from drydock.types import ORDER_KINDS, Action, Severity, Violation
 
 if TYPE_CHECKING:
-    from drydock.policy.config import Policy, RollingCap
-    from drydock.policy.context import PolicyContext
+    from drydock.policy._config import Policy, RollingCap
+    from drydock.policy._context import PolicyContext
 
 LAYER = "transaction"
 
@@ -44,11 +44,11 @@ def spends_of(action: Action, policy: Policy) -> tuple[Spend, ...]:
         usd = action.notional_usd if action.price > 0 else None
         return (Spend(action.token, action.quantity, action.to, usd),)
     if kind in ("evm_tx", "evm_sign_typed_data"):
-        from drydock.policy.evm import evm_spends
+        from drydock.policy._evm import evm_spends
 
         return evm_spends(action, policy)
     if kind == "solana_tx":
-        from drydock.policy.solana import solana_spends
+        from drydock.policy._solana import solana_spends
 
         return solana_spends(action, policy)
     return ()

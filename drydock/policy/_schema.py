@@ -1,6 +1,6 @@
 """Building blocks every policy section shares: a strict base model and canonical-list validators.
 
-Kept apart from :mod:`drydock.policy.config` so the chain-specific sections (EVM, Solana) can
+Kept apart from :mod:`drydock.policy._config` so the chain-specific sections (EVM, Solana) can
 subclass :class:`Section` without importing the whole policy document (and so without a cycle).
 """
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from drydock.types import Action, Severity, Side, Violation
 
 if TYPE_CHECKING:
-    from drydock.policy.config import RiskRules
-    from drydock.policy.context import PolicyContext
+    from drydock.policy._config import RiskRules
+    from drydock.policy._context import PolicyContext
 
 
 def _deny(rule: str, message: str, suggestion: str) -> Violation:

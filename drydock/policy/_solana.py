@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
-from drydock.policy.schema import Section, canonical_list, canonical_one
-from drydock.policy.solana_payload import SolanaInstruction, SolanaTx
-from drydock.policy.transaction import Spend
+from drydock.policy._schema import Section, canonical_list, canonical_one
+from drydock.policy._solana_payload import SolanaInstruction, SolanaTx
+from drydock.policy._transaction import Spend
 from drydock.symbols import canonical_address, canonical_token
 from drydock.types import Action, Severity, Violation
 
 if TYPE_CHECKING:
-    from drydock.policy.config import Policy
-    from drydock.policy.context import PolicyContext
+    from drydock.policy._config import Policy
+    from drydock.policy._context import PolicyContext
 
 LAMPORTS_PER_SOL = 1_000_000_000
 

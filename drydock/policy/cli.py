@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+__all__ = ["check_command", "explain_command", "policy_app", "register"]
+
 policy_app = typer.Typer(help="Policy files: check one, explain a decision.")
 
 
@@ -31,8 +33,8 @@ def check_command(
     from rich.console import Console
     from rich.table import Table
 
-    from drydock.policy.config import load_policy
-    from drydock.policy.explain import effective_rules
+    from drydock.policy._config import load_policy
+    from drydock.policy._explain import effective_rules
 
     policy = load_policy(file)
     table = Table(title=f"{file}: policy {policy.version!r} {policy.name}".strip())
@@ -67,9 +69,9 @@ def explain_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Evaluate one action against a policy and print the verdict and why (exit 1 unless allowed)."""
-    from drydock.policy.config import load_policy
-    from drydock.policy.engine import evaluate
-    from drydock.policy.explain import decision_record, load_action, load_context
+    from drydock.policy._config import load_policy
+    from drydock.policy._engine import evaluate
+    from drydock.policy._explain import decision_record, load_action, load_context
 
     policy = load_policy(file)
     action = load_action(action_file)

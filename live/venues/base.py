@@ -4,32 +4,26 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from drydock.errors import (
+    CircuitOpenError,
+    InsufficientFundsError,
+    MinNotionalError,
+    RateLimitedError,
+    TransientVenueError,
+    VenueError,
+)
 from drydock.types import Bar, Fill, Instrument, Order
 
-
-class VenueError(Exception):
-    """A venue refused or failed an order; the order stays journaled for reconciliation."""
-
-
-class TransientVenueError(VenueError):
-    """A failure worth retrying with backoff (timeouts, rate limits, 5xx)."""
-
-
-class RateLimitedError(TransientVenueError):
-    """The venue asked us to slow down (HTTP 429, exchange rate-limit codes): retried later."""
-
-
-class InsufficientFundsError(VenueError):
-    """The account cannot pay for the order (final for this order; the operator must fund it)."""
-
-
-class MinNotionalError(VenueError):
-    """The order's value is below the instrument's min notional (final, never retried)."""
-
-
-class CircuitOpenError(TransientVenueError):
-    """The venue's circuit breaker is open after repeated failures: nothing is sent until it
-    cools down (see :class:`live.venues.breaker.BreakerVenue`)."""
+__all__ = [
+    "CircuitOpenError",
+    "InsufficientFundsError",
+    "MinNotionalError",
+    "RateLimitedError",
+    "SimulatedVenue",
+    "TransientVenueError",
+    "Venue",
+    "VenueError",
+]
 
 
 class Venue(Protocol):

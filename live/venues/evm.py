@@ -10,37 +10,35 @@ After a crash the same idempotency key finds the stored bytes: if the chain has 
 their hash, it is returned; if not, the stored transaction is judged again under what holds now
 (kill switch, pause, breakers) and, if still allowed, the same bytes are broadcast (a chain runs
 one hash once); if denied now, it is voided and its nonce handed back when it is the wallet's
-last. The private key comes from the environment only (:func:`account_from_env`) and is never
-logged.
+last. The web3 side (fees, building, nonces, broadcast, receipts, the key from the environment)
+is :class:`drydock.adapters.evm.EvmClient`; this module adds policy, the signed store and journaling.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
-from web3 import Web3
-from web3.exceptions import TransactionNotFound
-
-from drydock.errors import ConfigError
+from drydock.adapters.evm import (
+    KEY_ENV,
+    EvmClient,
+    Receipt,
+    Signer,
+    account_from_env,
+    decode_signed,
+)
+from drydock.errors import TransientVenueError, VenueError
 from drydock.logs import get_logger
-from drydock.policy import Policy, PolicyContext, evaluate
-from drydock.policy.evm_payload import EvmTx
+from drydock.policy import EvmTx, Policy, PolicyContext, evaluate
 from drydock.types import Action, PolicyDecision
 from live.journal import JournalRepository
-from live.venues.base import TransientVenueError, VenueError
 from live.venues.signed_store import SignedStore
 
-log = get_logger(__name__)
+__all__ = ["KEY_ENV", "EvmVenue", "PolicyDenied", "Receipt", "account_from_env"]
 
-KEY_ENV = "DRYDOCK_EVM_PRIVATE_KEY"
+log = get_logger(__name__)
 
 
 class PolicyDenied(VenueError):
@@ -52,38 +50,13 @@ class PolicyDenied(VenueError):
         super().__init__(f"transaction {key} denied by policy ({rules}); not signed")
 
 
-def account_from_env(env: Mapping[str, str] | None = None) -> LocalAccount:
-    """The signing account from ``DRYDOCK_EVM_PRIVATE_KEY`` (hex); a clear error if unset."""
-    value = (env if env is not None else os.environ).get(KEY_ENV, "").strip()
-    if not value:
-        raise ConfigError(
-            f"{KEY_ENV} is not set: export the wallet's private key (hex) in the environment "
-            "of the live runner; it is never read from files or config."
-        )
-    try:
-        account: LocalAccount = Account.from_key(value)
-    except Exception:  # the message of a parse error could echo the key: keep it out
-        raise ConfigError(f"{KEY_ENV} is not a valid 32-byte hex private key.") from None
-    return account
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """A mined transaction: its hash, block, status (1 ok, 0 reverted) and gas used."""
-
-    tx_hash: str
-    block: int
-    status: int
-    gas_used: int
-
-
 class EvmVenue:
     """One wallet on one EVM chain."""
 
     def __init__(
         self,
-        w3: Web3,
-        account: LocalAccount,
+        w3: Any,
+        account: Signer,
         policy: Policy,
         store: SignedStore,
         *,
@@ -98,7 +71,8 @@ class EvmVenue:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.w3, self.account, self.policy, self.store = w3, account, policy, store
-        self.chain, self.chain_id = chain, int(w3.eth.chain_id)
+        self.client = EvmClient(w3, chain, priority_fee_wei)
+        self.chain, self.chain_id = chain, self.client.chain_id
         self.context = context or (lambda: PolicyContext(now=datetime.now(UTC)))
         self.journal, self.run_id = journal, run_id
         self.confirmations, self.priority_fee_wei = confirmations, priority_fee_wei
@@ -108,28 +82,11 @@ class EvmVenue:
     # -- building ----------------------------------------------------------------------------
     def fees(self) -> dict[str, int]:
         """EIP-1559 fee fields from the latest block."""
-        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
-        tip = (
-            self.priority_fee_wei
-            if self.priority_fee_wei is not None
-            else int(self.w3.eth.max_priority_fee)
-        )
-        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base + tip}
+        return self.client.fees()
 
     def build(self, call: Any, gas: int = 300_000, value: int = 0) -> dict[str, Any]:
         """A contract call (``contract.functions.f(...)``) as a transaction dict, without nonce."""
-        tx: dict[str, Any] = call.build_transaction(
-            {
-                "from": self.address,
-                "chainId": self.chain_id,
-                "gas": gas,
-                "value": value,
-                "nonce": 0,
-                **self.fees(),
-            }
-        )
-        tx.pop("nonce")
-        return tx
+        return self.client.build(call, self.address, gas, value)
 
     # -- judging and sending -----------------------------------------------------------------
     def _judge(self, key: str, tx: Mapping[str, Any], suffix: str = "") -> PolicyDecision:
@@ -159,47 +116,31 @@ class EvmVenue:
             decision = self._judge(key, tx)
             if not decision.allowed:
                 raise PolicyDenied(key, decision)
-            pending = self.w3.eth.get_transaction_count(self.address, "pending")
+            pending = self.client.pending_nonce(self.address)
             with self.store.reserve(self.chain, self.address, pending) as slot:
                 signed = self.account.sign_transaction({**tx, "nonce": slot.nonce})
                 slot.record(key, bytes(signed.raw_transaction), signed.hash.to_0x_hex())
             stored = self.store.get(key)
             assert stored is not None
             log.info("evm.signed", key=key, nonce=slot.nonce, tx_hash=stored.tx_hash)
-        elif (receipt := self._receipt(stored.tx_hash)) is not None:
-            return self._confirmed(receipt)
+        elif (receipt := self.client.receipt(stored.tx_hash)) is not None:
+            return self.client.confirmed(receipt)
         else:  # signed before a crash and not on chain: does it still hold?
-            decoded = _decode(stored.raw)
+            decoded = decode_signed(stored.raw)
             decision = self._judge(key, {**decoded, "from": self.address}, ":recheck")
             if not decision.allowed:
                 self.store.void(key, "denied on recheck: " + ", ".join(
                     v.rule_id for v in decision.violations))  # fmt: skip
                 raise PolicyDenied(key, decision)
-        self._broadcast(stored.raw, stored.tx_hash)
+        self.client.broadcast(stored.raw, stored.tx_hash)
         return self._wait(stored.tx_hash)
-
-    def _broadcast(self, raw: bytes, tx_hash: str) -> None:
-        try:
-            self.w3.eth.send_raw_transaction(raw)
-        except Exception as exc:  # "already known" / "nonce too low" after a crash: check hash
-            if self._receipt(tx_hash) is not None or "known" in str(exc).lower():
-                return
-            raise TransientVenueError(f"{self.chain} broadcast of {tx_hash} failed: {exc}") from exc
-
-    def _receipt(self, tx_hash: str) -> Any:
-        try:
-            return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return None
 
     def _wait(self, tx_hash: str) -> Receipt:
         waited = 0.0
         while True:
-            receipt = self._receipt(tx_hash)
-            if receipt is not None:
-                depth = self.w3.eth.block_number - receipt["blockNumber"] + 1
-                if depth >= self.confirmations:
-                    return self._confirmed(receipt)
+            receipt = self.client.receipt(tx_hash)
+            if receipt is not None and self.client.depth(receipt) >= self.confirmations:
+                return self.client.confirmed(receipt)
             if waited >= self.timeout:
                 raise TransientVenueError(
                     f"{self.chain} transaction {tx_hash} not confirmed to {self.confirmations} "
@@ -207,14 +148,6 @@ class EvmVenue:
                 )
             self._sleep(self.poll_interval)
             waited += self.poll_interval
-
-    def _confirmed(self, receipt: Any) -> Receipt:
-        result = Receipt(receipt["transactionHash"].to_0x_hex(), int(receipt["blockNumber"]),
-                         int(receipt["status"]), int(receipt["gasUsed"]))  # fmt: skip
-        if result.status != 1:
-            raise VenueError(f"{self.chain} transaction {result.tx_hash} reverted in block "
-                             f"{result.block}")  # fmt: skip
-        return result
 
     # -- conveniences ------------------------------------------------------------------------
     def approve(self, key: str, token: Any, spender: str, amount: int) -> Receipt:
@@ -229,17 +162,3 @@ class EvmVenue:
             amount_in, min_out, path, self.address, deadline
         )
         return self.send(key, self.build(call, gas=300_000))
-
-
-def _decode(raw: bytes) -> dict[str, Any]:
-    """The fields of a signed EIP-1559 transaction, in web3's dict form (for a recheck)."""
-    from eth_account.typed_transactions.typed_transaction import TypedTransaction
-
-    fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
-    to = fields.get("to")
-    return {
-        "chainId": fields["chainId"], "to": Web3.to_checksum_address(to) if to else "",
-        "value": fields["value"], "data": HexBytes(fields["data"]).to_0x_hex(),
-        "gas": fields["gas"], "maxFeePerGas": fields["maxFeePerGas"],
-        "maxPriorityFeePerGas": fields["maxPriorityFeePerGas"],
-    }  # fmt: skip

@@ -5,8 +5,11 @@ Invalid or missing items are asked again once (only those); what is still invali
 fallback scorer and is never cached as a Claude score. Valid scores are cached by content hash
 and prompt version, so an item is scored once. A daily token budget (input + output tokens, UTC
 day) hands everything to the fallback once spent. Transient errors (429, 5xx, 529 overloaded,
-timeouts) are retried with backoff by the SDK itself (``max_retries``); the API key comes only
-from ``ANTHROPIC_API_KEY`` and is never logged.
+timeouts) are retried with backoff by the SDK itself (``max_retries``); an API that still does not
+answer (no connection, refused key, server errors) hands this and every later batch of the scorer
+to the fallback, logged once as ``claude.unavailable``: the fallback is chosen by what happens,
+never by whether a key is set. The API key comes only from ``ANTHROPIC_API_KEY`` and is never
+logged. The SDK side lives in :mod:`drydock.adapters.anthropic`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from drydock.adapters.anthropic import LlmUnavailable, anthropic_client, ask_tool
 from drydock.logs import get_logger
 from drydock.news import content_hash
 from models.sentiment.scores import CATEGORIES, Score, ScoreCache
@@ -74,21 +78,17 @@ class ClaudeScorer:
         self.budget, self.model = daily_token_budget, model
         self.now = now or (lambda: datetime.now(UTC))
         self.requests = 0
+        self.unavailable: str | None = None  # why the API stopped answering, once it did
 
     def _ask(self, numbered: dict[int, str]) -> tuple[dict[int, Item], int]:
         lines = "\n".join(f"{i}. {text}" for i, text in numbered.items())
-        response = self.client.messages.create(
-            model=self.model, max_tokens=4096, system=SYSTEM, tools=[tool_schema()],
-            tool_choice={"type": "tool", "name": TOOL},
-            messages=[{"role": "user", "content": f"Headlines:\n{lines}"}],
-        )  # fmt: skip
+        answer = ask_tool(self.client, model=self.model, system=SYSTEM, tool=tool_schema(),
+                          messages=[{"role": "user", "content": f"Headlines:\n{lines}"}])  # fmt: skip
         self.requests += 1
-        used = int(response.usage.input_tokens) + int(response.usage.output_tokens)
+        used = answer.tokens
         valid: dict[int, Item] = {}
-        for block in response.content:
-            if getattr(block, "type", "") != "tool_use" or block.name != TOOL:
-                continue
-            raw = block.input if isinstance(block.input, dict) else {}
+        for given in answer.inputs:
+            raw = given if isinstance(given, dict) else {}
             for entry in raw.get("items", []) if isinstance(raw.get("items"), list) else []:
                 try:
                     item = Item.model_validate(entry)
@@ -112,15 +112,20 @@ class ClaudeScorer:
         today = self.now().date()
         for start in range(0, len(todo), BATCH):
             batch = dict(list(todo.items())[start : start + BATCH])
-            if self.cache.spent(today) >= self.budget:
+            if self.unavailable is not None or self.cache.spent(today) >= self.budget:
                 break
-            got, used = self._ask(batch)
-            self.cache.spend(today, used)
-            missing = {i: t for i, t in batch.items() if i not in got}
-            if missing and self.cache.spent(today) < self.budget:
-                again, used = self._ask(missing)  # asked once more, only the invalid ones
+            got: dict[int, Item] = {}
+            try:
+                got, used = self._ask(batch)
                 self.cache.spend(today, used)
-                got |= again
+                missing = {i: t for i, t in batch.items() if i not in got}
+                if missing and self.cache.spent(today) < self.budget:
+                    again, used = self._ask(missing)  # asked once more, only the invalid ones
+                    self.cache.spend(today, used)
+                    got |= again
+            except LlmUnavailable as exc:
+                self.unavailable = str(exc)
+                log.warning("claude.unavailable", reason=self.unavailable, fallback="offline")
             for i, item in got.items():
                 score = Score(batch[i], item.score, item.label, item.impact, tuple(a.upper() for a in item.assets),
                               tuple(item.categories), item.time_sensitivity, "claude", self.model, "",
@@ -129,23 +134,17 @@ class ClaudeScorer:
                 out[i] = score
         left = [i for i in range(len(texts)) if i not in out]
         if left:
-            reason = "budget spent" if self.cache.spent(today) >= self.budget else "invalid twice"
+            reason = (
+                "api unavailable"
+                if self.unavailable is not None
+                else "budget spent"
+                if self.cache.spent(today) >= self.budget
+                else "invalid twice"
+            )
             log.info("claude.fallback", items=len(left), reason=reason)
             for i, score in zip(left, self.fallback([texts[i] for i in left]), strict=True):
                 out[i] = score
         return [out[i] for i in range(len(texts))]
 
 
-def anthropic_client(http_client: Any = None, api_key: str | None = None) -> Any:
-    """The SDK client with the key from ``ANTHROPIC_API_KEY`` (or ``api_key``); retries with
-    backoff on 429/5xx/overloaded are the SDK's. ``http_client`` is an ``httpx2.Client`` (the
-    package this SDK version is built on), e.g. over a ``MockTransport`` in tests."""
-    import os
-
-    import anthropic
-
-    key = api_key or os.environ.get("ANTHROPIC_API_KEY", "")
-    kwargs: dict[str, Any] = {"api_key": key, "max_retries": 3}
-    if http_client is not None:
-        kwargs["http_client"] = http_client
-    return anthropic.Anthropic(**kwargs)
+__all__ = ["PROMPT_VERSION", "ClaudeScorer", "Item", "anthropic_client", "tool_schema"]

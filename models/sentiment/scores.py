@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+
+from drydock.cache import JsonCache
 
 CATEGORIES = (
     "regulatory",
@@ -45,43 +45,26 @@ def label_of(value: int | float) -> str:
 
 
 class ScoreCache:
-    """Claude scores keyed by (content hash, prompt version), and the tokens spent per UTC day."""
+    """Claude scores keyed by (content hash, prompt version), and the tokens spent per UTC day
+    (a :class:`drydock.cache.JsonCache`)."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(
-            "CREATE TABLE IF NOT EXISTS scores (hash TEXT, prompt TEXT, score TEXT, PRIMARY KEY (hash, prompt));"
-            "CREATE TABLE IF NOT EXISTS usage (day TEXT PRIMARY KEY, tokens INTEGER NOT NULL);"
-        )
+        self._cache = JsonCache(path, "claude_scores")
 
     def get(self, content_hash: str, prompt: str) -> Score | None:
-        row = self._db.execute(
-            "SELECT score FROM scores WHERE hash = ? AND prompt = ?", (content_hash, prompt)
-        ).fetchone()
-        if row is None:
+        data = self._cache.get(f"{prompt}:{content_hash}")
+        if data is None:
             return None
-        data = json.loads(row[0])
         return Score(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})  # type: ignore[arg-type]
 
     def put(self, content_hash: str, prompt: str, score: Score) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO scores VALUES (?, ?, ?)",
-            (content_hash, prompt, json.dumps(asdict(score))),
-        )
+        self._cache.put(f"{prompt}:{content_hash}", asdict(score), replace=False)
 
     def spent(self, day: date) -> int:
-        row = self._db.execute(
-            "SELECT tokens FROM usage WHERE day = ?", (day.isoformat(),)
-        ).fetchone()
-        return int(row[0]) if row else 0
+        return self._cache.count(f"tokens:{day.isoformat()}")
 
     def spend(self, day: date, tokens: int) -> None:
-        self._db.execute(
-            "INSERT INTO usage VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET tokens = tokens + excluded.tokens",
-            (day.isoformat(), tokens),
-        )
+        self._cache.add(f"tokens:{day.isoformat()}", tokens)
 
     def close(self) -> None:
-        self._db.close()
+        self._cache.close()

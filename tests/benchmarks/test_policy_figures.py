@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.policy import BOOK, cases, policy_eval_p99_us, policy_evals_per_s
 from drydock.policy import evaluate, parse_policy
-from drydock.policy.explain import effective_rules
+from drydock.policy._explain import effective_rules
 
 
 def test_book_is_realistic_and_the_mix_is_mixed() -> None:

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from drydock.policy import Policy, PolicyContext, engine, evaluate, parse_policy
-from drydock.policy.context import deposit_high_water, mark_high_water, withdraw_high_water
-from drydock.policy.engine import LAYERS
+from drydock.policy import Policy, PolicyContext, evaluate, parse_policy
+from drydock.policy import _engine as engine
+from drydock.policy._context import deposit_high_water, mark_high_water, withdraw_high_water
+from drydock.policy._engine import LAYERS
 from drydock.types import Action, Severity, Side, Verdict, Violation
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

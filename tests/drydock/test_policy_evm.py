@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from drydock.errors import ConfigError
 from drydock.policy import Policy, PolicyContext, evaluate, parse_policy
-from drydock.policy.evm_payload import MAX_UINT256, EvmTx, TypedData
-from drydock.policy.rolling import cap_usage
+from drydock.policy._evm_payload import MAX_UINT256, EvmTx, TypedData
+from drydock.policy._rolling import cap_usage
 from drydock.types import Action, Verdict
 from tests.evm_contracts import deploy as deploy_contract
 
@@ -204,7 +204,7 @@ def test_swap_rules_and_execution(chain: Chain) -> None:
         ["transaction.swap_path"],
     )
     # A swap's input is a spend of 100 USDC to the router.
-    from drydock.policy.evm import evm_spends
+    from drydock.policy._evm import evm_spends
 
     spends = evm_spends(action(EvmTx.from_web3(good)), policy(chain))
     assert [(s.asset, s.amount, s.destination) for s in spends] == [
@@ -224,7 +224,7 @@ def test_uniswap_v3_exact_input_single(chain: Chain) -> None:
     from eth_abi.abi import encode
     from eth_utils.abi import function_signature_to_4byte_selector
 
-    from drydock.policy.evm import evm_spends
+    from drydock.policy._evm import evm_spends
 
     deadline = int((chain.now() + timedelta(minutes=5)).timestamp())
     v3 = policy(chain, contracts=[

@@ -11,7 +11,7 @@ import pytest
 
 from drydock.errors import ConfigError
 from drydock.policy import Policy, PolicyContext, evaluate, parse_policy
-from drydock.policy.rolling import cap_usage
+from drydock.policy._rolling import cap_usage
 from drydock.types import Action, Side, Verdict
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -275,7 +275,7 @@ def test_cooldown_keys_are_canonicalized_like_positions() -> None:
 
 
 def test_effective_rules_flatten_new_sections_and_hide_unused_qualifiers() -> None:
-    from drydock.policy.explain import effective_rules
+    from drydock.policy._explain import effective_rules
 
     rows = dict(
         effective_rules(

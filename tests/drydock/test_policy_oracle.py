@@ -375,7 +375,7 @@ class Oracle:
                 out.append("risk per trade")
         closes = [t for k, t in c["last_close_at"].items() if k.upper() == symbol]
         if "cooldown_minutes" in risk and closes:
-            ready = closes[-1] + timedelta(minutes=risk["cooldown_minutes"])
+            ready = max(closes) + timedelta(minutes=risk["cooldown_minutes"])  # merged keys: latest
             if c["now"] is None or c["now"] < ready:
                 out.append("cooldown")
         if c["orders_last_minute"] >= risk.get("max_orders_per_minute", math.inf):

@@ -23,8 +23,8 @@ from solders.transaction import Transaction
 
 from drydock.errors import ConfigError
 from drydock.policy import Policy, PolicyContext, evaluate, load_policy, parse_policy
-from drydock.policy.rolling import cap_usage
-from drydock.policy.solana_payload import TOKEN_PROGRAM, SolanaTx
+from drydock.policy._rolling import cap_usage
+from drydock.policy._solana_payload import TOKEN_PROGRAM, SolanaTx
 from drydock.types import Action, Verdict
 
 WALLET = Keypair.from_seed(bytes(range(32)))

@@ -9,8 +9,8 @@ import json
 import httpx
 import pytest
 
+from drydock.adapters.notify import Notifier, channels_from_env
 from drydock.logs import configure_logging
-from live.notify import Notifier, channels_from_env
 
 TOKEN = "123456:AAExampleTelegramBotTokenValue0001"
 DISCORD = "https://discord.com/api/webhooks/42/DiscordSecretPathToken0123456789"

@@ -239,7 +239,7 @@ def test_the_runner_notifies_fills_and_denials_once(
 ) -> None:
     import httpx
 
-    from live.notify import Channel, Notifier
+    from drydock.adapters.notify import Channel, Notifier
 
     texts: list[str] = []
 

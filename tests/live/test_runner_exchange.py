@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from tenacity import wait_none
 
+from drydock.adapters.ccxt import CcxtVenue, RecordedKraken, recorded_kraken_exchange
 from drydock.execution import ExecutionModel
 from drydock.ohlcv import SeriesKey
 from drydock.settings import REPO_ROOT, Settings
@@ -21,8 +22,6 @@ from drydock.types import Bar
 from live.journal import SqliteJournal
 from live.lifecycle import OrderState, open_orders, order_states, stuck_symbols
 from live.runner import Mode, RunnerSummary, SimulatedClock, run_strategy
-from live.venues.ccxt_venue import CcxtVenue
-from live.venues.recorded_kraken import RecordedKraken, recorded_kraken_exchange
 from strategies import get_strategy
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

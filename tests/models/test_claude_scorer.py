@@ -152,3 +152,57 @@ def test_offline_training_is_deterministic() -> None:
     a = build_model().fit(train.texts, train.labels).predict_proba(holdout.texts)
     b = build_model().fit(train.texts, train.labels).predict_proba(holdout.texts)
     assert (a == b).all()
+
+
+def _refusing_client() -> httpx.Client:
+    """A transport that refuses every connection, as an offline machine does."""
+    attempts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(str(request.url))
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    client.attempts = attempts  # type: ignore[attr-defined]
+    return client
+
+
+def test_an_unreachable_api_falls_back_to_the_offline_scorer_and_logs_once(
+    tmp_path: Path, fallback: OfflineScorer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression (issue 20): with a key set and no network, scoring raised
+    anthropic.APIConnectionError and `drydock news sentiment` exited 1."""
+    configure_logging("json", "INFO")
+    http = _refusing_client()
+    client = anthropic_client(http, api_key=KEY).with_options(max_retries=0)
+    s = ClaudeScorer(client, ScoreCache(tmp_path / "cache.sqlite"), fallback,
+                     now=lambda: datetime(2025, 12, 12, tzinfo=UTC))  # fmt: skip
+    many = [f"{h} ({i})" for i in range(3) for h in HEADLINES] * 10  # 90 items: 5 batches
+    scores = s.score(many)
+    assert [x.scorer for x in scores] == ["offline"] * len(many)
+    assert len(http.attempts) == 1  # type: ignore[attr-defined]  # no request after the failure
+    assert s.unavailable == "APIConnectionError"
+    again = s.score(HEADLINES)  # the same scorer does not try again
+    assert [x.scorer for x in again] == ["offline"] * 3 and len(http.attempts) == 1  # type: ignore[attr-defined]
+    err = capsys.readouterr().err
+    assert err.count("claude.unavailable") == 1 and KEY not in err
+
+
+def test_the_active_scorer_with_a_key_and_no_network_scores_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback: OfflineScorer
+) -> None:
+    """The path of `drydock news sentiment` and the news_sentiment asset: the key picks Claude,
+    the refused connection picks the offline champion, nothing raises."""
+    from models.sentiment import scorer as scorer_module
+    from models.sentiment import train
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setattr(train, "load_champion", lambda settings: (fallback.model, "test"))
+    from drydock.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    name, score = scorer_module.active_scorer(settings, http_client=_refusing_client())
+    assert name == "claude"
+    out = score(HEADLINES)
+    assert [x.scorer for x in out] == ["offline"] * 3
+    assert out[1].label == fallback(HEADLINES)[1].label

@@ -29,15 +29,15 @@ from typing import Any
 
 import ccxt
 
-from drydock.logs import get_logger
-from drydock.markets import market_to_instrument
-from drydock.types import Bar, Fill, Instrument, Order, Side
-from live.venues.base import (
+from drydock.errors import (
     InsufficientFundsError,
     RateLimitedError,
     TransientVenueError,
     VenueError,
 )
+from drydock.logs import get_logger
+from drydock.markets import market_to_instrument
+from drydock.types import Bar, Fill, Instrument, Order, Side
 
 log = get_logger(__name__)
 
@@ -58,7 +58,7 @@ def map_ccxt_error(exc: Exception, what: str) -> VenueError:
 
 
 class CcxtVenue:
-    """One ccxt exchange (spot or perps) as a :class:`live.venues.base.Venue`."""
+    """One ccxt exchange (spot or perps) as a venue (the protocol of :class:`live.venues.Venue`)."""
 
     def __init__(
         self,

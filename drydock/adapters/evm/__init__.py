@@ -4,6 +4,15 @@ Uniswap V2/V3 decoders, the whale and wallet-swap scans, and the in-process demo
 from __future__ import annotations
 
 from drydock.adapters.evm._erc20 import DECIMALS_SELECTOR, DecimalsCache, decode_transfer
+from drydock.adapters.evm._execution import (
+    KEY_ENV,
+    EvmClient,
+    Receipt,
+    Signer,
+    account_from_env,
+    decode_signed,
+    web3_from_url,
+)
 from drydock.adapters.evm._logs import (
     TRANSFER_TOPIC,
     AdaptiveLogReader,
@@ -20,6 +29,7 @@ __all__ = [
     "CONTRACTS",
     "DECIMALS_SELECTOR",
     "DEMO_WALLET",
+    "KEY_ENV",
     "TOKEN_SOURCE",
     "TRANSFER_TOPIC",
     "V2_SWAP",
@@ -27,8 +37,13 @@ __all__ = [
     "AdaptiveLogReader",
     "Cursor",
     "DecimalsCache",
+    "EvmClient",
     "PoolTokens",
     "RangeTooLarge",
+    "Receipt",
+    "Signer",
+    "account_from_env",
+    "decode_signed",
     "decode_swaps",
     "decode_transfer",
     "demo_chain",
@@ -36,4 +51,5 @@ __all__ = [
     "save_cursor",
     "scan_swaps",
     "scan_whales",
+    "web3_from_url",
 ]

@@ -19,6 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
 from drydock.errors import DrydockError
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -92,24 +100,34 @@ class AdaptiveLogReader:
             query["address"] = list(self.addresses)
         return list(self.w3.eth.get_logs(query))
 
+    def _get_retrying(self, start: int, end: int) -> list[Any]:
+        """``_get`` with a rate-limited answer retried, 1 s doubling up to 30 s (tenacity)."""
+
+        def counted(state: RetryCallState) -> None:
+            self.retries += 1
+
+        retrying = Retrying(
+            retry=retry_if_exception(lambda exc: bool(_RATE.search(f"{type(exc).__name__} {exc}"))),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_exponential(multiplier=1, max=30),
+            sleep=self.sleep,
+            before_sleep=counted,
+            reraise=True,
+        )
+        return retrying(self._get, start, end)
+
     def read(self, start: int, end: int) -> Iterator[tuple[int, int, list[Any]]]:
         """(first block, last block, logs) chunks covering ``[start, end]`` in order."""
         size = self.initial_range
         block = start
         while block <= end:
             last = min(end, block + size - 1)
-            attempts = 0
             while True:
                 try:
-                    logs = self._get(block, last)
+                    logs = self._get_retrying(block, last)
                     break
                 except Exception as exc:  # providers raise ValueError, HTTPError, TimeoutError...
                     text = f"{type(exc).__name__} {exc}"
-                    attempts += 1
-                    if _RATE.search(text) and attempts < self.max_attempts:
-                        self.retries += 1
-                        self.sleep(min(30.0, 0.5 * 2**attempts))
-                        continue
                     if _TOO_BIG.search(text) and last > block:
                         self.shrinks += 1
                         size = max(1, (last - block + 1) // 2)

@@ -16,7 +16,7 @@ from drydock.adapters.news._feeds import (
     parse_rss,
 )
 from drydock.adapters.news._ingest import FEEDS_FILE, IngestReport, ingest_news
-from drydock.adapters.news._recorded import FOLDER, HOSTS, RECORDINGS, recorded_client
+from drydock.adapters.news._recorded import FOLDER, HOSTS, RECORDINGS, http_client, recorded_client
 
 __all__ = [
     "CRYPTOPANIC_URL",
@@ -31,6 +31,7 @@ __all__ = [
     "IngestReport",
     "fetch",
     "fetch_all",
+    "http_client",
     "ingest_news",
     "load_feeds",
     "parse_cryptopanic",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,9 +20,11 @@ from typing import Any
 from xml.sax import SAXException
 
 import httpx
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from drydock.config_files import read_toml, validated
 from drydock.errors import ConfigError
-from drydock.news import canonical_url, content_hash, plain_text, utc
+from drydock.news import news_row, plain_text, utc
 
 KINDS = ("rss", "cryptopanic")
 CRYPTOPANIC_URL = "https://cryptopanic.com/api/v1/posts/"
@@ -53,37 +54,44 @@ class FeedResult:
     last_modified: str | None = None
 
 
+class _FeedEntry(BaseModel):
+    """One ``[[feed]]`` table as written."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = ""
+    url: str = ""
+    kind: str = "rss"
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"url {value!r} must start with https://")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"kind {value!r} is not one of {', '.join(KINDS)}")
+        return value
+
+
 def load_feeds(path: Path) -> list[Feed]:
     """The feed list, validated: unique names, http(s) URLs, known kinds, boolean flags."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"Feed list {path} cannot be read ({exc}); fix the TOML.") from None
+    data = read_toml(path, "Feed list")
     feeds: list[Feed] = []
     for i, raw in enumerate(data.get("feed", []), start=1):
-        where = f"{path} feed {i}"
-        unknown = set(raw) - {"name", "url", "kind", "enabled"}
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown keys {sorted(unknown)}; known: name, url, kind, enabled."
-            )
-        name, url, kind = (
-            str(raw.get("name", "")).strip(),
-            str(raw.get("url", "")),
-            raw.get("kind", "rss"),
-        )
+        name = str(raw.get("name", "")).strip() if isinstance(raw, dict) else ""
+        where = f"{path} feed {i}" + (f" ({name})" if name else "")
+        entry = validated(_FeedEntry, raw, where)
         if not name or name in {f.name for f in feeds}:
             raise ConfigError(
                 f"{where}: name {name!r} is empty or repeated; give each feed a unique name."
             )
-        if not url.startswith(("https://", "http://")):
-            raise ConfigError(f"{where} ({name}): url {url!r} must start with https://.")
-        if kind not in KINDS:
-            raise ConfigError(f"{where} ({name}): kind {kind!r} is not one of {', '.join(KINDS)}.")
-        enabled = raw.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise ConfigError(f"{where} ({name}): enabled must be true or false.")
-        feeds.append(Feed(name, url, kind, enabled))
+        feeds.append(Feed(name, entry.url, entry.kind, entry.enabled))
     return feeds
 
 
@@ -99,16 +107,6 @@ def _when(entry: Mapping[str, Any]) -> datetime | None:
                 except ValueError:
                     continue
     return None
-
-
-def _item(feed: str, title: str, url: str, summary: str, published: datetime | None,
-          fetched: datetime, language: str, currencies: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
-    return {
-        "content_hash": content_hash(title), "published_at": published, "fetched_at": fetched,
-        "source": feed, "sources": [feed], "title": title, "summary": summary[:2000],
-        "url": canonical_url(url) if url else "", "language": language or "",
-        "currencies": list(currencies),
-    }  # fmt: skip
 
 
 def _split(result: FeedResult, item: dict[str, Any]) -> None:
@@ -141,7 +139,7 @@ def parse_rss(feed: str, content: bytes, fetched: datetime) -> FeedResult:
     language = str(parsed.feed.get("language", "") or "")[:8]
     for entry in parsed.entries:
         title = plain_text(entry.get("title"))
-        _split(result, _item(feed, title, str(entry.get("link", "")), plain_text(entry.get("summary")),
+        _split(result, news_row(feed, title, str(entry.get("link", "")), plain_text(entry.get("summary")),
                              _when(entry), fetched, language))  # fmt: skip
     return result
 
@@ -155,7 +153,7 @@ def parse_cryptopanic(feed: str, payload: Mapping[str, Any], fetched: datetime) 
         codes = [
             str(c.get("code", "")).upper() for c in post.get("currencies") or [] if c.get("code")
         ]
-        _split(result, _item(feed, title, str(post.get("url", "")), plain_text(post.get("body")), when,
+        _split(result, news_row(feed, title, str(post.get("url", "")), plain_text(post.get("body")), when,
                              fetched, "en", codes))  # fmt: skip
     return result
 

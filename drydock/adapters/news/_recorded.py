@@ -37,3 +37,8 @@ def recorded_client(folder: Path = FOLDER) -> httpx.Client:
         return httpx.Response(200, content=body, headers={"ETag": f'"{name}-recorded"'})
 
     return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def http_client() -> httpx.Client:
+    """The client for real feeds: 15 s timeout, redirects followed (feeds move)."""
+    return httpx.Client(timeout=httpx.Timeout(15.0), follow_redirects=True)

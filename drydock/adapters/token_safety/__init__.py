@@ -15,7 +15,7 @@ from drydock.adapters.token_safety._client import (
     SafetyCache,
     assess,
 )
-from drydock.adapters.token_safety._recorded import DEX_FOLDER, dex_client
+from drydock.adapters.token_safety._recorded import DEX_FOLDER, dex_client, http_client
 
 __all__ = [
     "DEXSCREENER",
@@ -30,4 +30,5 @@ __all__ = [
     "SafetyCache",
     "assess",
     "dex_client",
+    "http_client",
 ]

@@ -18,8 +18,6 @@ an unknown token is not a safe one. The score is the sum of the weights of the p
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -28,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from drydock.cache import JsonCache
 
 WEIGHTS = {"liquidity": 0.25, "pair_age": 0.15, "top10_share": 0.20, "mint_authority": 0.15,
            "freeze_authority": 0.15, "no_danger": 0.10}  # fmt: skip
@@ -57,22 +58,36 @@ class Safety:
     problems: tuple[str, ...] = ()
 
 
+class _Transient(LookupError):
+    """A failure worth asking again (transport error, 429, 5xx); its text is the problem."""
+
+
+def _get_once(client: httpx.Client, url: str) -> Any:
+    try:
+        response = client.get(url)
+    except httpx.HTTPError as exc:
+        raise _Transient(type(exc).__name__) from exc
+    if response.status_code == 429 or response.status_code >= 500:
+        raise _Transient(f"HTTP {response.status_code}")
+    if response.status_code >= 400:
+        raise LookupError(f"HTTP {response.status_code}")
+    return response.json()
+
+
 def _get(client: httpx.Client, url: str, sleep: Callable[[float], None], attempts: int = 3) -> Any:
-    problem = ""
-    for i in range(attempts):
-        try:
-            response = client.get(url)
-        except httpx.HTTPError as exc:
-            problem = type(exc).__name__
-        else:
-            if response.status_code == 429 or response.status_code >= 500:
-                problem = f"HTTP {response.status_code}"
-            elif response.status_code >= 400:
-                raise LookupError(f"HTTP {response.status_code}")
-            else:
-                return response.json()
-        sleep(min(8.0, 0.5 * 2**i))
-    raise LookupError(problem)
+    """GET ``url`` as JSON; transient failures retried with backoff (0.5 s doubling, tenacity);
+    a :class:`LookupError` naming the last problem when none succeeds."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(_Transient),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(_get_once, client, url)
+    except _Transient as exc:
+        raise LookupError(str(exc)) from exc
 
 
 def assess(mint: str, client: httpx.Client, now: datetime | None = None,
@@ -125,37 +140,31 @@ def assess(mint: str, client: httpx.Client, now: datetime | None = None,
 
 
 class SafetyCache:
-    """Assessments by mint, reused for ``ttl`` seconds (SQLite)."""
+    """Assessments by mint, reused for ``ttl`` seconds (a :class:`drydock.cache.JsonCache`)."""
 
     def __init__(self, path: Path, ttl: int = TTL_SECONDS):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS safety (mint TEXT PRIMARY KEY, at REAL, body TEXT)"
-        )
+        self._cache = JsonCache(path, "token_safety")
         self.ttl = ttl
 
     def get_or_assess(self, mint: str, client: httpx.Client, now: datetime | None = None,
                       sleep: Callable[[float], None] = time.sleep) -> tuple[Safety, bool]:  # fmt: skip
         """(assessment, whether it came from the cache)."""
         now = now or datetime.now(UTC)
-        row = self._db.execute("SELECT at, body FROM safety WHERE mint = ?", (mint,)).fetchone()
-        if row and now.timestamp() - row[0] < self.ttl:
-            return _load(json.loads(row[1])), True
+        cached = self._cache.get(mint, max_age=self.ttl, now=now.timestamp())
+        if cached is not None:
+            return _load(cached), True
         safety = assess(mint, client, now, sleep)
-        self._db.execute(
-            "INSERT OR REPLACE INTO safety VALUES (?, ?, ?)", (mint, now.timestamp(), _dump(safety))
-        )
+        self._cache.put(mint, _dump(safety), now=now.timestamp())
         return safety, False
 
     def close(self) -> None:
-        self._db.close()
+        self._cache.close()
 
 
-def _dump(s: Safety) -> str:
+def _dump(s: Safety) -> dict[str, Any]:
     data = asdict(s)
     data["checked_at"] = s.checked_at.isoformat()
-    return json.dumps(data)
+    return data
 
 
 def _load(d: Mapping[str, Any]) -> Safety:

@@ -9,7 +9,7 @@ import httpx
 
 from drydock.settings import REPO_ROOT
 
-__all__ = ["DEX_FOLDER", "dex_client"]
+__all__ = ["DEX_FOLDER", "dex_client", "http_client"]
 
 DEX_FOLDER = REPO_ROOT / "data" / "sample" / "dex"
 
@@ -30,3 +30,8 @@ def dex_client(folder: Path = DEX_FOLDER) -> httpx.Client:
         return httpx.Response(404)
 
     return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def http_client() -> httpx.Client:
+    """The client for the real DexScreener and RugCheck APIs (15 s timeout)."""
+    return httpx.Client(timeout=httpx.Timeout(15.0))

@@ -1,7 +1,7 @@
 """The ccxt venue against a real ccxt ``kraken`` whose HTTP answers are Kraken's recorded ones.
 
 ccxt signs, sends, parses and maps errors itself; only the transport is replaced (see
-live/venues/recorded_kraken.py). Timestamps and figures below come from the recorded payloads.
+drydock/adapters/ccxt/_recorded.py). Timestamps and figures below come from the recorded payloads.
 """
 
 from __future__ import annotations
@@ -14,6 +14,13 @@ from urllib.parse import parse_qs
 import ccxt
 import pytest
 
+from drydock.adapters.ccxt import (
+    CcxtVenue,
+    RecordedKraken,
+    map_ccxt_error,
+    recorded_cases,
+    recorded_kraken_exchange,
+)
 from drydock.settings import REPO_ROOT
 from drydock.types import Order, Side
 from live.venues.base import (
@@ -22,8 +29,6 @@ from live.venues.base import (
     TransientVenueError,
     VenueError,
 )
-from live.venues.ccxt_venue import CcxtVenue, map_ccxt_error
-from live.venues.recorded_kraken import RecordedKraken, recorded_cases, recorded_kraken_exchange
 
 SAMPLE = REPO_ROOT / "data" / "sample"
 T0 = datetime(2024, 1, 14, 19, 29, tzinfo=UTC)

@@ -140,7 +140,7 @@ def crash_before_broadcast(v: EvmVenue) -> None:
     def boom(raw: bytes, tx_hash: str) -> None:
         raise CrashAfterSigning(tx_hash)
 
-    v._broadcast = boom  # type: ignore[method-assign]
+    v.client.broadcast = boom  # type: ignore[method-assign]
 
 
 def test_a_crash_between_signing_and_broadcast_resends_the_same_bytes(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from drydock.adapters.ccxt import credential_names
 from drydock.errors import ConfigError
-from live.venues.factory import credential_names, exchange_venue
+from live.venues.factory import exchange_venue
 
 KEY = "k-123-not-real"
 SECRET = "c2VjcmV0LW5vdC1yZWFs"

@@ -19,12 +19,13 @@ from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
+from drydock.adapters.solana import BlockhashExpired, LiteSvmClient, RpcClient
 from drydock.policy import Policy, PolicyContext, parse_policy
-from drydock.policy.solana_payload import TOKEN_PROGRAM
+from drydock.policy._solana_payload import TOKEN_PROGRAM
 from live.venues.base import TransientVenueError, VenueError
 from live.venues.evm import PolicyDenied
 from live.venues.signed_store import SignedStore
-from live.venues.solana import BlockhashExpired, LiteSvmClient, RpcClient, SolanaVenue
+from live.venues.solana import SolanaVenue
 
 WALLET = Keypair.from_seed(bytes(range(32)))
 FRIEND = Pubkey.from_string("9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM")
