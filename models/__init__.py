@@ -1,1 +1,2 @@
-"""Models: news sentiment, market regime and portfolio risk (features, training, MLflow registry)."""
+"""Models: news sentiment today (offline classifier, Claude scorer, scoring and hourly features,
+MLflow registry); market regime and portfolio risk models are planned, not built."""
