@@ -32,6 +32,7 @@ from drydock.adapters.evm import (
 from drydock.errors import TransientVenueError, VenueError
 from drydock.logs import get_logger
 from drydock.policy import EvmTx, Policy, PolicyContext, evaluate
+from drydock.polling import poll_until
 from drydock.types import Action, PolicyDecision
 from live.journal import JournalRepository
 from live.venues.signed_store import SignedStore
@@ -136,18 +137,19 @@ class EvmVenue:
         return self._wait(stored.tx_hash)
 
     def _wait(self, tx_hash: str) -> Receipt:
-        waited = 0.0
-        while True:
+        def deep_enough() -> Any:
             receipt = self.client.receipt(tx_hash)
-            if receipt is not None and self.client.depth(receipt) >= self.confirmations:
-                return self.client.confirmed(receipt)
-            if waited >= self.timeout:
-                raise TransientVenueError(
-                    f"{self.chain} transaction {tx_hash} not confirmed to {self.confirmations} "
-                    f"blocks after {self.timeout:.0f} s; it is checked again on the next attempt"
-                )
-            self._sleep(self.poll_interval)
-            waited += self.poll_interval
+            return receipt if receipt is not None and self.client.depth(
+                receipt) >= self.confirmations else None  # fmt: skip
+
+        receipt = poll_until(deep_enough, interval=self.poll_interval, timeout=self.timeout,
+                             sleep=self._sleep)  # fmt: skip
+        if receipt is None:
+            raise TransientVenueError(
+                f"{self.chain} transaction {tx_hash} not confirmed to {self.confirmations} "
+                f"blocks after {self.timeout:.0f} s; it is checked again on the next attempt"
+            )
+        return self.client.confirmed(receipt)
 
     # -- conveniences ------------------------------------------------------------------------
     def approve(self, key: str, token: Any, spender: str, amount: int) -> Receipt:

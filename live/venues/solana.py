@@ -28,6 +28,7 @@ from solders.transaction import Transaction
 
 from drydock.adapters.solana import BlockhashExpired, SolanaClient, transfer_checked
 from drydock.policy import Policy, PolicyContext, SolanaTx, evaluate
+from drydock.polling import poll_until
 from drydock.types import Action
 from live.journal import JournalRepository
 from live.venues.base import TransientVenueError
@@ -112,15 +113,13 @@ class SolanaVenue:
         return self._wait(signature)
 
     def _wait(self, signature: str) -> str:
-        waited = 0.0
-        while not self.client.status(signature):
-            if waited >= self.timeout:
-                raise TransientVenueError(
-                    f"solana transaction {signature} not confirmed after {self.timeout:.0f} s; "
-                    "it is checked again on the next attempt"
-                )
-            self._sleep(self.poll_interval)
-            waited += self.poll_interval
+        confirmed = poll_until(lambda: self.client.status(signature) or None,
+                               interval=self.poll_interval, timeout=self.timeout, sleep=self._sleep)  # fmt: skip
+        if confirmed is None:
+            raise TransientVenueError(
+                f"solana transaction {signature} not confirmed after {self.timeout:.0f} s; "
+                "it is checked again on the next attempt"
+            )
         return signature
 
     def transfer_sol(self, key: str, to: Pubkey, lamports: int) -> str:

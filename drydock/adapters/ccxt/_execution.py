@@ -37,6 +37,7 @@ from drydock.errors import (
 )
 from drydock.logs import get_logger
 from drydock.markets import market_to_instrument
+from drydock.polling import poll_until
 from drydock.types import Bar, Fill, Instrument, Order, Side
 
 log = get_logger(__name__)
@@ -193,12 +194,21 @@ class CcxtVenue:
 
     def _settle(self, known: dict[str, Any], cid: str) -> dict[str, Any]:
         """Poll until terminal; cancel what is left after ``settle_timeout``."""
-        order = known
-        waited = 0.0
-        while order.get("status") not in TERMINAL and waited < self.settle_timeout:
-            self._sleep(self.poll_interval)
-            waited += self.poll_interval
-            order = self._refresh(order)
+        latest = [known]
+
+        def terminal() -> dict[str, Any] | None:
+            if latest[0].get("status") in TERMINAL:
+                return latest[0]
+            return None
+
+        def refreshed() -> dict[str, Any] | None:
+            latest[0] = self._refresh(latest[0])
+            return terminal()
+
+        if terminal() is None:
+            poll_until(refreshed, interval=self.poll_interval, timeout=self.settle_timeout,
+                       sleep=lambda seconds: self._sleep(seconds), wait_first=True)  # fmt: skip
+        order = latest[0]
         if order.get("status") not in TERMINAL:
             log.warning("venue.cancel_remainder", venue=self.name, cid=cid,
                         filled=order.get("filled"), amount=order.get("amount"))  # fmt: skip
