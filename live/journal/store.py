@@ -16,7 +16,7 @@ Errors of the database come out as the driver's own (``sqlite3.IntegrityError``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,12 +37,13 @@ from sqlalchemy import (
     RowMapping,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     bindparam,
+    cast,
     func,
     select,
 )
+from sqlalchemy.engine import Dialect as SaDialect
 from sqlalchemy.exc import DBAPIError
 
 from drydock.types import Action, Fill, Order, PolicyDecision, Position
@@ -70,17 +71,6 @@ from live.journal.rows import (
 
 #: The label of a stored row's id in the journal's own queries (never a column of a table).
 ROWID = "_drydock_rowid"
-
-
-class Real(TypeDecorator[float]):
-    """A REAL read back as a float: SQLite's ``RETURNING`` reports a whole REAL (100.0) as an
-    integer (100), which would hash differently from the row a ``SELECT`` reads."""
-
-    impl = Float
-    cache_ok = True
-
-    def process_result_value(self, value: Any, dialect: Any) -> float | None:
-        return None if value is None else float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +120,7 @@ def build_tables(identity: bool) -> Tables:
         "decisions", metadata, key(), Column("decision_key", Text, nullable=False, unique=True),
         Column("run_id", Text, ForeignKey("runs.run_id"), nullable=False),
         *texts("ts", "strategy_id", "action_kind", "venue", "symbol"),
-        *texts("side", nullable=True), Column("notional_usd", Real, nullable=False),
+        *texts("side", nullable=True), Column("notional_usd", Float, nullable=False),
         Column("reduces_position", BigInteger, nullable=False),
         *texts("verdict", "policy_version", "policy_hash", "explanation_json", "created_at"),
     )  # fmt: skip
@@ -208,57 +198,107 @@ class Dialect(Protocol):
         ...
 
 
-class Queries:
-    """The journal's statements, built once per set of tables (SQLAlchemy caches their compiled
-    form; building a statement costs more than running it on SQLite)."""
+class Prepared:
+    """A Core statement compiled once for one database and run on the driver's cursor.
 
-    def __init__(self, t: Tables, dialect: Dialect) -> None:
+    The journal's hot path (point reads, idempotent inserts, the ledger) spends no time building
+    statements or in SQLAlchemy's per-call execution machinery: on SQLite that machinery costs
+    several times the statement itself. The SQL is SQLAlchemy's, for the connection's dialect.
+    """
+
+    __slots__ = ("_compiled", "_order", "sql")
+
+    def __init__(self, statement: Any, dialect: SaDialect, keys: Sequence[str] | None = None):
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+        if "POSTCOMPILE" in compiled.string:  # a bind rendered per call cannot be reused
+            raise ValueError(f"statement needs per-call rendering: {compiled.string}")
+        self.sql: str = compiled.string
+        self._compiled = compiled
+        self._order = compiled.positiontup if compiled.positional else None
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        """The driver's parameters (a tuple for ``?`` placeholders, else a dict)."""
+        bound = self._compiled.construct_params(values)
+        return bound if self._order is None else tuple(bound[name] for name in self._order)
+
+
+class Queries:
+    """The journal's hot statements, built and compiled once per journal."""
+
+    def __init__(self, t: Tables, dialect: Dialect, sa_dialect: SaDialect) -> None:
+        self._sa = sa_dialect
         key = bindparam("k", type_=Text())
-        r, d, o, f, p, e, ledger = (
-            t.runs,
-            t.decisions,
-            t.orders,
-            t.fills,
-            t.positions,
-            t.events,
-            t.ledger,
-        )
+        r, d, o, f, p, e, ledger = t.runs, t.decisions, t.orders, t.fills, t.positions, t.events, t.ledger  # fmt: skip
         self.inserts = {
             table.name: dialect.insert(table)
             .on_conflict_do_nothing()
-            .returning(dialect.rowid(table).label(ROWID), *table.c)
+            .returning(dialect.rowid(table).label(ROWID), *_as_read(table))
             for table in t.journaled().values()
         }
-        self.last_chain = select(ledger.c.chain).order_by(ledger.c.seq.desc()).limit(1)
-        self.chain = ledger.insert()
-        self.run = select(r).where(r.c.run_id == key)
-        self.decision = select(d).where(d.c.decision_key == key)
-        self.decisions = select(d).where(d.c.run_id == key).order_by(d.c.id)
-        self.order = select(o).where(o.c.client_order_id == key)
-        self.orders = select(o).where(o.c.run_id == key).order_by(o.c.id)
-        self.fills_for = select(f).where(f.c.client_order_id == key).order_by(f.c.id)
-        self.fills = select(f).where(f.c.run_id == key).order_by(f.c.id)
-        self.positions = select(p).where(p.c.run_id == key).order_by(p.c.id)
-        self.orders_between = select(func.count()).where(
-            o.c.strategy_id == key, o.c.ts > bindparam("since"), o.c.ts <= bindparam("until")
+        self._insert_keys: dict[tuple[str, tuple[str, ...]], Prepared] = {}
+        self.last_chain = self._prepare(
+            select(ledger.c.chain).order_by(ledger.c.seq.desc()).limit(1)
+        )
+        self.chain = self._prepare(ledger.insert(), ("tbl", "row_id", "row_hash", "chain"))
+        self.run = self._prepare(select(r).where(r.c.run_id == key))
+        self.decision = self._prepare(select(d).where(d.c.decision_key == key))
+        self.decisions = self._prepare(select(d).where(d.c.run_id == key).order_by(d.c.id))
+        self.order = self._prepare(select(o).where(o.c.client_order_id == key))
+        self.orders = self._prepare(select(o).where(o.c.run_id == key).order_by(o.c.id))
+        self.fills_for = self._prepare(select(f).where(f.c.client_order_id == key).order_by(f.c.id))
+        self.fills = self._prepare(select(f).where(f.c.run_id == key).order_by(f.c.id))
+        self.positions = self._prepare(select(p).where(p.c.run_id == key).order_by(p.c.id))
+        self.orders_between = self._prepare(
+            select(func.count()).where(
+                o.c.strategy_id == key, o.c.ts > bindparam("since"), o.c.ts <= bindparam("until")
+            )
         )
         self._events = e
-        self._events_of: dict[tuple[bool, bool, bool], Any] = {}
+        self._events_of: dict[tuple[int, int | None, bool, bool], Prepared] = {}
 
-    def events_of(self, scopes: bool, since: bool, until: bool) -> Any:
-        """Events of kinds ``:kinds`` (and scopes ``:scopes``, ``:since < ts <= :until``)."""
-        shape = (scopes, since, until)
-        if shape not in self._events_of:
+    def _prepare(self, statement: Any, keys: Sequence[str] | None = None) -> Prepared:
+        return Prepared(statement, self._sa, keys)
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> Prepared:
+        """The idempotent insert of ``table`` for rows with ``values``' columns."""
+        shape = (table, tuple(values))
+        prepared = self._insert_keys.get(shape)
+        if prepared is None:
+            prepared = self._insert_keys[shape] = self._prepare(self.inserts[table], shape[1])
+        return prepared
+
+    def events_of(self, kinds: int, scopes: int | None, since: bool, until: bool) -> Prepared:
+        """Events of ``kinds`` kinds (``:kind0``...) and ``scopes`` scopes (``:scope0``...;
+        None: any) with ``:since < ts <= :until``, oldest first."""
+        shape = (kinds, scopes, since, until)
+        prepared = self._events_of.get(shape)
+        if prepared is None:
             c = self._events.c
-            statement = select(self._events).where(c.kind.in_(bindparam("kinds", expanding=True)))
-            if scopes:
-                statement = statement.where(c.scope.in_(bindparam("scopes", expanding=True)))
+            statement = select(self._events).where(
+                c.kind.in_([bindparam(f"kind{i}", type_=Text()) for i in range(kinds)])
+            )
+            if scopes is not None:
+                statement = statement.where(
+                    c.scope.in_([bindparam(f"scope{i}", type_=Text()) for i in range(scopes)])
+                )
             if since:
                 statement = statement.where(c.ts > bindparam("since"))
             if until:
                 statement = statement.where(c.ts <= bindparam("until"))
-            self._events_of[shape] = statement.order_by(c.ts, c.id)
-        return self._events_of[shape]
+            prepared = self._events_of[shape] = self._prepare(statement.order_by(c.ts, c.id))
+        return prepared
+
+
+def _as_read(table: Table) -> list[ColumnElement[Any]]:
+    """``table``'s columns as a ``SELECT`` reads them: SQLite's ``RETURNING`` reports a whole REAL
+    (100.0) as an integer (100), which would hash differently, so REALs are cast."""
+    return [cast(c, Float).label(c.name) if isinstance(c.type, Float) else c for c in table.c]
+
+
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    """A driver cursor's rows by column name."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _utc_now() -> datetime:
@@ -289,7 +329,7 @@ class Journal:
         self._db = self._engine.connect()
         self._depth = 0
         self._tip: str | None = None  # the ledger's last chain, once read in this transaction
-        self._q = Queries(t, dialect)
+        self._q = Queries(t, dialect, self._engine.dialect)
         try:
             with self.transaction() as conn:
                 dialect.create_schema(conn)
@@ -349,13 +389,33 @@ class Journal:
         with self._reading() as conn:
             return list(conn.execute(statement, params).mappings())
 
-    def _first(self, statement: Any, params: Mapping[str, Any] | None = None) -> RowMapping | None:
-        rows = self._rows(statement, params)
-        return rows[0] if rows else None
+    def _driver(self) -> Any:
+        """The driver's connection under the journal's."""
+        return self._db.connection.driver_connection
 
-    def _count(self, statement: Any, params: Mapping[str, Any] | None = None) -> int:
-        with self._reading() as conn:
-            return int(conn.execute(statement, params).scalar_one())
+    def _execute(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
+        """The driver's cursor, having run ``prepared``."""
+        cursor = self._driver().cursor()
+        cursor.execute(prepared.sql, prepared.params(values))
+        return cursor
+
+    def _fetch(self, prepared: Prepared, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row ``prepared`` reads, by column name: inside the current transaction, else
+        in the driver's own short one (a no-op on SQLite's autocommit connection)."""
+        if self._depth:
+            return _dicts(self._execute(prepared, values))
+        driver = self._driver()
+        try:
+            rows = _dicts(self._execute(prepared, values))
+        except BaseException:
+            driver.rollback()
+            raise
+        driver.commit()
+        return rows
+
+    def _first(self, prepared: Prepared, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        rows = self._fetch(prepared, values)
+        return rows[0] if rows else None
 
     def _insert(self, table: Table, values: Mapping[str, Any]) -> dict[str, Any] | None:
         """``INSERT ... ON CONFLICT DO NOTHING`` one row; a row it created is chained into the
@@ -364,18 +424,19 @@ class Journal:
         The write lock is held from the transaction's first statement on, so the ledger's last
         entry is read once per transaction and then followed in memory.
         """
-        with self.transaction() as conn:
-            row = conn.execute(self._q.inserts[table.name], values).mappings().first()
-            if row is None:
+        with self.transaction():
+            rows = _dicts(self._execute(self._q.insert(table.name, values), values))
+            if not rows:
                 return None
-            stored = dict(row)
+            stored = rows[0]
             rowid = int(stored.pop(ROWID))
             prev = self._tip
             if prev is None:
-                prev = conn.execute(self._q.last_chain).scalar() or GENESIS
+                last = self._execute(self._q.last_chain, {}).fetchall()
+                prev = str(last[0][0]) if last else GENESIS
             hashed = row_hash(stored)
             chain = chain_hash(prev, table.name, rowid, hashed)
-            conn.execute(
+            self._execute(
                 self._q.chain,
                 {"tbl": table.name, "row_id": rowid, "row_hash": hashed, "chain": chain},
             )
@@ -407,7 +468,8 @@ class Journal:
 
     def ledger_size(self) -> int:
         """Rows chained into the ledger."""
-        return self._count(select(func.count()).select_from(self._t.ledger))
+        with self._reading() as conn:
+            return int(conn.execute(select(func.count()).select_from(self._t.ledger)).scalar_one())
 
     # ---- runs and their leases ---------------------------------------------------------------
 
@@ -486,7 +548,7 @@ class Journal:
         return None if row is None else decision_record(row)
 
     def decisions(self, run_id: str) -> list[DecisionRecord]:
-        rows = self._rows(self._q.decisions, {"k": run_id})
+        rows = self._fetch(self._q.decisions, {"k": run_id})
         return [decision_record(r) for r in rows]
 
     def recent_decisions(self, limit: int = 50) -> list[DecisionRecord]:
@@ -526,11 +588,19 @@ class Journal:
 
         Timestamps are stored as UTC ISO text, so the window compares as text.
         """
-        statement = self._q.events_of(scopes is not None, since is not None, until is not None)
-        params = {"kinds": list(kinds), "scopes": list(scopes or ()),
-                  "since": None if since is None else utc_iso(since),
-                  "until": None if until is None else utc_iso(until)}  # fmt: skip
-        return [event_record(r) for r in self._rows(statement, params)]
+        prepared = self._q.events_of(
+            len(kinds),
+            None if scopes is None else len(scopes),
+            since is not None,
+            until is not None,
+        )
+        values = {f"kind{i}": kind for i, kind in enumerate(kinds)}
+        values.update({f"scope{i}": scope for i, scope in enumerate(scopes or ())})
+        if since is not None:
+            values["since"] = utc_iso(since)
+        if until is not None:
+            values["until"] = utc_iso(until)
+        return [event_record(r) for r in self._fetch(prepared, values)]
 
     # ---- orders, fills and positions ---------------------------------------------------------
 
@@ -553,27 +623,27 @@ class Journal:
         return None if row is None else order_record(row)
 
     def orders(self, run_id: str) -> list[Order]:
-        rows = self._rows(self._q.orders, {"k": run_id})
+        rows = self._fetch(self._q.orders, {"k": run_id})
         return [order_record(r) for r in rows]
 
     def orders_between(self, strategy_id: str, since: datetime, until: datetime) -> int:
         """Orders journaled for ``strategy_id`` with ``since < ts <= until``."""
-        params = {"k": strategy_id, "since": utc_iso(since), "until": utc_iso(until)}
-        return self._count(self._q.orders_between, params)
+        values = {"k": strategy_id, "since": utc_iso(since), "until": utc_iso(until)}
+        return int(next(iter(self._fetch(self._q.orders_between, values)[0].values())))
 
     def record_fill(self, run_id: str, fill: Fill, fill_id: str | None = None) -> bool:
         """Journal a fill of a journaled order; a known fill id is a no-op (returns False)."""
         return self._insert(self._t.fills, fill_values(run_id, fill, fill_id)) is not None
 
     def fills_for(self, client_order_id: str) -> list[Fill]:
-        return [fill_record(r) for r in self._rows(self._q.fills_for, {"k": client_order_id})]
+        return [fill_record(r) for r in self._fetch(self._q.fills_for, {"k": client_order_id})]
 
     def fills(self, run_id: str) -> list[Fill]:
-        return [fill_record(r) for r in self._rows(self._q.fills, {"k": run_id})]
+        return [fill_record(r) for r in self._fetch(self._q.fills, {"k": run_id})]
 
     def record_position(self, run_id: str, position: Position, ts: datetime) -> bool:
         """Append a position snapshot; one per (run, strategy, symbol, ts)."""
         return self._insert(self._t.positions, position_values(run_id, position, ts)) is not None
 
     def positions(self, run_id: str) -> list[tuple[datetime, Position]]:
-        return [position_record(r) for r in self._rows(self._q.positions, {"k": run_id})]
+        return [position_record(r) for r in self._fetch(self._q.positions, {"k": run_id})]
