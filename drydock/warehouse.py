@@ -183,6 +183,39 @@ def _news_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
         )
 
 
+def _tokens_table(con: duckdb.DuckDBPyConnection) -> None:
+    """``tokens``: the validated token catalog (data/sample/tokens.csv through
+    :func:`drydock.tokens.load_tokens`), one row per asset, addresses as (chain, address) structs;
+    replaced whole on every refresh, so it always equals the catalog the resolver uses."""
+    from drydock.tokens import load_tokens
+
+    rows = [
+        {
+            "symbol": t.symbol,
+            "name": t.name,
+            "aliases": list(t.aliases),
+            "ambiguous_ticker": t.ambiguous_ticker,
+            "ambiguous_names": sorted(t.ambiguous_names),
+            "addresses": [{"chain": c, "address": a} for c, a in t.addresses],
+        }
+        for t in load_tokens().tokens
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "symbol": pl.String(),
+            "name": pl.String(),
+            "aliases": pl.List(pl.String()),
+            "ambiguous_ticker": pl.Boolean(),
+            "ambiguous_names": pl.List(pl.String()),
+            "addresses": pl.List(pl.Struct({"chain": pl.String(), "address": pl.String()})),
+        },
+    )
+    con.register("_tokens_frame", frame.to_arrow())
+    con.execute("CREATE OR REPLACE TABLE tokens AS SELECT * FROM _tokens_frame ORDER BY symbol")
+    con.unregister("_tokens_frame")
+
+
 def refresh_views(settings: Settings | None = None) -> Path:
     """(Re)create the warehouse views over the current lake; returns the DuckDB file path."""
     settings = settings or get_settings()
@@ -194,6 +227,7 @@ def refresh_views(settings: Settings | None = None) -> Path:
         _funding_view(con, settings.lake_dir)
         _labels_view(con, settings.lake_dir)
         _news_views(con, settings.lake_dir)
+        _tokens_table(con)
         # Price 1h and 24h after each whale transfer, from the token's USDT pair (stablecoins:
         # the move of nothing is 0; no bars: NULL). ASOF joins take the last bar at or before.
         con.execute(
