@@ -12,6 +12,7 @@ Conventions (all documented per function and tested against hand-computed values
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -57,13 +58,22 @@ def total_return(equity: Sequence[float] | FloatArray) -> float:
     return float(eq[-1] / eq[0] - 1.0)
 
 
+#: The largest exponent whose exp() is a finite float64 (log of 1.797e308, ~709.78).
+_MAX_EXP = math.log(sys.float_info.max)
+
+
 def cagr(equity: Sequence[float] | FloatArray, periods_per_year: float) -> float:
-    """Compound annual growth: ``(equity[-1]/equity[0]) ** (periods_per_year / (n-1)) - 1``."""
+    """Compound annual growth: ``(equity[-1]/equity[0]) ** (periods_per_year / (n-1)) - 1``,
+    computed in log space. NaN (n/a) when the annualised growth does not fit a float (a short
+    history with a large move, e.g. +50% over 3 one-minute bars), never inf."""
     eq = _arr(equity)
     periods = len(eq) - 1
     if periods <= 0 or eq[-1] <= 0:
         return float("nan") if periods <= 0 else -1.0
-    return float((eq[-1] / eq[0]) ** (periods_per_year / periods) - 1.0)
+    exponent = math.log(eq[-1] / eq[0]) * (periods_per_year / periods)
+    if not math.isfinite(exponent) or exponent > _MAX_EXP:
+        return float("nan")
+    return math.expm1(exponent)
 
 
 def annualized_volatility(equity: Sequence[float] | FloatArray, periods_per_year: float) -> float:

@@ -26,6 +26,20 @@ def test_total_return_and_cagr() -> None:
     assert metrics.cagr(EQUITY, 1) == pytest.approx(0.0656022, rel=1e-6)  # 3 years: 1.21^(1/3)-1
 
 
+def test_cagr_of_a_short_history_with_a_large_move_is_nan_not_inf_and_warns_nothing() -> None:
+    """Regression (issue 20): the conformance scenarios overflowed ``x ** y`` (RuntimeWarning)."""
+    import warnings
+
+    short = [100.0, 120.0, 150.0]  # +50% over two 1m periods, annualised over 525,600 a year
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(metrics.cagr(short, 525_600))
+        assert math.isnan(metrics.calmar(short, 525_600))
+        assert metrics.cagr([100.0, 99.0, 98.0], 525_600) == pytest.approx(-1.0)  # underflows to -1
+    # the largest annualisation that still fits: 1.5 ** 1749 ~ 1.3e308
+    assert math.isfinite(metrics.cagr([100.0, 150.0], 1749))
+
+
 def test_volatility_sharpe_sortino() -> None:
     # P = 4 periods a year -> sqrt(P) = 2
     assert metrics.annualized_volatility(EQUITY, 4) == pytest.approx(0.3253362, rel=1e-6)
