@@ -17,8 +17,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from drydock.config_files import validated
 from drydock.errors import ConfigError, DrydockError
 from drydock.series import SeriesKey
 from drydock.settings import get_settings
@@ -31,16 +32,11 @@ _EXAMPLE = (
     '[[series]] exchange = "binance", symbol = "BTC/USDT:USDT", timeframes = ["1h"], '
     "start = 2024-01-01"
 )
-#: What to do about each kind of pydantic error (the field name is added by the caller).
+#: Fixes for the pydantic errors particular to the catalog (the rest: drydock.config_files).
 _FIXES = {
-    "extra_forbidden": "remove it; known fields: exchange, symbol, timeframes, start, end, "
-    "enabled, funding, mark_prices, calendar",
-    "missing": "add it",
     "literal_error": 'write calendar = "24/7" (crypto) or calendar = "sessions" (weekdays only)',
-    "date_type": "write a bare TOML date without quotes, e.g. start = 2024-01-01",
     "bool_type": "write true or false without quotes",
     "list_type": 'write a list, e.g. timeframes = ["1h"]',
-    "string_type": "write it as a quoted string",
     "too_short": 'list at least one timeframe, e.g. timeframes = ["1h"]',
 }
 
@@ -175,15 +171,7 @@ def _entry(path: Path, index: int, raw: Any) -> CatalogEntry:
             f"{_where(path, index, raw)} is not a table; write each series as a [[series]] table, "
             f"e.g. {_EXAMPLE}."
         )
-    try:
-        return CatalogEntry.model_validate(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "entry"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        fix = _FIXES.get(error["type"])
-        detail = f"{message}; {fix}" if fix else message
-        raise ConfigError(f"{_where(path, index, raw)}, field '{field}': {detail}.") from None
+    return validated(CatalogEntry, raw, _where(path, index, raw), _FIXES)
 
 
 def parse_catalog(data: dict[str, Any], path: Path) -> Catalog:

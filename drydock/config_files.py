@@ -17,13 +17,14 @@ __all__ = ["COMMON_FIXES", "read_toml", "validated"]
 
 M = TypeVar("M", bound=BaseModel)
 
-#: Fixes for pydantic error types every file shares; ``{field}`` is filled in.
+#: Fixes for pydantic error types every file shares; ``{field}`` and ``{known}`` are filled in.
 COMMON_FIXES = {
-    "missing": "add {field}",
-    "bool_type": "{field} must be true or false (without quotes)",
-    "string_type": "write {field} as a quoted string",
-    "list_type": 'write {field} as a list, e.g. ["a"]',
-    "date_type": "write {field} as a bare TOML date without quotes, e.g. 2024-01-01",
+    "extra_forbidden": "remove it; known fields: {known}",
+    "missing": "add it",
+    "bool_type": "{field} must be true or false, written without quotes",
+    "string_type": "write it as a quoted string",
+    "list_type": 'write it as a list, e.g. ["a"]',
+    "date_type": "write a bare TOML date without quotes, e.g. 2024-01-01",
 }
 
 
@@ -36,7 +37,8 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
 
 
 def validated(model: type[M], raw: Any, where: str, fixes: Mapping[str, str] | None = None) -> M:
-    """``raw`` as ``model``; the first problem as one :class:`ConfigError` sentence at ``where``."""
+    """``raw`` as ``model``; its first problem as one :class:`ConfigError` sentence:
+    ``<where>, field '<field>': <what is wrong>; <how to fix it>.``"""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} is not a table; write it as a [[...]] table of key = value.")
     try:
@@ -44,11 +46,8 @@ def validated(model: type[M], raw: Any, where: str, fixes: Mapping[str, str] | N
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "entry"
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            known = ", ".join(model.model_fields)
-            raise ConfigError(f"{where}: unknown key {field!r}; known: {known}.") from None
-        fix = {**COMMON_FIXES, **(fixes or {})}.get(kind)
         message = str(error["msg"]).removeprefix("Value error, ")
-        detail = fix.format(field=field) if fix else message
-        raise ConfigError(f"{where}: {detail}.") from None
+        fix = {**COMMON_FIXES, **(fixes or {})}.get(error["type"])
+        known = ", ".join(model.model_fields)
+        detail = f"{message}; {fix.format(field=field, known=known)}" if fix else message
+        raise ConfigError(f"{where}, field '{field}': {detail}.") from None
