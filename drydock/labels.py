@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import csv
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+from drydock.config_files import read_toml, validated
 from drydock.errors import ConfigError, DrydockError
 from drydock.settings import REPO_ROOT
 from drydock.symbols import canonical_address
@@ -82,6 +84,17 @@ def _label(chain: str, address: str, entity: str, kind: str) -> Label:
     return Label(chain.strip().lower(), canonical_address(address), entity.strip(), kind)
 
 
+class _OverlayEntry(BaseModel):
+    """One ``[[labels]]`` table of the overlay as written (values checked by :func:`_label`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    chain: str
+    address: str
+    entity: str
+    type: str
+
+
 def load_labels(path: Path = LABELS_FILE, overlay: Path | None = None) -> LabelBook:
     """The bundled CSV plus the overlay TOML (overlay entries replace bundled ones)."""
     labels: dict[tuple[str, str], Label] = {}
@@ -95,24 +108,14 @@ def load_labels(path: Path = LABELS_FILE, overlay: Path | None = None) -> LabelB
                 continue
             labels.setdefault((label.chain, label.address), label)
     if overlay is not None:
-        try:
-            data = tomllib.loads(overlay.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(
-                f"Label overlay {overlay}: {exc}. Fix the file or its path."
-            ) from None
-        for i, entry in enumerate(data.get("labels", [])):
+        data = read_toml(overlay, "Label overlay")
+        for i, raw in enumerate(data.get("labels", [])):
+            where = f"Label overlay {overlay}: [[labels]] entry {i}"
+            entry = validated(_OverlayEntry, raw, where)
             try:
-                label = _label(entry["chain"], entry["address"], entry["entity"], entry["type"])
-            except KeyError as exc:
-                raise ConfigError(
-                    f"Label overlay {overlay}: [[labels]] entry {i} misses {exc}; give chain, "
-                    "address, entity and type."
-                ) from None
+                label = _label(entry.chain, entry.address, entry.entity, entry.type)
             except DrydockError as exc:
-                raise ConfigError(
-                    f"Label overlay {overlay}: [[labels]] entry {i}: {exc}."
-                ) from None
+                raise ConfigError(f"{where}: {exc}.") from None
             labels[(label.chain, label.address)] = label
     return LabelBook(labels, bad)
 

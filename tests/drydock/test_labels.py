@@ -42,7 +42,7 @@ def test_overlay_adds_and_overrides_and_bad_overlays_fail(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"entry 0.*40 hex digits"):
         load_labels(overlay=overlay)
     overlay.write_text("[[labels]]\nchain = 'ethereum'\naddress = '" + BINANCE_14 + "'\n")
-    with pytest.raises(ConfigError, match="misses 'entity'"):
+    with pytest.raises(ConfigError, match="entry 0, field 'entity': Field required; add it"):
         load_labels(overlay=overlay)
 
 
