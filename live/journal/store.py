@@ -588,6 +588,8 @@ class Journal:
 
         Timestamps are stored as UTC ISO text, so the window compares as text.
         """
+        if not kinds or (scopes is not None and not scopes):
+            return []  # nothing is in an empty set
         prepared = self._q.events_of(
             len(kinds),
             None if scopes is None else len(scopes),

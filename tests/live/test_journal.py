@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -249,3 +249,86 @@ def test_hash_chain_finds_edits_deletions_and_rows_written_around_the_journal(
     assert any("orders row 2 was modified" in p for p in problems), problems
     assert any("events row 1 was deleted" in p for p in problems), problems
     assert any("orders rows [4] are not in the ledger" in p for p in problems), problems
+
+
+def test_every_ledger_hash_is_the_hash_of_the_row_a_plain_select_reads(tmp_path: Path) -> None:
+    """Issue 20: rows are hashed from what INSERT ... RETURNING reports; that must be the stored
+    row as any reader sees it (SQLite reports a whole REAL such as 100.0 as the integer 100 from
+    RETURNING), or journals written by one version would fail verify() in another."""
+    from live.journal.rows import row_hash
+
+    path = tmp_path / "journal.sqlite"
+    with SqliteJournal(path) as journal:
+        journal.start_run(RUN)
+        action = Action("order", "binance", "BTC/USDT", Side.BUY, quantity=1.0, price=100.0,
+                        strategy_id="ema_cross")  # fmt: skip
+        d = journal.record_decision("run-1", "k1", TS, action, PolicyDecision(Verdict.ALLOW, "p"),
+                                    "v1")  # fmt: skip
+        journal.insert_order("run-1", order(), d.id)
+        journal.record_fill("run-1", fill())
+        journal.record_position("run-1", Position("ema_cross", "BTC/USDT", Decimal(1), Decimal(2)),
+                                TS)  # fmt: skip
+        journal.record_event("kill", "global", {"reason": "drill"}, TS)
+        assert journal.verify() == []
+    raw = sqlite3.connect(path)
+    raw.row_factory = sqlite3.Row
+    entries = raw.execute("SELECT tbl, row_id, row_hash FROM ledger ORDER BY seq").fetchall()
+    assert [e["tbl"] for e in entries] == ["runs", "decisions", "orders", "fills", "positions",
+                                           "events"]  # fmt: skip
+    for entry in entries:
+        row = raw.execute(f"SELECT * FROM {entry['tbl']} WHERE rowid = ?", (entry["row_id"],))
+        assert row_hash(dict(row.fetchone())) == entry["row_hash"], entry["tbl"]
+    assert raw.execute("SELECT typeof(notional_usd) FROM decisions").fetchone()[0] == "real"
+
+
+def test_two_journals_on_one_file_keep_one_unbroken_chain(tmp_path: Path) -> None:
+    """Two connections (two processes' journals) writing in turn: each write transaction reads
+    the ledger's tip under its own lock, so the chain stays whole."""
+    path = tmp_path / "journal.sqlite"
+    with SqliteJournal(path) as a, SqliteJournal(path) as b:
+        a.start_run(RUN)
+        for i in range(5):
+            with a.transaction():
+                a.insert_order("run-1", order(f"a{i}"))
+                a.record_event("tick", "a", {"i": i}, TS)
+            b.insert_order("run-1", order(f"b{i}"))
+            with b.transaction():
+                b.record_event("tick", "b", {"i": i}, TS)
+                b.record_event("tick", "b", {"i": i}, TS, key=f"b{i}")
+        assert a.verify() == [] and b.verify() == []
+        assert a.ledger_size() == 1 + 10 + 15
+
+
+def test_events_of_filters_kinds_scopes_and_the_window(journal: SqliteJournal) -> None:
+    kinds, scopes = ("kill", "pause", "breaker"), ("global", "run-1", "other")
+    for i in range(12):
+        journal.record_event(kinds[i % 3], scopes[i % 4 % 3], {"i": i}, TS + timedelta(hours=i))
+    everything = journal.events()
+    for want_kinds, want_scopes, since, until in (
+        (("kill",), None, None, None),
+        (("kill", "pause"), ("global",), None, None),
+        (("breaker", "pause", "kill"), ("run-1", "other"), TS + timedelta(hours=2), None),
+        (("pause",), None, None, TS + timedelta(hours=7)),
+        (("kill", "breaker"), ("global", "other"), TS, TS + timedelta(hours=9)),
+        ((), None, None, None),
+        (("kill",), (), None, None),
+    ):
+        got = journal.events_of(want_kinds, want_scopes, since, until)
+        expected = [
+            e for e in everything
+            if e.kind in want_kinds and (want_scopes is None or e.scope in want_scopes)
+            and (since is None or e.ts > since) and (until is None or e.ts <= until)
+        ]  # fmt: skip
+        assert got == sorted(expected, key=lambda e: (e.ts, e.id))
+    assert journal.orders_between("ema_cross", TS - timedelta(1), TS) == 0
+
+
+def test_database_errors_are_the_drivers_own_inside_a_transaction_too(
+    journal: SqliteJournal,
+) -> None:
+    with pytest.raises(sqlite3.IntegrityError), journal.transaction():
+        journal.insert_order("run-1", order("kept-out"))
+        journal.record_fill("run-1", fill("unknown"))
+    assert journal.orders("run-1") == [] and journal.verify() == []
+    journal.insert_order("run-1", order())  # the journal is usable after the rollback
+    assert journal.verify() == [] and journal.ledger_size() == 2

@@ -299,3 +299,37 @@ def test_a_kill_on_one_host_stops_the_runners_of_every_host_sharing_the_journal(
     on_host_a(resume_command, "checked the venue")
     free = run_on_host_b("b-free")
     assert free.orders > 0 and free.denied == 0
+
+
+def test_database_errors_are_the_drivers_own_and_roll_the_transaction_back(
+    pg: PostgresJournal,
+) -> None:
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        pg.record_fill("run-1", fill("unknown"))
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), pg.transaction():
+        pg.insert_order("run-1", order("kept-out"))
+        pg.record_fill("run-1", fill("unknown"))
+    pg.insert_order("run-1", order())  # the connection is usable after the rollbacks
+    assert [o.client_order_id for o in pg.orders("run-1")] == ["dd1"]
+    assert pg.verify() == [] and pg.ledger_size() == 2
+
+
+def test_event_windows_read_the_same_on_both_backends(postgres_url: str, tmp_path: Path) -> None:
+    kinds, scopes = ("kill", "pause", "breaker"), ("global", "run-1", "other")
+    with SqliteJournal(tmp_path / "j.sqlite") as lite, PostgresJournal(postgres_url) as pg_j:
+        got = []
+        for j in (lite, pg_j):
+            for i in range(12):
+                j.record_event(kinds[i % 3], scopes[i % 4 % 3], {"i": i}, TS + timedelta(hours=i))
+            got.append([
+                [(e.id, e.kind, e.scope, e.ts) for e in j.events_of(k, s, since, until)]
+                for k, s, since, until in (
+                    (("kill",), None, None, None),
+                    (("kill", "pause"), ("global",), None, None),
+                    (("breaker", "pause", "kill"), ("run-1", "other"), TS + timedelta(hours=2), None),
+                    (("pause",), None, None, TS + timedelta(hours=7)),
+                    (("kill", "breaker"), ("global", "other"), TS, TS + timedelta(hours=9)),
+                    ((), None, None, None),
+                )
+            ])  # fmt: skip
+    assert got[0] == got[1] and all(got[0][:5])
