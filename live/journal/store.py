@@ -228,7 +228,7 @@ class Queries:
     def __init__(self, t: Tables, dialect: Dialect, sa_dialect: SaDialect) -> None:
         self._sa = sa_dialect
         key = bindparam("k", type_=Text())
-        r, d, o, f, p, e, ledger = t.runs, t.decisions, t.orders, t.fills, t.positions, t.events, t.ledger  # fmt: skip
+        r, d, o, f, p, ledger = t.runs, t.decisions, t.orders, t.fills, t.positions, t.ledger
         self.inserts = {
             table.name: dialect.insert(table)
             .on_conflict_do_nothing()
@@ -253,7 +253,7 @@ class Queries:
                 o.c.strategy_id == key, o.c.ts > bindparam("since"), o.c.ts <= bindparam("until")
             )
         )
-        self._events = e
+        self._events = t.events
         self._events_of: dict[tuple[int, int | None, bool, bool], Prepared] = {}
 
     def _prepare(self, statement: Any, keys: Sequence[str] | None = None) -> Prepared:
