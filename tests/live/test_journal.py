@@ -299,20 +299,30 @@ def test_two_journals_on_one_file_keep_one_unbroken_chain(tmp_path: Path) -> Non
         assert a.ledger_size() == 1 + 10 + 15
 
 
-def test_events_of_filters_kinds_scopes_and_the_window(journal: SqliteJournal) -> None:
+#: ``events_of`` arguments (kinds, scopes, since, until) over :func:`record_event_grid`'s events.
+EVENT_WINDOWS: tuple[tuple[tuple[str, ...], tuple[str, ...] | None, datetime | None,
+                           datetime | None], ...] = (
+    (("kill",), None, None, None),
+    (("kill", "pause"), ("global",), None, None),
+    (("breaker", "pause", "kill"), ("run-1", "other"), TS + timedelta(hours=2), None),
+    (("pause",), None, None, TS + timedelta(hours=7)),
+    (("kill", "breaker"), ("global", "other"), TS, TS + timedelta(hours=9)),
+    ((), None, None, None),
+    (("kill",), (), None, None),
+)  # fmt: skip
+
+
+def record_event_grid(journal: JournalRepository) -> None:
+    """Twelve events, an hour apart, over three kinds and three scopes."""
     kinds, scopes = ("kill", "pause", "breaker"), ("global", "run-1", "other")
     for i in range(12):
         journal.record_event(kinds[i % 3], scopes[i % 4 % 3], {"i": i}, TS + timedelta(hours=i))
+
+
+def test_events_of_filters_kinds_scopes_and_the_window(journal: SqliteJournal) -> None:
+    record_event_grid(journal)
     everything = journal.events()
-    for want_kinds, want_scopes, since, until in (
-        (("kill",), None, None, None),
-        (("kill", "pause"), ("global",), None, None),
-        (("breaker", "pause", "kill"), ("run-1", "other"), TS + timedelta(hours=2), None),
-        (("pause",), None, None, TS + timedelta(hours=7)),
-        (("kill", "breaker"), ("global", "other"), TS, TS + timedelta(hours=9)),
-        ((), None, None, None),
-        (("kill",), (), None, None),
-    ):
+    for want_kinds, want_scopes, since, until in EVENT_WINDOWS:
         got = journal.events_of(want_kinds, want_scopes, since, until)
         expected = [
             e for e in everything

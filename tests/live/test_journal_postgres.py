@@ -315,21 +315,12 @@ def test_database_errors_are_the_drivers_own_and_roll_the_transaction_back(
 
 
 def test_event_windows_read_the_same_on_both_backends(postgres_url: str, tmp_path: Path) -> None:
-    kinds, scopes = ("kill", "pause", "breaker"), ("global", "run-1", "other")
+    from tests.live.test_journal import EVENT_WINDOWS, record_event_grid
+
     with SqliteJournal(tmp_path / "j.sqlite") as lite, PostgresJournal(postgres_url) as pg_j:
         got = []
         for j in (lite, pg_j):
-            for i in range(12):
-                j.record_event(kinds[i % 3], scopes[i % 4 % 3], {"i": i}, TS + timedelta(hours=i))
-            got.append([
-                [(e.id, e.kind, e.scope, e.ts) for e in j.events_of(k, s, since, until)]
-                for k, s, since, until in (
-                    (("kill",), None, None, None),
-                    (("kill", "pause"), ("global",), None, None),
-                    (("breaker", "pause", "kill"), ("run-1", "other"), TS + timedelta(hours=2), None),
-                    (("pause",), None, None, TS + timedelta(hours=7)),
-                    (("kill", "breaker"), ("global", "other"), TS, TS + timedelta(hours=9)),
-                    ((), None, None, None),
-                )
-            ])  # fmt: skip
+            record_event_grid(j)
+            got.append([[(e.id, e.kind, e.scope, e.ts) for e in j.events_of(*window)]
+                        for window in EVENT_WINDOWS])  # fmt: skip
     assert got[0] == got[1] and all(got[0][:5])
