@@ -151,7 +151,9 @@ class SqliteDialect:
                 conn.exec_driver_sql(statement)
 
     def lock_for_write(self, conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        driver.execute("BEGIN IMMEDIATE")  # on the driver: the runner's hot path takes it per bar
 
     @contextmanager
     def lease(

@@ -206,7 +206,7 @@ class Prepared:
     several times the statement itself. The SQL is SQLAlchemy's, for the connection's dialect.
     """
 
-    __slots__ = ("_compiled", "_order", "sql")
+    __slots__ = ("_compiled", "_fixed", "_order", "_plain", "sql")
 
     def __init__(self, statement: Any, dialect: SaDialect, keys: Sequence[str] | None = None):
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
@@ -215,10 +215,26 @@ class Prepared:
         self.sql: str = compiled.string
         self._compiled = compiled
         self._order = compiled.positiontup if compiled.positional else None
+        # Positional placeholders (SQLite) whose values go to the driver as given (no type
+        # converts them, no name is escaped) skip SQLAlchemy's general parameter processing;
+        # values bound in the statement itself (a LIMIT) are kept.
+        self._plain = bool(
+            compiled.positional
+            and not compiled._bind_processors
+            and not compiled.escaped_bind_names
+        )
+        self._fixed = {
+            name: bind.value
+            for bind, name in compiled.bind_names.items()
+            if not bind.required and bind.value is not None
+        }
 
     def params(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters (a tuple for ``?`` placeholders, else a dict)."""
-        bound = self._compiled.construct_params(values)
+        if self._plain:
+            bound = {**self._fixed, **values} if self._fixed else values
+        else:
+            bound = self._compiled.construct_params(values)
         return bound if self._order is None else tuple(bound[name] for name in self._order)
 
 
