@@ -24,7 +24,7 @@ from drydock.errors import ConfigError, DrydockError
 from drydock.series import SeriesKey
 from drydock.settings import get_settings
 from drydock.symbols import canonical_exchange, canonical_symbol
-from drydock.timeframes import timeframe_seconds
+from drydock.timeframes import canonical_timeframe
 
 __all__ = ["Catalog", "CatalogEntry", "is_perp", "load_catalog", "parse_catalog"]
 
@@ -81,11 +81,10 @@ class CatalogEntry(BaseModel):
     @field_validator("timeframes")
     @classmethod
     def _timeframes(cls, value: list[str]) -> list[str]:
-        for timeframe in value:
-            try:
-                timeframe_seconds(timeframe)
-            except DrydockError as exc:
-                raise ValueError(str(exc)) from None
+        try:
+            value = [canonical_timeframe(timeframe) for timeframe in value]
+        except DrydockError as exc:
+            raise ValueError(str(exc)) from None
         if len(set(value)) != len(value):
             raise ValueError(f"{value} lists a timeframe twice; list each once")
         return value

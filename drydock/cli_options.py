@@ -18,6 +18,7 @@ import typer
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming
 from drydock.symbols import canonical_exchange, canonical_symbol
+from drydock.timeframes import canonical_timeframe_option
 
 __all__ = [
     "DEFAULT_EXCHANGE",
@@ -122,7 +123,12 @@ def exchange_option(doc: str = "") -> Any:
 
 def timeframe_option(doc: str = "") -> Any:
     """``-t/--timeframe``: a bar timeframe such as 1h."""
-    return typer.Option("--timeframe", "-t", help=doc or "Bar timeframe, e.g. 1h.")
+    return typer.Option(
+        "--timeframe",
+        "-t",
+        callback=canonical_timeframe_option,
+        help=doc or "Bar timeframe, e.g. 1h.",
+    )
 
 
 def param_option() -> Any:

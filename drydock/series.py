@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drydock.timeframes import canonical_timeframe
+
 __all__ = ["SeriesKey"]
 
 
@@ -14,6 +16,15 @@ class SeriesKey:
     exchange: str
     symbol: str
     timeframe: str
+
+    def __post_init__(self) -> None:
+        # one spelling per duration, so ``60m`` and ``1h`` never become two series in the lake
+        try:
+            canonical = canonical_timeframe(self.timeframe)
+        except Exception:  # a malformed timeframe is reported by the validators that check it
+            return
+        if canonical != self.timeframe:
+            object.__setattr__(self, "timeframe", canonical)
 
     def keys(self) -> dict[str, str]:
         return {"exchange": self.exchange, "symbol": self.symbol, "timeframe": self.timeframe}

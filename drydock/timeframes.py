@@ -7,10 +7,50 @@ from datetime import timedelta
 
 from drydock.errors import DrydockError
 
-__all__ = ["periods_per_year", "timeframe_delta", "timeframe_seconds"]
+__all__ = [
+    "canonical_timeframe",
+    "canonical_timeframe_option",
+    "periods_per_year",
+    "timeframe_delta",
+    "timeframe_seconds",
+]
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PATTERN = re.compile(r"^(\d+)([mhdw])$")
+_SPELLING = re.compile(r"^(\d+)([smhdw])$")
+# the largest unit that divides a duration names it: 60m -> 1h, 1440m and 24h -> 1d, 60s -> 1m;
+# weeks only when written as weeks (exchanges align 1w bars to Mondays, 7d bars to the epoch)
+_CANONICAL_UNITS = (("d", 86400), ("h", 3600), ("m", 60))
+
+
+def canonical_timeframe(timeframe: str) -> str:
+    """The one spelling of ``timeframe`` the lake and every command use (``60m`` -> ``1h``).
+
+    Equal durations are one series: without this ``-t 60m`` made a second series beside ``1h``.
+    """
+    text = timeframe.strip()
+    match = _SPELLING.fullmatch(text)
+    if not match or int(match.group(1)) == 0:
+        raise DrydockError(
+            f"Invalid timeframe {timeframe!r}: use a positive number followed by m, h, d or w, "
+            "e.g. '1m', '15m', '1h', '4h', '1d'."
+        )
+    count, unit = int(match.group(1)), match.group(2)
+    if unit == "w":
+        return f"{count}w"
+    seconds = count * (1 if unit == "s" else _UNITS[unit])
+    for name, size in _CANONICAL_UNITS:
+        if seconds % size == 0:
+            return f"{seconds // size}{name}"
+    raise DrydockError(
+        f"Invalid timeframe {timeframe!r}: bars shorter than a minute or not a whole number of "
+        "minutes are not supported; use a multiple of 60s such as '60s' (= '1m')."
+    )
+
+
+def canonical_timeframe_option(value: str | None) -> str | None:
+    """Typer callback of ``-t/--timeframe`` (like the symbol and exchange callbacks)."""
+    return None if value is None else canonical_timeframe(value)
 
 
 def timeframe_seconds(timeframe: str) -> int:

@@ -13,7 +13,7 @@ from drydock import cli_options as opt
 from drydock.errors import DrydockError, unknown_choice
 from drydock.series import SeriesKey
 from drydock.symbols import canonical_exchange, canonical_symbol
-from drydock.timeframes import timeframe_seconds
+from drydock.timeframes import canonical_timeframe
 
 #: Where bars can come from (mirrors pipelines.series.SOURCES without importing dagster).
 SOURCES = ("sample", "ccxt")
@@ -46,7 +46,7 @@ def select_series(
     if source not in SOURCES:
         raise unknown_choice("--source", source, SOURCES)
     if timeframe is not None:
-        timeframe_seconds(timeframe)
+        timeframe = canonical_timeframe(timeframe)
     from drydock.catalog import load_catalog
 
     catalog = load_catalog()

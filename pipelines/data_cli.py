@@ -15,7 +15,7 @@ from drydock import cli_options as opt
 from drydock.errors import DrydockError
 from drydock.series import SeriesKey
 from drydock.symbols import canonical_symbol
-from drydock.timeframes import timeframe_seconds
+from drydock.timeframes import canonical_timeframe
 
 if TYPE_CHECKING:  # polars and dagster load lazily so `drydock --help` stays fast
     from drydock.importers import ImportReport, Loaded
@@ -64,7 +64,7 @@ def plan_import(
             f"Give {missing} to import {path} (only freqtrade file names such as "
             "BTC_USDT-1h.feather say them), e.g. --symbol BTC/USDT --timeframe 1h."
         )
-    timeframe_seconds(timeframe)
+    timeframe = canonical_timeframe(timeframe)
     key = SeriesKey(exchange, canonical_symbol(symbol), timeframe)
     dataset = hints.dataset if hints else "ohlcv"
     return key, dataset, load_file(path, timeframe=timeframe, fmt=fmt, symbol=key.symbol)
@@ -199,7 +199,7 @@ def status_command(
     from pipelines.status import catalog_series, collect_status, dagster_materializations
 
     if timeframe is not None:
-        timeframe_seconds(timeframe)
+        timeframe = canonical_timeframe(timeframe)
     rows = collect_status(
         datetime.now(UTC),
         exchange=exchange,

@@ -14,7 +14,7 @@ from drydock.catalog import Catalog, is_perp, load_catalog
 from drydock.errors import ConfigError
 from drydock.ohlcv import SeriesKey
 from drydock.symbols import canonical_exchange, canonical_symbol
-from drydock.timeframes import timeframe_seconds
+from drydock.timeframes import canonical_timeframe
 
 #: Where OHLCV can come from: the bundled sample (offline, the default) or a ccxt exchange.
 SOURCES = ("sample", "ccxt")
@@ -34,7 +34,7 @@ def parse_series(spec: str) -> SeriesKey:
             "e.g. 'binance:BTC/USDT:1h' (perpetuals: 'binance:BTC/USDT:USDT:1h')."
         )
     exchange, symbol, timeframe = parts[0], ":".join(parts[1:-1]), parts[-1]
-    timeframe_seconds(timeframe)
+    timeframe = canonical_timeframe(timeframe)
     return SeriesKey(canonical_exchange(exchange), canonical_symbol(symbol), timeframe)
 
 
