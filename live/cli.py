@@ -112,23 +112,67 @@ def run_line(summary: RunSummary) -> str:
 def kill_command(
     reason: Annotated[str, typer.Option(help="Why trading is being stopped.")] = "manual",
 ) -> None:
-    """Engage the kill switch: create the kill file (new exposure is denied) and journal it."""
+    """Engage the kill switch: create the kill file (new exposure is denied) and journal it.
+
+    Each channel is tried even when the other fails (an unwritable live folder must not stop the
+    journaled kill, nor a down journal the file); it prints which took and fails only when none did.
+    """
+    from drydock.errors import DrydockError
     from drydock.settings import get_settings
-    from live.journal import journal_location, open_journal
+    from live.journal import journal_location
 
     settings = get_settings()
-    settings.kill_file.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
-    settings.kill_file.write_text(f"{now.isoformat()} {reason}\n", encoding="utf-8")
-    with open_journal() as journal:
-        journal.record_event("kill", GLOBAL_SCOPE, {"reason": reason}, now)
     console = Console()
-    console.print(f"kill switch engaged: {settings.kill_file}", soft_wrap=True)
-    runs = unfinished_runs()
+    file_error = _engage_kill_file(settings.kill_file, now, reason)
+    journal_error = _journal_kill(now, reason)
+    where = journal_location()
+    if file_error is None:
+        console.print(f"kill switch engaged: {settings.kill_file}", soft_wrap=True)
+    else:
+        console.print(f"kill file NOT written: {file_error}", soft_wrap=True)
+    if journal_error is None:
+        console.print(f"kill journaled in {where}", soft_wrap=True)
+    else:
+        console.print(f"kill NOT journaled in {where}: {journal_error}", soft_wrap=True)
+    if file_error is not None and journal_error is not None:
+        raise DrydockError(
+            f"Kill switch NOT engaged: the kill file {settings.kill_file} could not be written "
+            f"({file_error}) and the journal {where} could not record the kill ({journal_error}). "
+            f"Make {settings.live_dir} writable (or fix the journal) and run `drydock live kill` "
+            "again; until then stop the runners by hand."
+        )
+    try:
+        runs = unfinished_runs()
+    except Exception as exc:  # the kill took; a journal that cannot be read only loses the list
+        console.print(f"unfinished runs unknown: {where} could not be read ({exc})", soft_wrap=True)
+        return
     if not runs:
-        console.print(f"no unfinished runs in {journal_location()}", soft_wrap=True)
+        console.print(f"no unfinished runs in {where}", soft_wrap=True)
     for summary in runs:
         console.print(f"reaches unfinished run {run_line(summary)}", soft_wrap=True)
+
+
+def _engage_kill_file(kill_file: Path, now: datetime, reason: str) -> str | None:
+    """Write the kill file; None when it took, else what went wrong (e.g. a read-only folder)."""
+    try:
+        kill_file.parent.mkdir(parents=True, exist_ok=True)
+        kill_file.write_text(f"{now.isoformat()} {reason}\n", encoding="utf-8")
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _journal_kill(now: datetime, reason: str) -> str | None:
+    """Journal the global ``kill`` event; None when it took, else what went wrong."""
+    from live.journal import open_journal
+
+    try:
+        with open_journal() as journal:
+            journal.record_event("kill", GLOBAL_SCOPE, {"reason": reason}, now)
+    except Exception as exc:  # any driver, OS or config error: the kill file may still take
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def resume_command(

@@ -109,6 +109,49 @@ def test_kill_names_each_unfinished_run(app: typer.Typer, home: Path) -> None:
     assert "run-b" not in result.output
 
 
+def test_kill_journals_when_the_kill_file_cannot_be_written(
+    app: typer.Typer, settings: Settings
+) -> None:
+    """Before: a PermissionError/IsADirectoryError traceback, exit 1, and no journaled kill."""
+    settings.kill_file.mkdir(parents=True)  # unwritable as a file, even for root
+    result = CliRunner().invoke(app, ["live", "kill", "--reason", "drill"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+    assert "kill file NOT written: IsADirectoryError" in result.output
+    assert f"kill journaled in {settings.journal_path}" in result.output
+    with SqliteJournal(settings.journal_path) as j:
+        [event] = j.events(scope="global")
+    assert (event.kind, event.detail) == ("kill", {"reason": "drill"})
+
+
+def test_kill_file_is_written_when_the_journal_cannot_open(
+    app: typer.Typer, settings: Settings
+) -> None:
+    settings.journal_path.mkdir(parents=True)  # SQLite cannot open a directory
+    result = CliRunner().invoke(app, ["live", "kill", "--reason", "drill"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert settings.kill_file.read_text(encoding="utf-8").endswith(" drill\n")
+    assert f"kill switch engaged: {settings.kill_file}" in result.output
+    assert f"kill NOT journaled in {settings.journal_path}" in result.output
+
+
+def test_kill_fails_only_when_no_channel_took(
+    app: typer.Typer, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def denied(self: Path, *args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_text", denied)
+    settings.journal_path.mkdir(parents=True)
+    result = CliRunner().invoke(app, ["live", "kill"], env={"COLUMNS": "300"})
+    assert result.exit_code != 0
+    assert isinstance(result.exception, DrydockError)
+    message = str(result.exception)
+    assert message.startswith("Kill switch NOT engaged")
+    assert "PermissionError" in message and str(settings.kill_file) in message
+    assert str(settings.journal_path) in message and "drydock live kill" in message
+
+
 def test_parsers() -> None:
     assert parse_params(["fast=5", " slow = 20 "]) == {"fast": "5", "slow": "20"}
     with pytest.raises(DrydockError, match="name=value"):
