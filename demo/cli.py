@@ -80,7 +80,7 @@ def run_demo() -> None:
         "shows the materialized partitions and check results."
     )
 
-    console.rule("2/6 backtest: vectorbt, next-open fills, 10 bps fee, 5 bps slippage")
+    console.rule("2/6 backtest: research engine, next-open fills, 10 bps fee, 5 bps slippage")
     strategy = get_strategy(DEMO_STRATEGY)
     params = strategy.resolve_params(DEMO_PARAMS)
     t = time.perf_counter()
@@ -111,7 +111,7 @@ def run_demo() -> None:
     columns |= {f"replay ({policy} policy)": rep.metrics for policy, rep in replays.items()}
     console.print(
         metrics_table(
-            f"{DEMO_STRATEGY} {DEMO_KEY} 2024: vectorbt backtest vs paper replays", columns
+            f"{DEMO_STRATEGY} {DEMO_KEY} 2024: backtest (research engine) vs paper replays", columns
         )
     )
     reps = list(replays.values())

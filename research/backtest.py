@@ -1,4 +1,10 @@
-"""Vectorized backtests of library strategies with vectorbt, under drydock.execution's model."""
+"""Backtests of library strategies under drydock.execution's model, on one of two engines.
+
+``research`` (default): the research engine (:mod:`research.engine`, a numba kernel with a Python
+reference), which also takes fractional, short and leveraged targets. ``vectorbt``: the same 0/1
+long-only model through vectorbt (kept as a cross-check; ``--engine vectorbt``). Both give the
+same fills on 0/1 targets (tests/research/test_backtest_engines.py).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import pandas as pd
 import polars as pl
 
 from drydock import metrics, ohlcv
+from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming, check_targets
 from drydock.logs import get_logger
 from drydock.markets import instrument_for
@@ -21,6 +28,10 @@ from drydock.types import Instrument
 from strategies.base import Params, Strategy
 
 log = get_logger(__name__)
+
+#: Engines of :func:`backtest`; the first is the default.
+ENGINES = ("research", "vectorbt")
+DEFAULT_ENGINE = ENGINES[0]
 
 
 @dataclass
@@ -47,6 +58,10 @@ class BacktestResult:
     skipped_min_notional: int = 0
     instrument: Instrument | None = None
     run_id: str = ""
+    #: The engine that ran it (``research`` or ``vectorbt``).
+    engine: str = DEFAULT_ENGINE
+    #: One row per fill: bar, side (buy/sell), qty, price (after slippage), fee.
+    fills: pl.DataFrame | None = None
 
     @property
     def final_equity(self) -> float:
@@ -191,6 +206,56 @@ def _min_notional_skips(
     return exits + int(entries)
 
 
+def engine_config(
+    execution: ExecutionModel,
+    instrument: Instrument,
+    *,
+    leverage: float = 1.0,
+    allow_short: bool = False,
+) -> Any:
+    """The research engine's configuration for a plain backtest: the shared costs and the
+    instrument's increments, no exit rules (the strategy's targets are the only orders)."""
+    from research.engine.model import EngineConfig
+
+    return EngineConfig(
+        execution=execution,
+        lot_size=float(instrument.lot_size),
+        min_notional=float(instrument.min_notional),
+        leverage=leverage,
+        allow_short=allow_short,
+    )
+
+
+def simulate_engine(
+    frame: pl.DataFrame,
+    target: np.ndarray,
+    config: Any,
+    timeframe: str,
+    *,
+    with_metrics: bool = True,
+) -> Any:
+    """The research engine's :class:`~research.engine.run.EngineResult` for ``target``."""
+    from research.engine.run import run_backtest
+
+    return run_backtest(
+        frame, target, config, periods_per_year=periods_per_year(timeframe),
+        with_metrics=with_metrics,
+    )  # fmt: skip
+
+
+def _fills_vectorbt(pf: Any) -> pl.DataFrame:
+    records = pf.orders.values
+    return pl.DataFrame(
+        {
+            "bar": records["idx"].astype(np.int64),
+            "side": np.where(records["side"] == 0, "buy", "sell"),
+            "qty": records["size"].astype(np.float64),
+            "price": records["price"].astype(np.float64),
+            "fee": records["fees"].astype(np.float64),
+        }
+    )
+
+
 def backtest_frame(
     strategy: Strategy,
     params: Params,
@@ -198,16 +263,45 @@ def backtest_frame(
     key: SeriesKey,
     execution: ExecutionModel,
     instrument: Instrument | None = None,
+    *,
+    engine: str = DEFAULT_ENGINE,
+    leverage: float = 1.0,
+    allow_short: bool = False,
 ) -> BacktestResult:
-    """Backtest ``strategy`` on an in-memory bar frame."""
+    """Backtest ``strategy`` on an in-memory bar frame with ``engine`` (research or vectorbt)."""
+    if engine not in ENGINES:
+        raise ConfigError(f"Engine {engine!r} is not one of {', '.join(ENGINES)}; e.g. research.")
+    if engine == "vectorbt" and (leverage != 1.0 or allow_short):
+        raise ConfigError(
+            "The vectorbt engine is spot and long-only (targets 0 or 1); drop --leverage and "
+            "--allow-short, or use --engine research."
+        )
     instrument = instrument or instrument_for(key.exchange, key.symbol, execution.overrides())
     target = strategy.signals(frame, params)["target"].to_numpy()
-    check_targets(strategy.id, frame["ts"], target)
-    pf, skipped = simulate_vectorbt(frame, target, execution, key.timeframe, instrument)
-    equity = pf.value().to_numpy()
-    position = pf.assets().to_numpy()
-    trade_pnl = np.asarray(pf.trades.closed.pnl.values, dtype=np.float64)
-    orders = pf.orders.values
+    ppy = periods_per_year(key.timeframe)
+    if engine == "vectorbt":
+        check_targets(strategy.id, frame["ts"], target)
+        pf, skipped = simulate_vectorbt(frame, target, execution, key.timeframe, instrument)
+        equity = pf.value().to_numpy()
+        position = pf.assets().to_numpy()
+        trade_pnl = np.asarray(pf.trades.closed.pnl.values, dtype=np.float64)
+        stats = metrics.summarize(equity, trade_pnl, ppy) | {"exposure": metrics.exposure(position)}
+        fills = _fills_vectorbt(pf)
+    else:
+        config = engine_config(execution, instrument, leverage=leverage, allow_short=allow_short)
+        run = simulate_engine(frame, target, config, key.timeframe)
+        equity, position, trade_pnl = run.equity_values, run.position_values, run.trade_pnl
+        stats, skipped = run.metrics, run.rejected_min_notional
+        rec = run.order_records
+        fills = pl.DataFrame(
+            {
+                "bar": rec[:, 0].astype(np.int64),
+                "side": np.where(rec[:, 1] > 0, "buy", "sell"),
+                "qty": np.abs(rec[:, 1]),
+                "price": rec[:, 2],
+                "fee": rec[:, 3],
+            }
+        )
     result = BacktestResult(
         strategy_id=strategy.id,
         params=params,
@@ -217,21 +311,23 @@ def backtest_frame(
         equity=equity,
         position=position,
         trade_pnl=trade_pnl,
-        metrics=metrics.summarize(equity, trade_pnl, periods_per_year(key.timeframe))
-        | {"exposure": metrics.exposure(position)},
+        metrics=stats,
         data_fingerprint=ohlcv.fingerprint(frame),
         bars=frame.height,
         start=frame["ts"][0],
         end=frame["ts"][-1],
-        orders=len(orders),
-        fees_paid=float(orders["fees"].sum()),
+        orders=fills.height,
+        fees_paid=float(fills["fee"].sum()),
         skipped_min_notional=skipped,
         instrument=instrument,
         run_id=uuid.uuid4().hex[:12],
+        engine=engine,
+        fills=fills,
     )
     log.info(
         "backtest.finished",
         run_id=result.run_id,
+        engine=engine,
         strategy=strategy.id,
         params=dict(params),
         series=str(key),
@@ -254,10 +350,17 @@ def backtest(
     execution: ExecutionModel | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    *,
+    engine: str = DEFAULT_ENGINE,
+    leverage: float = 1.0,
+    allow_short: bool = False,
 ) -> BacktestResult:
-    """Backtest ``strategy`` on lake bars of ``key`` in ``[start, end)``."""
+    """Backtest ``strategy`` on lake bars of ``key`` in ``[start, end)`` with ``engine``."""
     execution = execution or ExecutionModel()
     instrument = instrument_for(key.exchange, key.symbol, execution.overrides())
     frame = ohlcv.read(key, start, end)
     strategy.require_history(frame, key, params, start, end)
-    return backtest_frame(strategy, params, frame, key, execution, instrument)
+    return backtest_frame(
+        strategy, params, frame, key, execution, instrument,
+        engine=engine, leverage=leverage, allow_short=allow_short,
+    )  # fmt: skip

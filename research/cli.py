@@ -1,4 +1,7 @@
-"""``drydock backtest``: run a library strategy on lake bars with vectorbt and log it to MLflow."""
+"""``drydock backtest``: run a library strategy on lake bars and log it to MLflow.
+
+The research engine (numba) runs it by default; ``--engine vectorbt`` runs the same 0/1 long-only
+model through vectorbt."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drydock import cli_options as opt
+from drydock.errors import ConfigError
 from drydock.execution import FillTiming
 from drydock.series import SeriesKey
 
@@ -61,6 +65,17 @@ def backtest_command(
         float | None, opt.increment_option("min_notional", "minimum order notional")
     ] = None,
     cash: Annotated[float, opt.cash_option()] = 10_000.0,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="research (the numba engine, default: fractional, short and leveraged targets) "
+            "or vectorbt (0/1 long-only, the cross-check)."
+        ),
+    ] = "research",
+    leverage: Annotated[float, typer.Option(help="Cap on |target| (1 = spot).")] = 1.0,
+    allow_short: Annotated[
+        bool, typer.Option(help="Let a spot (leverage 1) run go short.")
+    ] = False,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow (--no-track to skip).")] = True,
     policy: Annotated[
         Path | None,
@@ -75,6 +90,10 @@ def backtest_command(
     from strategies.registry import get_strategy
 
     timeframe_seconds(timeframe)
+    from research.backtest import ENGINES
+
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}; e.g. research.")
     rules = None
     if policy is not None:  # a bad policy file fails here, before any work
         from drydock.policy import load_policy
@@ -96,12 +115,14 @@ def backtest_command(
     from research.backtest import backtest
     from research.tracking import log_backtest
 
-    with console.status(f"Backtesting {strategy} on {key} (first run compiles vectorbt, ~15 s)..."):
-        result = backtest(strat, params, key, execution, start, end)
+    first = "first run compiles vectorbt, ~15 s" if engine == "vectorbt" else "research engine"
+    with console.status(f"Backtesting {strategy} on {key} ({first})..."):
+        result = backtest(strat, params, key, execution, start, end, engine=engine,
+                          leverage=leverage, allow_short=allow_short)  # fmt: skip
     console.print(
         metrics_table(
             f"{strategy} {key} {result.start:%Y-%m-%d}..{result.end:%Y-%m-%d} ({result.bars} bars)",
-            {"backtest": result.metrics},
+            {result.engine: result.metrics},
         )
     )
     console.print(f"final equity {result.final_equity:,.2f} (started with {cash:,.2f})")

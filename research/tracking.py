@@ -86,8 +86,14 @@ def log_backtest(
     best sets); returns the run id. With a policy ``audit`` the run is tagged ``policy_clean``
     with the policy hash and version, the denial count per rule is logged as metrics and the
     per-order verdicts as ``policy_audit.parquet``."""
-    import research.backtest as engine_module
+    import research.backtest as backtest_module
     from strategies.registry import get_strategy
+
+    engine_modules: tuple[object, ...] = (backtest_module,)
+    if result.engine == "research":  # the kernel that ran, not only the dispatching module
+        import research.engine.kernel as kernel_module
+
+        engine_modules += (kernel_module,)
 
     settings = settings or get_settings()
     mlflow = _mlflow(settings)
@@ -110,6 +116,7 @@ def log_backtest(
         "start": result.start.isoformat(),
         "end": result.end.isoformat(),
         "bars": result.bars,
+        "engine": result.engine,
     }
     outcome = {
         "final_equity": result.final_equity,
@@ -132,7 +139,8 @@ def log_backtest(
                 "symbol": result.key.symbol,
                 "git_commit": sha,
                 "git_dirty": str(dirty).lower(),
-                "code_fingerprint": code_fingerprint(strategy_module, engine_module),
+                "code_fingerprint": code_fingerprint(strategy_module, *engine_modules),
+                "engine": result.engine,
                 "data_fingerprint": result.data_fingerprint,
                 "non_finite_metrics": ",".join(sorted(set(result.metrics) - set(finite))),
             }

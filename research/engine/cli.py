@@ -1,7 +1,8 @@
 """``drydock simulate``: a strategy through the complete execution model (research.engine).
 
 Shorts and leverage, stops and targets intrabar, scale-out ladders, funding for perps and
-liquidation, from the CLI; ``drydock backtest`` stays the vectorbt path with MLflow reports.
+liquidation, from the CLI; ``drydock backtest`` runs the same engine on the strategy's targets
+alone (no exit rules) with the backtest's MLflow report.
 """
 
 from __future__ import annotations

@@ -87,9 +87,18 @@ def simulate(
     cash, qty, entry, best, entry_qty, trade_pnl = p[P_CASH], 0.0, 0.0, 0.0, 0.0, 0.0
     ladder_i, n_orders, n_trades = 0, 0, 0
     last_target, pending, has_pending = 0.0, 0.0, False
+    # No exit rule set (the plain backtest): the intrabar exit checks are skipped entirely.
+    exits_on = sl == sl or tsl == tsl or tp == tp or mm == mm or gains.shape[0] > 0
     for i in range(C_ORDERS, N_COUNTERS):
         counters[i] = 0.0
-    for t in range(n):
+    t = 0
+    while t < n:
+        if not exits_on and not has_pending:
+            # Quiet bars (no funding due, nothing queued, the same target) only mark equity, as at
+            # the end of the body below: one tight loop over them, the same arithmetic.
+            t = _mark_quiet(t, funding, target, last_target, cash, qty, close, equity, position)
+            if t == n:
+                break
         # (1) funding on the position held into this bar's open
         if funding[t] != 0.0 and qty != 0.0:
             paid = qty * open_[t] * funding[t]
@@ -105,7 +114,7 @@ def simulate(
                 leverage, max_part, orders, trades, counters,
             )  # fmt: skip
         # (3) intrabar exits
-        if qty != 0.0:
+        if exits_on and qty != 0.0:
             s = _sign(qty)
             adverse, reason = math.nan, -1
             if mm == mm:  # liquidation price where equity = maintenance margin
@@ -145,7 +154,7 @@ def simulate(
                     ladder_i += 1
                     if part <= 0:
                         continue
-                    if part * at < min_notional:
+                    if part * _fill_price(-s * part, at, volume[t], slip, impact) < min_notional:
                         counters[C_REJECTS] += 1
                         continue
                     keep_entry_qty, keep_i = entry_qty, ladder_i
@@ -184,6 +193,7 @@ def simulate(
             last_target = new
         equity[t] = cash + qty * close[t]
         position[t] = qty
+        t += 1
     if close_end and qty != 0.0 and n > 0:
         cash, qty, entry, best, entry_qty, trade_pnl, ladder_i, n_orders, n_trades = _fill(
             n - 1, -qty, close[n - 1], volume[n - 1], END_CLOSE, cash, qty, entry, best,
@@ -197,7 +207,31 @@ def simulate(
     counters[C_OPEN_PNL] = trade_pnl + qty * (close[n - 1] - entry) if qty != 0.0 and n > 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _fill_price(delta: float, price: float, vol: float, slip: float, impact: float) -> float:
+    """A market order's fill price: ``price`` slipped adversely (fixed bps plus volume impact)."""
+    frac = slip
+    if impact > 0.0 and vol > 0.0:
+        frac += impact * math.sqrt(abs(delta) / vol)
+    return price * (1.0 + frac) if delta > 0 else price * (1.0 - frac)
+
+
+@njit(cache=True, inline="always")
+def _mark_quiet(
+    t: int, funding: Any, target: Any, last_target: float, cash: float, qty: float, close: Any,
+    equity: Any, position: Any,
+) -> int:  # fmt: skip
+    """Mark equity from bar ``t`` while nothing happens; the first bar where something does."""
+    n = target.shape[0]
+    t = max(t, 0)  # a provably non-negative index compiles without wraparound checks
+    while t < n and funding[t] == 0.0 and target[t] == last_target:
+        equity[t] = cash + qty * close[t]
+        position[t] = qty
+        t += 1
+    return t
+
+
+@njit(cache=True, inline="always")
 def _to_target(
     t: int, tgt: float, price: float, vol: float, cash: float, qty: float, entry: float,
     best: float, entry_qty: float, trade_pnl: float, ladder_i: int, n_orders: int, n_trades: int,
@@ -220,7 +254,7 @@ def _to_target(
             counters[C_PART_CAPPED] += 1
     if delta == 0.0:
         return cash, qty, entry, best, entry_qty, trade_pnl, ladder_i, n_orders, n_trades
-    if abs(delta) * price < min_notional:
+    if abs(delta) * _fill_price(delta, price, vol, slip, impact) < min_notional:  # at the fill
         counters[C_REJECTS] += 1
         return cash, qty, entry, best, entry_qty, trade_pnl, ladder_i, n_orders, n_trades
     return _fill(
@@ -229,17 +263,14 @@ def _to_target(
     )  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fill(
     t: int, delta: float, price: float, vol: float, reason: int, cash: float, qty: float,
     entry: float, best: float, entry_qty: float, trade_pnl: float, ladder_i: int, n_orders: int,
     n_trades: int, fee: float, fixed: float, slip: float, impact: float, orders: Any, trades: Any,
 ) -> Any:  # fmt: skip
     """One market fill of ``delta`` units at ``price`` (slipped adversely), fees and trade PnL."""
-    frac = slip
-    if impact > 0.0 and vol > 0.0:
-        frac += impact * math.sqrt(abs(delta) / vol)
-    px = price * (1.0 + frac) if delta > 0 else price * (1.0 - frac)
+    px = _fill_price(delta, price, vol, slip, impact)
     cost = abs(delta) * px * fee + fixed
     cash -= delta * px + cost
     orders[n_orders, 0] = t

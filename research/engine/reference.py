@@ -45,13 +45,18 @@ def _lots(qty: float, lot: float) -> float:
     return math.floor(qty / lot + 1e-9) * lot
 
 
+def _fill_price(cfg: EngineConfig, delta: float, price: float, volume: float) -> float:
+    """A market order's fill price: ``price`` slipped adversely (fixed bps plus volume impact)."""
+    frac = cfg.execution.slippage + (
+        cfg.impact * math.sqrt(abs(delta) / volume) if cfg.impact and volume > 0 else 0.0
+    )
+    return price * (1 + frac) if delta > 0 else price * (1 - frac)
+
+
 def _fill(acct: Account, cfg: EngineConfig, bar: int, delta: float, price: float,
           volume: float, reason: Reason) -> None:  # fmt: skip
     e = cfg.execution
-    frac = e.slippage + (
-        cfg.impact * math.sqrt(abs(delta) / volume) if cfg.impact and volume > 0 else 0.0
-    )
-    px = price * (1 + frac) if delta > 0 else price * (1 - frac)
+    px = _fill_price(cfg, delta, price, volume)
     fee = abs(delta) * px * e.taker_fee + e.fixed_fee
     acct.cash -= delta * px + fee
     acct.orders.append((bar, delta, px, fee, reason))
@@ -95,7 +100,7 @@ def _rebalance(acct: Account, cfg: EngineConfig, bar: int, target: float, price:
             delta = math.copysign(_lots(cap * volume, cfg.lot_size), delta)
     if delta == 0:
         return
-    if abs(delta) * price < cfg.min_notional:
+    if abs(delta) * _fill_price(cfg, delta, price, volume) < cfg.min_notional:  # at the fill
         acct.rejected += 1
         return
     _fill(acct, cfg, bar, delta, price, volume, Reason.SIGNAL)
@@ -151,7 +156,7 @@ def _intrabar(acct: Account, cfg: EngineConfig, bar: int, o: float, h: float, lo
         acct.ladder_next += 1
         if part <= 0:
             continue
-        if part * at < cfg.min_notional:
+        if part * _fill_price(cfg, -s * part, at, volume) < cfg.min_notional:
             acct.rejected += 1
             continue
         keep = (acct.entry_qty, acct.ladder_next)

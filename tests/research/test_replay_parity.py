@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, UnsupportedTargetError
 from drydock.ohlcv import SeriesKey, read
 from drydock.settings import Settings
@@ -82,7 +83,9 @@ def test_an_unsupported_target_fails_identically_in_backtest_and_replay(
 ) -> None:
     strategy = ShortAfter()
     with pytest.raises(UnsupportedTargetError) as in_backtest:
-        backtest(strategy, {}, btc_lake)
+        backtest(strategy, {}, btc_lake, engine="vectorbt")
+    with pytest.raises(ConfigError, match="is a short, but this run is spot without allow_short"):
+        backtest(strategy, {}, btc_lake)  # the research engine takes shorts only when allowed
     with pytest.raises(UnsupportedTargetError) as in_replay:
         replay(
             strategy, {}, btc_lake.exchange, btc_lake.symbol, btc_lake.timeframe,
