@@ -239,7 +239,7 @@ class Prepared:
 
 
 class Queries:
-    """The journal's hot statements, built and compiled once per journal."""
+    """The journal's hot statements, built and compiled once per kind of database."""
 
     def __init__(self, t: Tables, dialect: Dialect, sa_dialect: SaDialect) -> None:
         self._sa = sa_dialect
@@ -305,6 +305,18 @@ class Queries:
         return prepared
 
 
+_QUERIES: dict[tuple[int, str, str, Any], Queries] = {}
+
+
+def _queries(t: Tables, dialect: Dialect, sa_dialect: SaDialect) -> Queries:
+    """The statements of ``t`` compiled for ``sa_dialect``, shared by every journal of this
+    process on the same kind of database (compiling them costs more than opening a journal)."""
+    key = (id(t), sa_dialect.name, sa_dialect.driver, sa_dialect.server_version_info)
+    if key not in _QUERIES:
+        _QUERIES[key] = Queries(t, dialect, sa_dialect)
+    return _QUERIES[key]
+
+
 def _as_read(table: Table) -> list[ColumnElement[Any]]:
     """``table``'s columns as a ``SELECT`` reads them: SQLite's ``RETURNING`` reports a whole REAL
     (100.0) as an integer (100), which would hash differently, so REALs are cast."""
@@ -345,7 +357,7 @@ class Journal:
         self._db = self._engine.connect()
         self._depth = 0
         self._tip: str | None = None  # the ledger's last chain, once read in this transaction
-        self._q = Queries(t, dialect, self._engine.dialect)
+        self._q = _queries(t, dialect, self._engine.dialect)
         try:
             with self.transaction() as conn:
                 dialect.create_schema(conn)
