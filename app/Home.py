@@ -13,7 +13,9 @@ st.caption("Crypto research workbench: lake coverage, backtests tracked in MLflo
 
 st.header("Data coverage")
 coverage = data_coverage()
-if coverage.error:
+if coverage.broken:
+    st.error(coverage.error)
+elif coverage.error:
     st.warning(coverage.error)
 else:
     st.dataframe(coverage.frame, hide_index=True, width="stretch")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from drydock import lake, ohlcv, warehouse
-from drydock.errors import DrydockError
+from drydock.errors import DataNotFoundError, DrydockError
 from drydock.metrics import format_metric
 from drydock.quality import check_bars
 from research import tracking
@@ -34,14 +34,18 @@ class Loaded:
 
     frame: pl.DataFrame
     error: str = ""
+    #: True when a store is broken (shown with st.error), not merely empty (st.warning/info).
+    broken: bool = False
 
 
 def data_coverage() -> Loaded:
     """Per-series coverage from the warehouse (read-only)."""
     try:
         frame = warehouse.coverage()
-    except DrydockError as exc:
+    except DataNotFoundError as exc:  # no warehouse yet: what to run
         return Loaded(pl.DataFrame(), str(exc))
+    except DrydockError as exc:  # an unreadable lake file (named, with its rebuild command), ...
+        return Loaded(pl.DataFrame(), str(exc), broken=True)
     if frame.is_empty():
         return Loaded(frame, f"The lake is empty. {INGEST_HINT}")
     return Loaded(frame)

@@ -15,15 +15,20 @@ derived from ``ts``), ``funding_rates`` (plus ``annualized`` = rate x periods pe
 
 from __future__ import annotations
 
+import re
+import shlex
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
 
-from drydock.errors import DataNotFoundError
+from drydock.errors import CorruptDataError, DataNotFoundError, DrydockError
 from drydock.settings import Settings, get_settings
 
-__all__ = ["connect", "coverage", "refresh_views"]
+__all__ = ["connect", "coverage", "lake_read_error", "read_lake", "refresh_views"]
 
 _BAR_COLUMNS = (
     "ts TIMESTAMPTZ, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, "
@@ -267,7 +272,88 @@ def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(settings.warehouse_path), read_only=True)
 
 
+_T = TypeVar("_T")
+
+#: A Parquet file DuckDB could not read, as its error messages quote it.
+_BAD_FILE = re.compile(r"'([^']+\.parquet)'")
+_NO_FILES = "No files found that match the pattern"
+_VANISHED = "No such file or directory"
+#: Reads retried while a writer swaps a lake file (its glob matched, then the file was gone).
+_RACE_ATTEMPTS = 3
+_RACE_PAUSE_S = 0.2
+
+
+def _rebuild_command(path: Path) -> str:
+    """The command that rewrites one lake file, from its hive folders (ohlcv-like datasets)."""
+    from drydock import lake
+    from drydock.ohlcv import period_span
+
+    values = lake.partition_values(path)
+    if not {"exchange", "symbol", "timeframe", "period"} <= values.keys():
+        return "drydock ingest"
+    try:
+        first, stop = period_span(values["period"])
+    except ValueError:
+        return "drydock ingest"
+    parts = ["drydock", "ingest", "--exchange", values["exchange"], "--symbol", values["symbol"]]
+    parts += ["--timeframe", values["timeframe"], "--start", first.isoformat()]
+    parts += ["--end", stop.isoformat()]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def _raced(message: str) -> bool:
+    """Whether DuckDB failed because a file the view globs was gone (a writer swapping it)."""
+    return _NO_FILES in message or _VANISHED in message
+
+
+def lake_read_error(exc: duckdb.Error) -> DrydockError | None:
+    """The user-facing error for a DuckDB failure reading the lake, or None for other errors.
+
+    An unreadable (e.g. truncated) Parquet file is named with the command that rewrites it; a glob
+    left without files (a writer replacing the only file as it was read) says to retry.
+    """
+    message = str(exc)
+    if _raced(message):
+        return DrydockError(
+            "Ingest in progress, retry: the lake files the warehouse views read changed while "
+            f"they were read ({message.splitlines()[0][:200]}). Retry when the ingest is done; "
+            "if it persists, run `drydock ingest` (or `make demo`) to refresh the views."
+        )
+    match = _BAD_FILE.search(message)
+    if match is None or not isinstance(exc, duckdb.InvalidInputException | duckdb.IOException):
+        return None
+    path = Path(match.group(1))
+    return CorruptDataError(
+        f"The lake file {path} is unreadable ({type(exc).__name__}: "
+        f"{message.splitlines()[0][:120]}). Rebuild it with `{_rebuild_command(path)}` "
+        "(the writer replaces an unreadable file), or delete it."
+    )
+
+
+def read_lake(
+    query: Callable[[duckdb.DuckDBPyConnection], _T], settings: Settings | None = None
+) -> _T:
+    """Run ``query`` on the read-only warehouse, translating lake read failures.
+
+    A reader racing a writer retries (the writer's atomic rename leaves the previous or the new
+    file, never none, for more than a moment); still failing, it raises the DrydockError of
+    :func:`lake_read_error` rather than a raw DuckDB error.
+    """
+    for attempt in range(_RACE_ATTEMPTS):
+        try:
+            with connect(settings) as con:
+                return query(con)
+        except duckdb.Error as exc:
+            error = lake_read_error(exc)
+            if error is None:
+                raise
+            if _raced(str(exc)) and attempt + 1 < _RACE_ATTEMPTS:
+                time.sleep(_RACE_PAUSE_S)
+                continue
+            raise error from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def coverage(settings: Settings | None = None) -> pl.DataFrame:
     """One row per series: first/last bar, bar count and day count."""
-    with connect(settings) as con:
-        return con.sql("SELECT * FROM ohlcv_coverage").pl()
+    return read_lake(lambda con: con.sql("SELECT * FROM ohlcv_coverage").pl(), settings)

@@ -70,3 +70,21 @@ def test_page_shows_coverage_runs_and_equity(btc_lake: SeriesKey, home: Path) ->
     assert first[:8] in at.selectbox[0].value
     assert shown_equity() == pytest.approx(first_result.equity.tolist())
     assert shown_equity()[-1] != pytest.approx(second_result.equity.tolist()[-1])
+
+
+def test_a_truncated_lake_file_is_one_error_naming_it_and_the_rebuild(
+    btc_lake: SeriesKey, home: Path
+) -> None:
+    """Before: an uncaught duckdb InvalidInputException ('No magic bytes found ...')."""
+    warehouse.refresh_views()
+    [part] = sorted((home / "lake" / "ohlcv").rglob("part-0.parquet"))
+    part.write_bytes(part.read_bytes()[:100])  # truncated mid-write
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    [error] = at.error
+    assert str(part) in error.value
+    assert (
+        "drydock ingest --exchange binance --symbol BTC/USDT --timeframe 1h "
+        "--start 2024-01-01 --end 2025-01-01" in error.value
+    )
+    assert "unreadable" in error.value and not at.warning
