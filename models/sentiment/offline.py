@@ -5,6 +5,7 @@ majority class). Every scorer maps texts to labels in {-1, 0, 1} and to a score 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,9 @@ VADER_POS, VADER_NEG = 0.05, -0.05
 VADER_WEIGHT = 3.0
 
 
+@lru_cache(maxsize=1)
 def _vader() -> Any:
+    """One VADER analyzer per process: its lexicons load once, not on every scoring call."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     return SentimentIntensityAnalyzer()
