@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -459,21 +460,47 @@ class ImportReport:
     days: tuple[date, ...]
     columns_used: dict[str, str]
     reversed: bool
+    #: Bars of the file whose return is an outlier (as ``drydock data status`` counts them).
+    outliers: tuple[datetime, ...] = ()
+    #: Whether outlier bars were quarantined (``--strict``) rather than written and flagged.
+    strict: bool = False
 
 
 def write_loaded(
-    loaded: Loaded, key: SeriesKey, *, dataset: str = "ohlcv", lake_dir: Path | None = None
+    loaded: Loaded,
+    key: SeriesKey,
+    *,
+    dataset: str = "ohlcv",
+    lake_dir: Path | None = None,
+    strict: bool = False,
 ) -> ImportReport:
-    """Merge a loaded file into the lake (frame rows win on equal timestamps) and quarantine."""
-    report = ohlcv.write_bars(key, loaded.frame, mode="merge", dataset=dataset, lake_dir=lake_dir)
+    """Merge a loaded file into the lake (frame rows win on equal timestamps) and quarantine.
+
+    Outlier returns (:mod:`drydock.quality`, judged within the file) are reported; with
+    ``strict`` the bad prints behind them (:func:`drydock.quality.spike_rows`) are quarantined
+    with the reason, in the same write as the rest (never half-written).
+    """
+    from drydock import quality
+
+    flagged = quality.outlier_bars(loaded.frame, key.timeframe)
+    reject: dict[datetime, str] = {}
+    if strict and flagged.height:
+        sigma = f"{quality.OUTLIER_SIGMA:g}"
+        for ts, ret in quality.spike_rows(loaded.frame, key.timeframe).iter_rows():
+            reject[ts] = f"outlier (--strict): jump of {math.expm1(ret):+.0%} beyond {sigma} sigma"
+    report = ohlcv.write_bars(
+        key, loaded.frame, mode="merge", dataset=dataset, lake_dir=lake_dir, reject=reject
+    )
     reasons = dict(report.reasons)
     errors = loaded.parse_errors
     for reason in errors["reason"].str.extract(r"^(unparseable \w+)").to_list():
         reasons[reason] = reasons.get(reason, 0) + 1
     _write_parse_errors(loaded, key, dataset, lake_dir)
-    written = (
-        ohlcv.split_valid(loaded.frame, key.timeframe)[0]["ts"] if report.rows_written else None
-    )
+    written = None
+    if report.rows_written:
+        written = ohlcv.split_valid(loaded.frame, key.timeframe)[0]["ts"]
+        if reject:
+            written = written.filter(~written.is_in(list(reject)))
     return ImportReport(
         source=loaded.source,
         key=key,
@@ -487,6 +514,8 @@ def write_loaded(
         days=report.days,
         columns_used=loaded.columns_used,
         reversed=loaded.reversed,
+        outliers=tuple(flagged["ts"].to_list()),
+        strict=strict,
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -253,8 +253,12 @@ def write_bars(
     mode: WriteMode = "replace",
     dataset: str = DATASET,
     lake_dir: Path | None = None,
+    reject: Mapping[datetime, str] | None = None,
 ) -> WriteReport:
     """Validate ``frame`` and store it by UTC day into the series' period files.
+
+    ``reject`` maps timestamps of valid rows to a quarantine reason (``drydock data import
+    --strict``'s outliers): those rows are quarantined with it instead of written.
 
     ``days`` (default: every day an input row falls on) are the days this write owns. Mode
     ``replace`` (downloads) makes the lake's rows of those days exactly the frame's good rows, so
@@ -269,6 +273,15 @@ def write_bars(
         raise DrydockError(f"write_bars mode must be 'replace' or 'merge', got {mode!r}.")
     series_files(key, dataset, lake_dir)  # refuses a series still in the earlier layout
     good, bad = split_valid(frame, key.timeframe)
+    if reject:
+        rejected = pl.DataFrame(
+            {"ts": list(reject), "reason": list(reject.values())},
+            schema={"ts": good.schema["ts"], "reason": pl.String},
+        )
+        moved = good.join(rejected, on="ts", how="inner")
+        if moved.height:
+            good = good.join(rejected, on="ts", how="anti")
+            bad = pl.concat([bad, moved.select(bad.columns)])
     if days is None:
         seen = pl.concat([good["ts"], bad["ts"].drop_nulls()]).dt.date().unique()
         wanted = _day_set(seen.to_list())

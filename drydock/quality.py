@@ -40,6 +40,8 @@ __all__ = [
     "QualityReport",
     "check_bars",
     "freshness",
+    "outlier_bars",
+    "spike_rows",
 ]
 
 MAX_OFFENDERS = 5
@@ -169,6 +171,53 @@ def _outliers(good: pl.DataFrame, sigma_n: float) -> pl.DataFrame:
     sigma = pl.when(pl.col("sigma") > _MIN_SIGMA).then(pl.col("sigma")).otherwise(pl.lit(fallback))
     flagged = scored.filter((sigma > _MIN_SIGMA) & (pl.col("dev") > sigma_n * sigma))
     return flagged.select("ts", "ret")
+
+
+def outlier_bars(
+    frame: pl.DataFrame, timeframe: str, outlier_sigma: float = OUTLIER_SIGMA
+) -> pl.DataFrame:
+    """The valid bars of ``frame`` whose return is an outlier (``ts``, ``ret`` = log return), as
+    :func:`check_bars` counts them: the bar a jump lands on, so a bad print flags its own bar and
+    the bar after it (the jump back)."""
+    timeframe_seconds(timeframe)
+    good, _ = split_valid(frame, timeframe)
+    return _outliers(good, outlier_sigma)
+
+
+def spike_rows(
+    frame: pl.DataFrame, timeframe: str, outlier_sigma: float = OUTLIER_SIGMA
+) -> pl.DataFrame:
+    """The bars to drop for the outliers of ``frame`` (``ts``, ``ret`` of the jump that flagged it).
+
+    A flagged jump reverted by the next flagged jump (opposite sign, back to within a quarter of
+    the move) within a day (at least one bar) marks the bars between as one bad print: those
+    bars are dropped, the bar the price comes back on is not. Any other flagged bar is dropped
+    alone.
+    """
+    flagged = outlier_bars(frame, timeframe, outlier_sigma)
+    if flagged.is_empty():
+        return flagged
+    good, _ = split_valid(frame, timeframe)
+    span = max(timedelta(days=1), timeframe_delta(timeframe))
+    rows = flagged.rows()
+    drops: list[tuple[datetime, datetime, float]] = []  # [from, to) bar ranges to drop
+    index = 0
+    while index < len(rows):
+        ts, ret = rows[index]
+        if index + 1 < len(rows):
+            back_ts, back = rows[index + 1]
+            reverts = ret * back < 0 and abs(ret + back) <= 0.25 * max(abs(ret), abs(back))
+            if reverts and back_ts - ts <= span:
+                drops.append((ts, back_ts, ret))
+                index += 2
+                continue
+        drops.append((ts, ts + timeframe_delta(timeframe), ret))
+        index += 1
+    parts = [
+        good.filter((pl.col("ts") >= start) & (pl.col("ts") < stop)).select("ts", ret=pl.lit(ret))
+        for start, stop, ret in drops
+    ]
+    return pl.concat(parts).unique("ts", keep="first").sort("ts")
 
 
 def check_bars(

@@ -94,6 +94,19 @@ def import_table(report: ImportReport) -> Table:
     table.add_row("columns", used)
     if report.reversed:
         table.add_row("order", "newest first: reversed")
+    if report.outliers:
+        shown = ", ".join(_when(ts) for ts in report.outliers[:5])
+        more = f" (+{len(report.outliers) - 5:,} more)" if len(report.outliers) > 5 else ""
+        table.add_row("outliers flagged", f"{len(report.outliers):,}")
+        table.add_row("  at", shown + more)
+        table.add_row(
+            "  outcome",
+            "bad prints quarantined (--strict)"
+            if report.strict
+            else "kept; import with --strict to quarantine them",
+        )
+    else:
+        table.add_row("outliers flagged", "0")
     return table
 
 
@@ -116,13 +129,21 @@ def import_command(
         str | None,
         typer.Option("--format", help="csv, freqtrade or parquet. Default: from the file name."),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Quarantine the bad prints behind outlier returns (default: write and flag them).",
+        ),
+    ] = False,
 ) -> None:
     """Import bar files into the lake with the same validation and quarantine as downloads.
 
     Every file is read and recognised first; a file that cannot be is one error line and nothing
     is written. Rows merge by timestamp into the lake (the file wins), bad rows go to the
-    quarantine with a reason; importing the same file again changes nothing. The warehouse
-    views are refreshed at the end.
+    quarantine with a reason; importing the same file again changes nothing. Outlier returns
+    (as `drydock data status` counts them) are listed; --strict quarantines their bad prints.
+    The warehouse views are refreshed at the end.
     """
     from drydock.importers import write_loaded
     from drydock.warehouse import refresh_views
@@ -130,7 +151,7 @@ def import_command(
     planned = [plan_import(path, exchange, symbol, timeframe, fmt) for path in paths]
     console = Console()
     for key, dataset, loaded in planned:
-        console.print(import_table(write_loaded(loaded, key, dataset=dataset)))
+        console.print(import_table(write_loaded(loaded, key, dataset=dataset, strict=strict)))
     console.print(f"Warehouse views refreshed: {refresh_views()}", highlight=False)
 
 

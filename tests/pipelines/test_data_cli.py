@@ -245,3 +245,77 @@ def test_status_reads_the_last_materialization_from_dagster_home(
     assert run(["data", "status", "--json"], monkeypatch) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["last_materialization"] == datetime.fromtimestamp(record.timestamp, UTC).isoformat()
+
+
+def _spiked_csv(tmp_path: Path, when: str = "^2024-01-03") -> Path:
+    """The 200-row Binance 1h file with every price of the bars matching ``when`` 100x too high
+    (default: the whole of 2024-01-03)."""
+    import polars as pl
+
+    frame = pl.read_csv(FIXTURES / "binance_spot_BTCUSDT_1h_2024-01-01_200rows.csv")
+    bad_day = pl.col("timestamp").str.contains(when)
+    frame = frame.with_columns(
+        [pl.when(bad_day).then(pl.col(c) * 100).otherwise(pl.col(c)).alias(c) for c in PRICES]
+    )
+    path = tmp_path / "spiked_BTCUSDT_1h.csv"
+    frame.write_csv(path)
+    return path
+
+
+PRICES = ("open", "high", "low", "close")
+IMPORT = ["data", "import", "-e", "binance", "-s", "BTC/USDT", "-t", "1h"]
+
+
+def test_import_reports_the_outliers_status_would_find(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: '0 quarantined' and no word of the 100x day; only `data status` showed 2."""
+    assert run([*IMPORT, str(_spiked_csv(tmp_path))], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "outliers flagged" in out
+    [count_line] = [line for line in out.splitlines() if "outliers flagged" in line]
+    assert count_line.split("│")[2].strip() == "2"
+    assert "2024-01-03 00:00 UTC, 2024-01-04 00:00 UTC" in out
+    assert "import with --strict to quarantine them" in out
+    assert (_status(monkeypatch, capsys)) == (200, 0, 2)
+
+
+def test_strict_import_quarantines_the_bad_prints_with_the_reason(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import polars as pl
+
+    assert run([*IMPORT, "--strict", str(_spiked_csv(tmp_path))], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "bad prints quarantined (--strict)" in out
+    assert "outlier (--strict): jump of" in out and "beyond 12 sigma" in out
+    rows, quarantined, _ = _status(monkeypatch, capsys)
+    assert (rows, quarantined) == (176, 24)  # the whole 100x day, not the bar the price returns on
+    quarantine = pl.read_parquet(
+        list((home / "lake" / "_quarantine").rglob("*.parquet")), hive_partitioning=False
+    )
+    assert quarantine["ts"].dt.date().unique().to_list() == [datetime(2024, 1, 3).date()]
+    assert quarantine["reason"].str.starts_with("outlier (--strict): jump of +").all()
+    assert warehouse_rows() == 176
+
+
+def test_strict_import_of_a_short_bad_print_leaves_a_clean_series(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spiked = _spiked_csv(tmp_path, "^2024-01-05 1[012]:")
+    assert run([*IMPORT, "--strict", str(spiked)], monkeypatch) == 0
+    assert "2024-01-05 10:00 UTC, 2024-01-05 13:00 UTC" in capsys.readouterr().out
+    assert _status(monkeypatch, capsys) == (197, 3, 0)
+
+
+def warehouse_rows() -> int:
+    return int(warehouse.coverage()["bars"].sum())
+
+
+def _status(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, int, int]:
+    """`drydock data status`'s rows, quarantined and outliers of binance BTC/USDT 1h."""
+    assert run(["data", "status", "--json", "-s", "BTC/USDT", "-t", "1h"], monkeypatch) == 0
+    [row] = [r for r in json.loads(capsys.readouterr().out) if r["exchange"] == "binance"]
+    return row["rows"], row["quarantined"], row["outliers"]
