@@ -73,7 +73,9 @@ def sentiment_model() -> MaterializeResult[None]:
 
     report = train_and_register()
     return MaterializeResult(metadata={"macro_f1": report.metrics["macro_f1"], "accuracy": report.metrics["accuracy"],
-                                       "champion": report.champion, "run_id": report.run_id})  # fmt: skip
+                                       "champion": report.champion, "run_id": report.run_id,
+                                       "versions": ", ".join(f"{a}=v{v}" for a, v in report.versions.items()),
+                                       "registered": ", ".join(report.registered) or "none (unchanged)"})  # fmt: skip
 
 
 @asset(

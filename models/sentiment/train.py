@@ -4,8 +4,11 @@ step saw, log one MLflow run, and register the winner as ``sentiment@champion`` 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from drydock.mlflow_store import experiment_id, mlflow_for
@@ -21,6 +24,10 @@ TRUSTED = [
     for n in ("VaderFeatures", "VaderBaseline", "Majority", "as_texts")
 ]
 EXAMPLE = ["Bitcoin ETF inflows hit a record as BTC rallies", "Exchange hacked, $40 million stolen"]
+#: Model version tag holding :func:`fingerprint`: an equal one is reused, not registered again.
+FINGERPRINT_TAG = "drydock.fingerprint"
+#: The code a trained model depends on (its estimators, the split, this training procedure).
+_CODE = [Path(__file__).with_name(n) for n in ("offline.py", "datasets.py", "train.py")]
 
 
 @dataclass
@@ -32,6 +39,8 @@ class TrainReport:
     champion: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    #: Aliases whose model was registered now (the others reuse an equal version).
+    registered: tuple[str, ...] = ()
 
 
 def evaluate(model: Any, data: datasets.Labelled) -> dict[str, float]:
@@ -45,6 +54,44 @@ def evaluate(model: Any, data: datasets.Labelled) -> dict[str, float]:
         ),
         "accuracy": float(accuracy_score(data.labels, predicted)),
     }
+
+
+def _stable(value: Any) -> Any:
+    """``value`` as JSON-able data that is equal across processes (no object addresses)."""
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        params = value.get_params(deep=False)
+        return {"class": _stable(type(value)), **{k: _stable(v) for k, v in sorted(params.items())}}
+    if isinstance(value, list | tuple):
+        return [_stable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _stable(v) for k, v in sorted(value.items())}
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return repr(value)
+
+
+def fingerprint(name: str, model: Any, train: datasets.Labelled) -> str:
+    """sha256 of what decides a trained model: its name and parameters, the training data, the
+    code (the sentiment package's sources) and scikit-learn's version."""
+    import sklearn
+
+    digest = hashlib.sha256()
+    head = {"name": name, "params": _stable(model), "sklearn": sklearn.__version__}
+    digest.update(json.dumps(head, sort_keys=True).encode())
+    digest.update(json.dumps([list(train.texts), [int(v) for v in train.labels]]).encode())
+    for path in _CODE:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _registered_versions(client: Any) -> dict[str, str]:
+    """Fingerprint -> newest registered version of the model carrying it."""
+    found: dict[str, str] = {}
+    for version in client.search_model_versions(f"name='{MODEL_NAME}'"):
+        fp = version.tags.get(FINGERPRINT_TAG)
+        if fp and int(version.version) > int(found.get(fp, "0")):
+            found[fp] = str(version.version)
+    return found
 
 
 def train_and_register(settings: Settings | None = None) -> TrainReport:
@@ -78,20 +125,33 @@ def train_and_register(settings: Settings | None = None) -> TrainReport:
         mlflow.log_metrics(metrics | headline)
         mlflow.set_tags({"drydock.kind": "sentiment_training"})
         versions = {}
+        registered: list[str] = []
         client = mlflow.MlflowClient()
+        known = _registered_versions(client)
         for alias, name in (("champion", champion), ("challenger", challenger)):
             model = candidates[name]
-            signature = infer_signature(EXAMPLE, model.predict(EXAMPLE))
-            info = mlflow.sklearn.log_model(model, name=name, signature=signature, input_example=EXAMPLE,
-                                            registered_model_name=MODEL_NAME,
-                                            skops_trusted_types=TRUSTED,
-                                            pip_requirements=["scikit-learn", "vaderSentiment"])  # fmt: skip
-            version = str(info.registered_model_version)
+            fp = fingerprint(name, model, train)
+            version = known.get(fp, "")
+            if not version:  # a model that differs from every registered one: a new version
+                signature = infer_signature(EXAMPLE, model.predict(EXAMPLE))
+                info = mlflow.sklearn.log_model(model, name=name, signature=signature, input_example=EXAMPLE,
+                                                registered_model_name=MODEL_NAME,
+                                                skops_trusted_types=TRUSTED,
+                                                pip_requirements=["scikit-learn", "vaderSentiment"])  # fmt: skip
+                version = str(info.registered_model_version)
+                client.set_model_version_tag(MODEL_NAME, version, "scorer", name)
+                client.set_model_version_tag(MODEL_NAME, version, FINGERPRINT_TAG, fp)
+                registered.append(alias)
             client.set_registered_model_alias(MODEL_NAME, alias, version)
-            client.set_model_version_tag(MODEL_NAME, version, "scorer", name)
             versions[alias] = version
+        mlflow.set_tags({f"drydock.{alias}_version": v for alias, v in versions.items()})
     return TrainReport(
-        run.info.run_id, metrics | headline, champion, versions, time.perf_counter() - started
+        run.info.run_id,
+        metrics | headline,
+        champion,
+        versions,
+        time.perf_counter() - started,
+        tuple(registered),
     )
 
 

@@ -46,3 +46,41 @@ def test_training_logs_every_figure_and_registers_the_champion(
         and 0 <= scored.impact <= 1
         and scored.version == str(champion.version)
     )
+
+
+def test_an_unchanged_model_is_not_registered_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: every training (``make demo`` runs two) registered two new versions."""
+    import dataclasses
+
+    from models.sentiment import datasets
+    from models.sentiment.train import FINGERPRINT_TAG
+
+    client = MlflowClient(settings.mlflow_tracking_uri)
+
+    def versions() -> dict[str, str]:
+        found = client.search_model_versions(f"name='{MODEL_NAME}'")
+        return {str(v.version): v.tags[FINGERPRINT_TAG] for v in found}
+
+    first = train_and_register(settings)
+    assert first.registered == ("champion", "challenger")
+    registered = versions()
+    assert len(registered) == 2 and len(set(registered.values())) == 2
+    again = train_and_register(settings)
+    assert again.registered == () and again.versions == first.versions
+    assert versions() == registered  # same data, params and code: the same versions
+    assert (
+        str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+        == first.versions["champion"]
+    )
+
+    full = datasets.cryptolin()
+    fewer = dataclasses.replace(full, texts=full.texts[:-40], labels=full.labels[:-40])
+    monkeypatch.setattr(datasets, "cryptolin", lambda: fewer)
+    changed = train_and_register(settings)
+    assert changed.registered == ("champion", "challenger")
+    assert len(versions()) == 4
+    assert set(changed.versions.values()).isdisjoint(first.versions.values())
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert str(champion.version) == changed.versions["champion"]
