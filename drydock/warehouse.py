@@ -190,8 +190,10 @@ def _news_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
 
 def _tokens_table(con: duckdb.DuckDBPyConnection) -> None:
     """``tokens``: the validated token catalog (data/sample/tokens.csv through
-    :func:`drydock.tokens.load_tokens`), one row per asset, addresses as (chain, address) structs;
-    replaced whole on every refresh, so it always equals the catalog the resolver uses."""
+    :func:`drydock.tokens.load_tokens`, table ``token_catalog``), one row per asset, addresses as
+    (chain, address) structs, with the latest ``token_safety`` result of its Solana mint; the
+    catalog is replaced whole on every refresh, so it always equals the one the resolver uses.
+    Needs the ``token_safety`` view (:func:`_news_views`)."""
     from drydock.tokens import load_tokens
 
     rows = [
@@ -217,8 +219,37 @@ def _tokens_table(con: duckdb.DuckDBPyConnection) -> None:
         },
     )
     con.register("_tokens_frame", frame.to_arrow())
-    con.execute("CREATE OR REPLACE TABLE tokens AS SELECT * FROM _tokens_frame ORDER BY symbol")
+    con.execute(
+        "CREATE OR REPLACE TABLE token_catalog AS SELECT * FROM _tokens_frame ORDER BY symbol"
+    )
     con.unregister("_tokens_frame")
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'tokens'"
+    ).fetchone()
+    if kind is not None and kind[0] == "BASE TABLE":  # a warehouse built before tokens joined
+        con.execute("DROP TABLE tokens")
+    # the catalog plus the token-safety assessment of each token's Solana mint (NULL when the
+    # token has none or it was not assessed; token_safety is empty before the onchain assets run)
+    con.execute(
+        """
+        CREATE OR REPLACE VIEW tokens AS
+        WITH mints AS (
+            SELECT symbol, a.address AS mint
+            FROM (SELECT symbol, unnest(addresses) AS a FROM token_catalog)
+            WHERE a.chain = 'solana'
+        ),
+        latest AS (
+            SELECT * FROM token_safety QUALIFY row_number() OVER (
+                PARTITION BY mint ORDER BY checked_at DESC) = 1
+        )
+        SELECT c.*, s.score AS safety_score, s.checked_at AS safety_checked_at,
+               s.problems AS safety_problems, s.checks AS safety_checks
+        FROM token_catalog c
+        LEFT JOIN mints m USING (symbol)
+        LEFT JOIN latest s ON s.mint = m.mint
+        ORDER BY c.symbol
+        """
+    )
 
 
 def refresh_views(settings: Settings | None = None) -> Path:
