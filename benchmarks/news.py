@@ -83,9 +83,7 @@ def news_dedupe_items_per_s(items: int = ITEMS) -> Figure:
     import polars as pl
 
     from drydock import lake
-    from drydock.news import news_row, read_news, write_news
-    from drydock.news._normalize import COLUMNS
-    from drydock.news._store import DATASET, SCHEMA
+    from drydock.news import COLUMNS, DATASET, SCHEMA, news_row, read_news, write_news
 
     base = _titles()
     now = datetime(2025, 12, 13, tzinfo=UTC)

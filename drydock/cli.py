@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -101,12 +101,34 @@ def kernel_status() -> StatusRows:
     ]
 
 
-def status_command() -> None:
+def status_json(rows: StatusRows) -> dict[str, Any]:
+    """The status lines as {label: value}; unlabelled continuation lines (one per unfinished run)
+    go to a list under "<label above> list"."""
+    out: dict[str, Any] = {}
+    last = ""
+    for label, value in rows:
+        if label:
+            out[label], last = value, label
+        else:
+            out.setdefault(f"{last} list", []).append(value)
+    return out
+
+
+def status_command(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object {line: value}.")
+    ] = False,
+) -> None:
     """Show the home, lake series count, journal, kill switch state and unfinished runs."""
     rows = list(kernel_status())
     for ep in _entry_points(STATUS_GROUP):
         provider = cast(Callable[[], StatusRows], _load(ep))
         rows += provider()
+    if as_json:
+        from drydock.cli_options import print_json
+
+        print_json(status_json(rows))
+        return
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         typer.echo(f"{label:<{width}}  {value}")

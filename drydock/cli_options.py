@@ -5,13 +5,23 @@ Kept light (standard library, typer, :mod:`drydock.errors`, :mod:`drydock.symbol
 ``-t/--timeframe``, ``-p/--param`` (repeatable), ``--start`` and ``--end`` (ISO date or datetime,
 naive = UTC, end exclusive). Declare them with ``Annotated``, the default after ``=``:
 ``symbol: Annotated[str, symbol_option()] = DEFAULT_SYMBOL``.
+
+Market and cost options come as groups: a command declares ``series: SeriesOptions`` and/or
+``costs: CostOptions`` and is wrapped by :func:`option_groups`, which puts the group's options in
+its signature (``-e/-s/-t/--start/--end``; ``--cash/--fee/--slippage-bps/--fill/--lot-size/
+--tick-size/--min-notional``) with the defaults of :class:`~drydock.execution.ExecutionModel`'s
+fields, and hands the command the filled group.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -21,18 +31,27 @@ from drydock.symbols import canonical_exchange, canonical_symbol
 from drydock.timeframes import canonical_timeframe_option
 
 __all__ = [
+    "DEFAULT_CASH",
     "DEFAULT_EXCHANGE",
+    "DEFAULT_FEE",
+    "DEFAULT_FILL",
+    "DEFAULT_SLIPPAGE_BPS",
     "DEFAULT_SYMBOL",
     "DEFAULT_TIMEFRAME",
+    "AsJson",
+    "CostOptions",
+    "SeriesOptions",
     "cash_option",
     "end_option",
     "exchange_option",
     "execution_model",
     "fee_option",
     "increment_option",
+    "option_groups",
     "param_option",
     "parse_param_options",
     "parse_when",
+    "print_json",
     "slippage_option",
     "start_option",
     "symbol_option",
@@ -43,6 +62,12 @@ __all__ = [
 DEFAULT_EXCHANGE = "binance"
 DEFAULT_SYMBOL = "BTC/USDT"
 DEFAULT_TIMEFRAME = "1h"
+#: The cost defaults of every command: ExecutionModel's own field defaults, declared once there.
+_MODEL_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(ExecutionModel)}
+DEFAULT_CASH: float = _MODEL_DEFAULTS["init_cash"]
+DEFAULT_FEE: float = _MODEL_DEFAULTS["taker_fee"]
+DEFAULT_SLIPPAGE_BPS: float = _MODEL_DEFAULTS["slippage_bps"]
+DEFAULT_FILL: FillTiming = _MODEL_DEFAULTS["fill"]
 
 
 def parse_param_options(options: list[str] | None) -> dict[str, str]:
@@ -202,3 +227,124 @@ def execution_model(
         tick_size=tick_size,
         min_notional=min_notional,
     )
+
+
+#: ``--json`` of a list or status command: machine-readable output instead of the table.
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
+
+
+def print_json(value: Any) -> None:
+    """``value`` as JSON on stdout (datetimes as ISO strings, keys in a stable order)."""
+    import json
+
+    def default(obj: Any) -> Any:
+        return obj.isoformat() if isinstance(obj, datetime) else str(obj)
+
+    typer.echo(json.dumps(value, sort_keys=True, default=default))
+
+
+def fill_option() -> Any:
+    """``--fill``: when an order decided at a bar's close fills."""
+    return typer.Option(
+        "--fill",
+        case_sensitive=False,
+        help="Fill timing: next_open (bar t+1's open, realistic) or close (bar t's close).",
+    )
+
+
+@dataclass(frozen=True)
+class SeriesOptions:
+    """``-e/--exchange``, ``-s/--symbol``, ``-t/--timeframe``, ``--start``, ``--end``."""
+
+    exchange: Annotated[str, exchange_option()] = DEFAULT_EXCHANGE
+    symbol: Annotated[str, symbol_option()] = DEFAULT_SYMBOL
+    timeframe: Annotated[str, timeframe_option()] = DEFAULT_TIMEFRAME
+    start: Annotated[datetime | None, start_option()] = None
+    end: Annotated[datetime | None, end_option()] = None
+
+    @property
+    def key(self) -> Any:
+        """The :class:`~drydock.series.SeriesKey` of the series (timeframe validated)."""
+        from drydock.series import SeriesKey
+        from drydock.timeframes import timeframe_seconds
+
+        timeframe_seconds(self.timeframe)
+        return SeriesKey(self.exchange, self.symbol, self.timeframe)
+
+
+@dataclass(frozen=True)
+class CostOptions:
+    """``--cash``, ``--fee``, ``--slippage-bps``, ``--fill``, ``--lot-size``, ``--tick-size``,
+    ``--min-notional``: the :class:`~drydock.execution.ExecutionModel` of a run."""
+
+    cash: Annotated[float, cash_option()] = DEFAULT_CASH
+    fee: Annotated[float, fee_option()] = DEFAULT_FEE
+    slippage_bps: Annotated[float, slippage_option()] = DEFAULT_SLIPPAGE_BPS
+    fill: Annotated[FillTiming, fill_option()] = DEFAULT_FILL
+    lot_size: Annotated[float | None, increment_option("lot_size", "lot size")] = None
+    tick_size: Annotated[float | None, increment_option("tick_size", "tick size")] = None
+    min_notional: Annotated[
+        float | None, increment_option("min_notional", "minimum order notional")
+    ] = None
+
+    def execution(self) -> ExecutionModel:
+        """The execution model these options describe (validated: a bad value is one line)."""
+        return execution_model(
+            self.cash, self.fee, self.slippage_bps, self.fill,
+            lot_size=self.lot_size, tick_size=self.tick_size, min_notional=self.min_notional,
+        )  # fmt: skip
+
+
+_GROUPS: tuple[type, ...] = (SeriesOptions, CostOptions)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _is_group(annotation: Any) -> bool:
+    """An option group: SeriesOptions, CostOptions or a dataclass marked ``option_group = True``
+    whose fields are Annotated typer options with defaults."""
+    return annotation in _GROUPS or (
+        isinstance(annotation, type)
+        and dataclasses.is_dataclass(annotation)
+        and getattr(annotation, "option_group", False) is True
+    )
+
+
+def option_groups(*, fill: bool = True) -> Callable[[F], F]:
+    """Decorate a command: each parameter annotated with an option group is replaced, in the
+    command's signature, by the group's options (``fill=False`` leaves ``--fill`` out: the
+    command then gets the default fill timing), and the command receives the filled group."""
+
+    def wrap(func: F) -> F:
+        signature = inspect.signature(func, eval_str=True)
+        params: list[inspect.Parameter] = []
+        groups: dict[str, tuple[type, list[str]]] = {}
+        for param in signature.parameters.values():
+            group = param.annotation if _is_group(param.annotation) else None
+            if group is None:
+                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+                continue
+            hints = inspect.get_annotations(group, eval_str=True)
+            names = [f.name for f in dataclasses.fields(group) if fill or f.name != "fill"]
+            groups[param.name] = (group, names)
+            kind = inspect.Parameter.KEYWORD_ONLY
+            params += [
+                inspect.Parameter(n, kind, annotation=hints[n], default=getattr(group, n))
+                for n in names
+            ]
+        clash = {p.name for p in params if sum(q.name == p.name for q in params) > 1}
+        if clash:
+            raise TypeError(f"{func.__name__}: options {sorted(clash)} are declared twice")
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            for name, (group, names) in groups.items():
+                kwargs[name] = group(**{n: kwargs.pop(n) for n in names})
+            return func(**kwargs)
+
+        command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params} | {
+            "return": signature.return_annotation
+        }
+        return command  # type: ignore[return-value]
+
+    return wrap

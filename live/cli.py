@@ -42,25 +42,15 @@ def summary_table(result: ReplayResult) -> Table:
     return table
 
 
+@opt.option_groups(fill=False)  # the paper replay fills at the next open only
 def replay_command(
     strategy: Annotated[str, typer.Argument(help="Strategy id, see `drydock strategies`.")],
-    exchange: Annotated[str, opt.exchange_option()] = opt.DEFAULT_EXCHANGE,
-    symbol: Annotated[str, opt.symbol_option()] = opt.DEFAULT_SYMBOL,
-    timeframe: Annotated[str, opt.timeframe_option()] = opt.DEFAULT_TIMEFRAME,
+    series: opt.SeriesOptions = opt.SeriesOptions(),
     param: Annotated[list[str] | None, opt.param_option()] = None,
-    start: Annotated[datetime | None, opt.start_option()] = None,
-    end: Annotated[datetime | None, opt.end_option()] = None,
     policy: Annotated[
         Path | None, typer.Option(help="Policy TOML (default policies/default.toml).")
     ] = None,
-    cash: Annotated[float, opt.cash_option()] = 10_000.0,
-    fee: Annotated[float, opt.fee_option()] = 0.001,
-    slippage_bps: Annotated[float, opt.slippage_option()] = 5.0,
-    lot_size: Annotated[float | None, opt.increment_option("lot_size", "lot size")] = None,
-    tick_size: Annotated[float | None, opt.increment_option("tick_size", "tick size")] = None,
-    min_notional: Annotated[
-        float | None, opt.increment_option("min_notional", "minimum order notional")
-    ] = None,
+    costs: opt.CostOptions = opt.CostOptions(),
     run_id: Annotated[
         str | None, typer.Option(help="Resume or name a run (default: derived from inputs).")
     ] = None,
@@ -71,21 +61,14 @@ def replay_command(
     result = replay(
         strategy,
         opt.parse_param_options(param),
-        exchange,
-        symbol,
-        timeframe,
-        start,
-        end,
+        series.exchange,
+        series.symbol,
+        series.timeframe,
+        series.start,
+        series.end,
         policy,
         run_id=run_id,
-        execution=opt.execution_model(
-            cash,
-            fee,
-            slippage_bps,
-            lot_size=lot_size,
-            tick_size=tick_size,
-            min_notional=min_notional,
-        ),
+        execution=costs.execution(),
     )
     Console().print(summary_table(result))
 

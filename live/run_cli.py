@@ -43,7 +43,7 @@ def run_command(
     ] = "paper",
     exchange: Annotated[
         str | None,
-        typer.Option(help="ccxt id of the exchange orders go to (default: the series')."),
+        opt.exchange_option("ccxt id of the exchange orders go to (default: the series')."),
     ] = None,
     sandbox: Annotated[bool, typer.Option(help="Use the exchange's test environment.")] = False,
 ) -> None:

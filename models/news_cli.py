@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from drydock.cli_options import AsJson, print_json
+
 
 def fetch_command(
     live: Annotated[
@@ -46,6 +48,7 @@ def list_command(
     asset: Annotated[
         str | None, typer.Option(help="Only items about this asset, e.g. BTC.")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Recent items with their sentiment (newest first)."""
     from rich.table import Table
@@ -61,6 +64,10 @@ def list_command(
                 GROUP BY ALL ORDER BY n.published_at DESC LIMIT ?""",
             [asset.upper(), limit] if asset else [limit],
         ).fetchall()
+    if as_json:
+        keys = ("published_at", "source", "assets", "score", "label", "title")
+        print_json([dict(zip(keys, row, strict=True)) for row in rows])
+        return
     table = Table("published (UTC)", "source", "assets", "score", "label", "title")
     for ts, source, assets, score, label, title in rows:
         table.add_row(f"{ts:%Y-%m-%d %H:%M}", source, assets, f"{score:+.2f}", label, title)

@@ -5,7 +5,6 @@ model through vectorbt."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,8 +14,6 @@ from rich.table import Table
 
 from drydock import cli_options as opt
 from drydock.errors import ConfigError
-from drydock.execution import FillTiming
-from drydock.series import SeriesKey
 
 if TYPE_CHECKING:
     from research.policy_audit import PolicyAudit
@@ -40,31 +37,14 @@ def metrics_table(title: str, columns: dict[str, dict[str, float]]) -> Table:
     return table
 
 
+@opt.option_groups()
 def backtest_command(
     strategy: Annotated[
         str, typer.Argument(help="Strategy id (see `drydock strategies`), e.g. ema_cross.")
     ],
-    exchange: Annotated[str, opt.exchange_option()] = opt.DEFAULT_EXCHANGE,
-    symbol: Annotated[str, opt.symbol_option()] = opt.DEFAULT_SYMBOL,
-    timeframe: Annotated[str, opt.timeframe_option()] = opt.DEFAULT_TIMEFRAME,
+    series: opt.SeriesOptions = opt.SeriesOptions(),
     param: Annotated[list[str] | None, opt.param_option()] = None,
-    start: Annotated[datetime | None, opt.start_option()] = None,
-    end: Annotated[datetime | None, opt.end_option()] = None,
-    fee: Annotated[float, opt.fee_option()] = 0.001,
-    slippage_bps: Annotated[float, opt.slippage_option()] = 5.0,
-    fill: Annotated[
-        FillTiming,
-        typer.Option(
-            case_sensitive=False,
-            help="Fill timing: next_open (bar t+1's open, realistic) or close (bar t's close).",
-        ),
-    ] = FillTiming.NEXT_OPEN,
-    lot_size: Annotated[float | None, opt.increment_option("lot_size", "lot size")] = None,
-    tick_size: Annotated[float | None, opt.increment_option("tick_size", "tick size")] = None,
-    min_notional: Annotated[
-        float | None, opt.increment_option("min_notional", "minimum order notional")
-    ] = None,
-    cash: Annotated[float, opt.cash_option()] = 10_000.0,
+    costs: opt.CostOptions = opt.CostOptions(),
     engine: Annotated[
         str,
         typer.Option(
@@ -86,11 +66,10 @@ def backtest_command(
     ] = None,
 ) -> None:
     """Backtest STRATEGY on lake bars with fees and slippage; print metrics; log it to MLflow."""
-    from drydock.timeframes import timeframe_seconds
+    from research.backtest import ENGINES
     from strategies.registry import get_strategy
 
-    timeframe_seconds(timeframe)
-    from research.backtest import ENGINES
+    key = series.key
 
     if engine not in ENGINES:
         raise ConfigError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}; e.g. research.")
@@ -101,23 +80,14 @@ def backtest_command(
         rules = load_policy(policy)
     strat = get_strategy(strategy)
     params = strat.resolve_params(opt.parse_param_options(param))
-    execution = opt.execution_model(
-        cash,
-        fee,
-        slippage_bps,
-        fill,
-        lot_size=lot_size,
-        tick_size=tick_size,
-        min_notional=min_notional,
-    )
-    key = SeriesKey(exchange, symbol, timeframe)
+    execution = costs.execution()
     from drydock.settings import get_settings  # the heavy engines load once the input is valid
     from research.backtest import backtest
     from research.tracking import log_backtest
 
     first = "first run compiles vectorbt, ~15 s" if engine == "vectorbt" else "research engine"
     with console.status(f"Backtesting {strategy} on {key} ({first})..."):
-        result = backtest(strat, params, key, execution, start, end, engine=engine,
+        result = backtest(strat, params, key, execution, series.start, series.end, engine=engine,
                           leverage=leverage, allow_short=allow_short)  # fmt: skip
     console.print(
         metrics_table(
@@ -125,7 +95,7 @@ def backtest_command(
             {result.engine: result.metrics},
         )
     )
-    console.print(f"final equity {result.final_equity:,.2f} (started with {cash:,.2f})")
+    console.print(f"final equity {result.final_equity:,.2f} (started with {costs.cash:,.2f})")
     console.print(f"fees paid {result.fees_paid:,.2f} over {result.orders} orders")
     if result.skipped_min_notional:
         floor = result.instrument.min_notional if result.instrument else "?"
@@ -138,7 +108,7 @@ def backtest_command(
         from drydock import ohlcv
         from research.policy_audit import audit_orders
 
-        audit = audit_orders(result, ohlcv.read(key, start, end), rules)
+        audit = audit_orders(result, ohlcv.read(key, series.start, series.end), rules)
         print_audit(audit)
     if track:
         run_id = log_backtest(result, audit=audit)

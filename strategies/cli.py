@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
+from drydock.cli_options import AsJson, print_json
 
-def strategies_command() -> None:
+
+def _spec(spec: Any) -> dict[str, Any]:
+    return {"name": spec.name, "default": spec.default, "low": spec.low, "high": spec.high,
+            "step": spec.step, "doc": spec.doc}  # fmt: skip
+
+
+def strategies_json() -> list[dict[str, Any]]:
+    """Every strategy as {id, kind (signal or order), description, origin, params}."""
+    from strategies.order_based import order_strategies
+    from strategies.registry import strategy_sources
+
+    out = []
+    for source in strategy_sources():
+        strategy = source.cls()
+        out.append({"id": source.id, "kind": "signal", "description": strategy.description,
+                    "origin": source.origin, "params": [_spec(s) for s in strategy.params]})  # fmt: skip
+    for sid, cls in order_strategies().items():
+        order_strategy = cls()
+        out.append({"id": sid, "kind": "order", "description": order_strategy.description,
+                    "origin": cls.__module__, "params": [_spec(s) for s in order_strategy.params]})  # fmt: skip
+    return out
+
+
+def strategies_command(as_json: AsJson = False) -> None:
     """List the strategies (library and your own), their parameters, sweep ranges and origin."""
     from rich.console import Console
     from rich.table import Table
 
     from strategies.registry import strategy_sources
+
+    if as_json:
+        print_json(strategies_json())
+        return
 
     table = Table("strategy", "parameter", "default", "range", "description")
     origins = Table("strategy", "from", title="Where each strategy came from")

@@ -28,6 +28,9 @@ def register(app: typer.Typer) -> None:
 @policy_app.command("check")
 def check_command(
     file: Annotated[Path, typer.Argument(help="Policy TOML file, e.g. policies/default.toml.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: version, name, hash, rules.")
+    ] = False,
 ) -> None:
     """Validate a policy file; print its effective rules and content hash."""
     from rich.console import Console
@@ -37,6 +40,13 @@ def check_command(
     from drydock.policy._explain import effective_rules
 
     policy = load_policy(file)
+    if as_json:
+        from drydock.cli_options import print_json
+
+        print_json({"file": str(file), "version": policy.version, "name": policy.name,
+                    "content_hash": policy.content_hash,
+                    "rules": dict(effective_rules(policy))})  # fmt: skip
+        return
     table = Table(title=f"{file}: policy {policy.version!r} {policy.name}".strip())
     table.add_column("rule", no_wrap=True)  # a dotted path stays whole and copyable
     table.add_column("value", overflow="fold")

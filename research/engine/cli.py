@@ -15,7 +15,7 @@ from rich.console import Console
 
 from drydock import cli_options as opt
 from drydock.errors import ConfigError
-from drydock.execution import ExecutionModel, FillTiming
+from drydock.execution import ExecutionModel
 from drydock.series import SeriesKey
 
 
@@ -40,25 +40,12 @@ def parse_ladder(raw: str | None) -> tuple[tuple[float, float], ...]:
     return tuple(out)
 
 
+@opt.option_groups()
 def simulate_command(
     strategy: Annotated[str, typer.Argument(help="Strategy id, see `drydock strategies`.")],
-    exchange: Annotated[str, opt.exchange_option()] = opt.DEFAULT_EXCHANGE,
-    symbol: Annotated[str, opt.symbol_option()] = opt.DEFAULT_SYMBOL,
-    timeframe: Annotated[str, opt.timeframe_option()] = opt.DEFAULT_TIMEFRAME,
+    series: opt.SeriesOptions = opt.SeriesOptions(),
     param: Annotated[list[str] | None, opt.param_option()] = None,
-    start: Annotated[datetime | None, opt.start_option()] = None,
-    end: Annotated[datetime | None, opt.end_option()] = None,
-    cash: Annotated[float, opt.cash_option()] = 10_000.0,
-    fee: Annotated[float, opt.fee_option()] = 0.001,
-    slippage_bps: Annotated[float, opt.slippage_option()] = 5.0,
-    fill: Annotated[
-        FillTiming, typer.Option(case_sensitive=False, help="next_open or close.")
-    ] = FillTiming.NEXT_OPEN,
-    lot_size: Annotated[float | None, opt.increment_option("lot_size", "lot size")] = None,
-    tick_size: Annotated[float | None, opt.increment_option("tick_size", "tick size")] = None,
-    min_notional: Annotated[
-        float | None, opt.increment_option("min_notional", "minimum order notional")
-    ] = None,
+    costs: opt.CostOptions = opt.CostOptions(),
     leverage: Annotated[float, typer.Option(help="Cap on |target| (1 = spot).")] = 1.0,
     allow_short: Annotated[
         bool, typer.Option(help="Let a spot (leverage 1) run go short.")
@@ -90,6 +77,8 @@ def simulate_command(
     order-level strategy (grid, dca) runs its resting orders through the order book."""
     from strategies.order_based import order_strategies
 
+    exchange, symbol, timeframe = series.exchange, series.symbol, series.timeframe
+    start, end = series.start, series.end
     if strategy in order_strategies():
         exits = {"--stop-loss": stop_loss, "--trailing-stop": trailing_stop,
                  "--take-profit": take_profit, "--scale-out": scale_out,
@@ -102,9 +91,7 @@ def simulate_command(
                 "strategies` for its parameters)."
             )
         _simulate_orders(strategy, exchange, symbol, timeframe, param, start, end,
-                         opt.execution_model(cash, fee, slippage_bps, fill, lot_size=lot_size,
-                                             tick_size=tick_size, min_notional=min_notional),
-                         track)  # fmt: skip
+                         costs.execution(), track)  # fmt: skip
         return
     from drydock import ohlcv
     from drydock.markets import instrument_for
@@ -116,8 +103,7 @@ def simulate_command(
     timeframe_seconds(timeframe)
     strat = get_strategy(strategy)
     params = strat.resolve_params(opt.parse_param_options(param))
-    execution = opt.execution_model(cash, fee, slippage_bps, fill, lot_size=lot_size,
-                                    tick_size=tick_size, min_notional=min_notional)  # fmt: skip
+    execution = costs.execution()
     key = SeriesKey(exchange, symbol, timeframe)
     instrument = instrument_for(exchange, symbol, execution.overrides())
     config = EngineConfig(

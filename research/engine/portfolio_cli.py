@@ -14,7 +14,6 @@ from rich.console import Console
 
 from drydock import cli_options as opt
 from drydock.errors import ConfigError
-from drydock.execution import FillTiming
 from drydock.symbols import canonical_symbol
 
 
@@ -29,6 +28,7 @@ def _weights(raw: str | None) -> list[float] | None:
         ) from None
 
 
+@opt.option_groups()
 def portfolio_command(
     symbol: Annotated[
         list[str],
@@ -44,17 +44,7 @@ def portfolio_command(
     band: Annotated[float, typer.Option(help="Skip trades worth less than this (quote).")] = 0.0,
     start: Annotated[datetime | None, opt.start_option()] = None,
     end: Annotated[datetime | None, opt.end_option()] = None,
-    cash: Annotated[float, opt.cash_option()] = 10_000.0,
-    fee: Annotated[float, opt.fee_option()] = 0.001,
-    slippage_bps: Annotated[float, opt.slippage_option()] = 5.0,
-    fill: Annotated[
-        FillTiming, typer.Option(case_sensitive=False, help="next_open or close.")
-    ] = FillTiming.NEXT_OPEN,
-    lot_size: Annotated[float | None, opt.increment_option("lot_size", "lot size")] = None,
-    tick_size: Annotated[float | None, opt.increment_option("tick_size", "tick size")] = None,
-    min_notional: Annotated[
-        float | None, opt.increment_option("min_notional", "minimum order notional")
-    ] = None,
+    costs: opt.CostOptions = opt.CostOptions(),
     leverage: Annotated[float, typer.Option(help="Cap on gross exposure (1 = spot).")] = 1.0,
     allow_short: Annotated[bool, typer.Option(help="Allow negative weights on spot.")] = False,
     close_at_end: Annotated[
@@ -81,8 +71,7 @@ def portfolio_command(
         raise ConfigError(
             f"--symbol {symbols!r}: name each asset once, e.g. -s BTC/USDT -s SOL/USDT."
         )
-    execution = opt.execution_model(cash, fee, slippage_bps, fill, lot_size=lot_size,
-                                    tick_size=tick_size, min_notional=min_notional)  # fmt: skip
+    execution = costs.execution()
     instruments = [instrument_for(exchange, s, execution.overrides()) for s in symbols]
     config = PortfolioConfig(
         execution=execution,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
@@ -12,12 +13,13 @@ from rich.table import Table
 
 from drydock import cli_options as opt
 from drydock.errors import ConfigError
-from drydock.execution import ExecutionModel, FillTiming
+from drydock.execution import ExecutionModel
 from drydock.series import SeriesKey
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from research.sweep.engine import SweepResult
     from research.sweep.objectives import Constraints
     from strategies.base import Params, Strategy
 
@@ -59,10 +61,11 @@ def parse_stops(raw: str | None) -> list[float]:
         ) from None
 
 
-def sweep_command(
-    strategy: Annotated[
-        str, typer.Argument(help="Strategy id (see `drydock strategies`), e.g. ema_cross.")
-    ],
+@dataclass(frozen=True)
+class SearchOptions:
+    """Which parameter sets a sweep runs: the grid, fixed params, random or TPE sampling, stops."""
+
+    option_group: ClassVar[bool] = True
     grid: Annotated[
         list[str] | None,
         typer.Option(
@@ -71,12 +74,12 @@ def sweep_command(
             help="Sweep range name=low:high[:step], inclusive; repeatable. Parameters without "
             "--grid or --param sweep their declared range.",
         ),
-    ] = None,
-    param: Annotated[list[str] | None, opt.param_option()] = None,
+    ] = None
+    param: Annotated[list[str] | None, opt.param_option()] = None
     random: Annotated[
         int | None,
         typer.Option("--random", help="Sample N distinct sets of the grid instead of all of it."),
-    ] = None,
+    ] = None
     tpe: Annotated[
         int | None,
         typer.Option(
@@ -84,48 +87,56 @@ def sweep_command(
             help="Search N trials with Optuna's TPE sampler (for grids too large to sweep); "
             "the sets it proposes are then swept into the results table.",
         ),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of --random and --tpe.")] = 0,
+    ] = None
+    seed: Annotated[int, typer.Option(help="Seed of --random and --tpe.")] = 0
+    stop_loss: Annotated[
+        str | None,
+        typer.Option(
+            help="Also sweep the research engine's stop loss: fractions 0.01,0.02 or a range "
+            "0.01:0.05:0.01 (each set runs once per stop)."
+        ),
+    ] = None
+    generic: Annotated[
+        bool, typer.Option(help="Simulate signals() even when the strategy has a fused kernel.")
+    ] = False
+
+
+@dataclass(frozen=True)
+class RankOptions:
+    """How the sweep ranks its sets and how many it prints."""
+
+    option_group: ClassVar[bool] = True
     objective: Annotated[
         str,
         typer.Option(help="Rank by: sharpe, sortino, calmar, return_over_drawdown, total_return."),
-    ] = "sharpe",
+    ] = "sharpe"
     min_trades: Annotated[
         int, typer.Option(help="Constraint: at least N closed trades to rank.")
-    ] = 0,
+    ] = 0
     max_drawdown: Annotated[
         float | None,
         typer.Option(help="Constraint: drawdown no deeper than this fraction, e.g. 0.3 (-30%)."),
-    ] = None,
+    ] = None
+    top: Annotated[int, typer.Option(help="Rows of the best sets to print.")] = 10
+
+
+@opt.option_groups()
+def sweep_command(
+    strategy: Annotated[
+        str, typer.Argument(help="Strategy id (see `drydock strategies`), e.g. ema_cross.")
+    ],
+    search: SearchOptions = SearchOptions(),
+    rank: RankOptions = RankOptions(),
     max_memory: Annotated[
         str | None,
         typer.Option(help="Memory budget, e.g. 2GB (default: half of the available memory)."),
     ] = None,
-    top: Annotated[int, typer.Option(help="Rows of the best sets to print.")] = 10,
     out: Annotated[
         Path | None,
         typer.Option(help="Results Parquet path (default: $DRYDOCK_HOME/sweeps/<id>.parquet)."),
     ] = None,
-    generic: Annotated[
-        bool, typer.Option(help="Simulate signals() even when the strategy has a fused kernel.")
-    ] = False,
-    exchange: Annotated[str, opt.exchange_option()] = opt.DEFAULT_EXCHANGE,
-    symbol: Annotated[str, opt.symbol_option()] = opt.DEFAULT_SYMBOL,
-    timeframe: Annotated[str, opt.timeframe_option()] = opt.DEFAULT_TIMEFRAME,
-    start: Annotated[datetime | None, opt.start_option()] = None,
-    end: Annotated[datetime | None, opt.end_option()] = None,
-    fee: Annotated[float, opt.fee_option()] = 0.001,
-    slippage_bps: Annotated[float, opt.slippage_option()] = 5.0,
-    fill: Annotated[
-        FillTiming,
-        typer.Option(case_sensitive=False, help="Fill timing: next_open or close."),
-    ] = FillTiming.NEXT_OPEN,
-    lot_size: Annotated[float | None, opt.increment_option("lot_size", "lot size")] = None,
-    tick_size: Annotated[float | None, opt.increment_option("tick_size", "tick size")] = None,
-    min_notional: Annotated[
-        float | None, opt.increment_option("min_notional", "minimum order notional")
-    ] = None,
-    cash: Annotated[float, opt.cash_option()] = 10_000.0,
+    series: opt.SeriesOptions = opt.SeriesOptions(),
+    costs: opt.CostOptions = opt.CostOptions(),
     track: Annotated[
         bool,
         typer.Option(
@@ -134,101 +145,34 @@ def sweep_command(
         ),
     ] = True,
     children: Annotated[int, typer.Option(help="Best sets logged as child runs.")] = 3,
-    stop_loss: Annotated[
-        str | None,
-        typer.Option(
-            help="Also sweep the research engine's stop loss: fractions 0.01,0.02 or a range "
-            "0.01:0.05:0.01 (each set runs once per stop)."
-        ),
-    ] = None,
 ) -> None:
     """Sweep STRATEGY's parameters on lake bars; print the best sets and the results Parquet."""
-    from drydock.timeframes import timeframe_seconds
-    from research.sweep import memory, space
+    from research.sweep import memory
     from research.sweep.objectives import Constraints, check_objective
     from strategies.registry import get_strategy
 
-    timeframe_seconds(timeframe)
+    key = series.key
     strat = get_strategy(strategy)
-    check_objective(objective)
+    check_objective(rank.objective)
     budget = memory.parse_size(max_memory) if max_memory else None
-    values = space.axes(strat, space.parse_grid_options(grid), opt.parse_param_options(param))
-    if random is not None and tpe is not None:
-        raise ConfigError("--random and --tpe are two search methods; pass one of them.")
-    stops = parse_stops(stop_loss)
-    if stops and tpe is not None:
-        raise ConfigError(
-            "--stop-loss sweeps a grid of stops; use it with --grid or --random, not --tpe."
-        )
-    if random is not None:
-        sets = space.random_sets(strat, values, random, seed)
-    elif tpe is None:
-        sets = space.grid_sets(strat, values)
-    execution = opt.execution_model(
-        cash, fee, slippage_bps, fill,
-        lot_size=lot_size, tick_size=tick_size, min_notional=min_notional,
-    )  # fmt: skip
-    key = SeriesKey(exchange, symbol, timeframe)
-    constraints = Constraints(min_trades, max_drawdown)
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from research.sweep.api import sweep
-
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    if tpe is not None:
-        sets = _tpe_sets(strat, key, execution, values, tpe, seed, objective, constraints, columns,
-                         start, end)  # fmt: skip
-    with Progress(*columns, console=console, transient=False) as bar:
-        total = len(sets) * max(len(stops), 1)
-        task = bar.add_task(f"{strategy} {key} ({total:,} sets)", total=total)
-        result = sweep(
-            strat, key, sets, execution, start, end, objective=objective,
-            constraints=constraints, out=out, max_memory=budget,
-            progress=lambda done, _total: bar.update(task, completed=done), fused=not generic,
-            stop_losses=stops,
-        )  # fmt: skip
-    best = result.top(top)
-    title = (
-        f"{strategy} {key}: top {best.height} of {result.sets:,} sets by {objective} "
-        f"({result.engine} kernel, {result.bars:,} bars, {result.seconds:.2f} s, "
-        f"{result.bar_params_per_s / 1e6:,.1f}M bar-params/s)"
-    )
-    if best.height:
-        console.print(top_table(title, best, result.param_names, objective))
-    else:
-        console.print(f"No set meets the constraints among {result.sets:,} (see the table).")
-    # Paths and commands are printed unwrapped and without markup, so they copy and paste whole.
-    console.print(f"results: {result.path}", soft_wrap=True, markup=False, highlight=False)
+    values, sets, stops = _planned_sets(strat, search)
+    execution = costs.execution()
+    constraints = Constraints(rank.min_trades, rank.max_drawdown)
+    if search.tpe is not None:
+        sets = _tpe_sets(strat, key, execution, values, search.tpe, search.seed, rank.objective,
+                         constraints, _progress_columns(), series.start, series.end)  # fmt: skip
+    result = _run(strat, key, sets, execution, series, rank.objective, constraints, out, budget,
+                  not search.generic, stops)  # fmt: skip
+    _print_best(result, strategy, key, rank)
     if track and stops and children:
         console.print(
-            "note: child runs are vectorbt backtests, which have no stop rule; none are logged. "
+            "note: child runs are full backtests, which have no stop rule; none are logged. "
             f"Reproduce a row with `drydock simulate {strategy} --stop-loss S -p ...`.",
             soft_wrap=True,
         )
         children = 0
     if track:
-        from drydock import ohlcv
-        from drydock.settings import get_settings
-        from research.tracking import log_sweep
-
-        with console.status(f"Logging to MLflow with the best {children} sets as child runs..."):
-            frame = ohlcv.read(key, start, end)
-            run_id = log_sweep(result, frame, key, execution, children)
-        console.print(f"MLflow run [bold]{run_id}[/] in {get_settings().mlflow_tracking_uri}.")
+        _log(result, key, execution, series, children)
     console.print(
         f"query: duckdb -c \"SELECT * FROM '{result.path}' WHERE feasible ORDER BY objective DESC "
         'LIMIT 10"',
@@ -236,6 +180,100 @@ def sweep_command(
         markup=False,
         highlight=False,
     )
+
+
+def _planned_sets(
+    strat: Strategy, search: SearchOptions
+) -> tuple[dict[str, list[float]], list[Params], list[float]]:
+    """(the axes, the sets to run unless TPE proposes them, the stop fractions)."""
+    from research.sweep import space
+
+    values = space.axes(
+        strat, space.parse_grid_options(search.grid), opt.parse_param_options(search.param)
+    )
+    if search.random is not None and search.tpe is not None:
+        raise ConfigError("--random and --tpe are two search methods; pass one of them.")
+    stops = parse_stops(search.stop_loss)
+    if stops and search.tpe is not None:
+        raise ConfigError(
+            "--stop-loss sweeps a grid of stops; use it with --grid or --random, not --tpe."
+        )
+    sets: list[Params] = []
+    if search.random is not None:
+        sets = space.random_sets(strat, values, search.random, search.seed)
+    elif search.tpe is None:
+        sets = space.grid_sets(strat, values)
+    return values, sets, stops
+
+
+def _progress_columns() -> tuple[Any, ...]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+
+
+def _run(
+    strat: Strategy, key: SeriesKey, sets: list[Params], execution: ExecutionModel,
+    series: opt.SeriesOptions, objective: str, constraints: Constraints, out: Path | None,
+    budget: int | None, fused: bool, stops: list[float],
+) -> SweepResult:  # fmt: skip
+    """The sweep with a progress bar."""
+    from rich.progress import Progress
+
+    from research.sweep.api import sweep
+
+    with Progress(*_progress_columns(), console=console, transient=False) as bar:
+        total = len(sets) * max(len(stops), 1)
+        task = bar.add_task(f"{strat.id} {key} ({total:,} sets)", total=total)
+        return sweep(
+            strat, key, sets, execution, series.start, series.end, objective=objective,
+            constraints=constraints, out=out, max_memory=budget,
+            progress=lambda done, _total: bar.update(task, completed=done), fused=fused,
+            stop_losses=stops,
+        )  # fmt: skip
+
+
+def _print_best(result: SweepResult, strategy: str, key: SeriesKey, rank: RankOptions) -> None:
+    """The best rows as a table, and the results path (unwrapped, to copy and paste)."""
+    best = result.top(rank.top)
+    title = (
+        f"{strategy} {key}: top {best.height} of {result.sets:,} sets by {rank.objective} "
+        f"({result.engine} kernel, {result.bars:,} bars, {result.seconds:.2f} s, "
+        f"{result.bar_params_per_s / 1e6:,.1f}M bar-params/s)"
+    )
+    if best.height:
+        console.print(top_table(title, best, result.param_names, rank.objective))
+    else:
+        console.print(f"No set meets the constraints among {result.sets:,} (see the table).")
+    console.print(f"results: {result.path}", soft_wrap=True, markup=False, highlight=False)
+
+
+def _log(
+    result: SweepResult, key: SeriesKey, execution: ExecutionModel, series: opt.SeriesOptions,
+    children: int,
+) -> None:  # fmt: skip
+    """The sweep as an MLflow parent run with its best ``children`` sets as child backtests."""
+    from drydock import ohlcv
+    from drydock.settings import get_settings
+    from research.tracking import log_sweep
+
+    with console.status(f"Logging to MLflow with the best {children} sets as child runs..."):
+        frame = ohlcv.read(key, series.start, series.end)
+        run_id = log_sweep(result, frame, key, execution, children)
+    console.print(f"MLflow run [bold]{run_id}[/] in {get_settings().mlflow_tracking_uri}.")
 
 
 def _tpe_sets(
