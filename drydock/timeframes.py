@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 
 from drydock.errors import DrydockError
@@ -28,8 +29,11 @@ def canonical_timeframe(timeframe: str) -> str:
 
     Equal durations are one series: without this ``-t 60m`` made a second series beside ``1h``.
     """
-    text = timeframe.strip()
-    match = _SPELLING.fullmatch(text)
+    # padding spaces go; a control or invisible character (a pasted newline, a zero-width space)
+    # is refused, as for every identifier at the boundary
+    invisible = any(unicodedata.category(ch) in ("Cc", "Cf") for ch in timeframe)
+    text = timeframe.strip(" ")
+    match = None if invisible else _SPELLING.fullmatch(text)
     if not match or int(match.group(1)) == 0:
         raise DrydockError(
             f"Invalid timeframe {timeframe!r}: use a positive number followed by m, h, d or w, "

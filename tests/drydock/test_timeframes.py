@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,14 @@ def test_equal_durations_have_one_spelling(given: str, canonical: str) -> None:
     assert timeframe_seconds(canonical) == timeframe_seconds(canonical_timeframe(canonical))
 
 
-@pytest.mark.parametrize("bad", ["0m", "30s", "hourly", "1x", "", "1M"])
+@pytest.mark.parametrize("bad", ["0m", "30s", "hourly", "1x", "", "1M", "1h\n", "1\u200bh", "\t1h"])
 def test_malformed_or_sub_minute_timeframes_name_the_input(bad: str) -> None:
-    with pytest.raises(DrydockError, match=rf"Invalid timeframe {bad!r}"):
+    with pytest.raises(DrydockError, match=f"Invalid timeframe {re.escape(repr(bad))}"):
         canonical_timeframe(bad)
+
+
+def test_padding_spaces_are_stripped_but_control_characters_are_not() -> None:
+    assert canonical_timeframe(" 60m ") == "1h"
 
 
 def test_series_keys_are_canonical() -> None:
