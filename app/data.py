@@ -80,11 +80,18 @@ def run_equity(run_id: str) -> pl.DataFrame:
 
 
 def series_quality() -> Loaded:
-    """Per-series bar quality of the lake: bars, span, missing grid bars, duplicates, invalid."""
+    """Per-series bar quality of the lake: bars, span, missing grid bars, duplicates, invalid.
+    A series whose files cannot be read is left out and named in ``error`` (``broken``), with the
+    rebuild command the lake's error gives; the readable series are still shown."""
     rows = []
+    problems: list[str] = []
     quarantined = quarantine_rows()
     for key in ohlcv.available_series():
-        frame = ohlcv.read(key)
+        try:
+            frame = ohlcv.read(key)
+        except DrydockError as exc:
+            problems.append(str(exc))
+            continue
         quality = check_bars(frame, key.timeframe)
         mine = quarantined.filter(
             (pl.col("exchange") == key.exchange)
@@ -105,6 +112,8 @@ def series_quality() -> Loaded:
                 "quarantined": mine.height,
             }
         )
+    if problems:
+        return Loaded(pl.DataFrame(rows), " ".join(problems), broken=True)
     if not rows:
         return Loaded(pl.DataFrame(), f"The lake holds no OHLCV bars. {INGEST_HINT}")
     return Loaded(pl.DataFrame(rows))

@@ -14,9 +14,11 @@ st.caption(
 )
 
 quality = series_quality()
-if quality.error:
+if quality.broken:
+    st.error(quality.error)
+elif quality.error:
     st.warning(quality.error)
-else:
+if not quality.frame.is_empty():
     st.dataframe(quality.frame, hide_index=True, width="stretch")
 
 st.header("Quarantined rows")

@@ -68,3 +68,21 @@ def test_eth_sample_shows_seven_missing_bars_and_the_quarantine(home: Path) -> N
     assert set(rows["date"]) == {first_day}
     assert sorted(rows["ts"].tolist()) == sample["ts"][:2].to_pandas().tolist()
     assert sorted(rows["high"].tolist()) == [sample["high"][1], math.inf]
+
+
+def test_a_truncated_lake_file_is_named_and_the_other_series_still_shown(home: Path) -> None:
+    """Before: the Data page showed a CorruptDataError traceback and no table."""
+    _write_eth_with_two_bad_rows()
+    btc = SeriesKey("binance", "BTC/USDT", "1h")
+    ohlcv.write_bars(btc, read_sample(btc))
+    [part] = sorted((home / "lake" / "ohlcv").rglob("symbol=BTC%2FUSDT/**/part-0.parquet"))
+    part.write_bytes(part.read_bytes()[:100])  # truncated mid-write
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    [error] = at.error
+    assert (
+        str(part) in error.value
+        and "drydock ingest --exchange binance --symbol BTC/USDT" in error.value
+    )
+    shown = at.dataframe[0].value
+    assert shown["symbol"].tolist() == ["ETH/USDT"] and shown["bars"].tolist() == [3_617]
