@@ -42,6 +42,7 @@ __all__ = [
     "WriteReport",
     "available_series",
     "conform",
+    "file_rebuild_command",
     "fingerprint",
     "misaligned",
     "period_of",
@@ -230,6 +231,20 @@ def _rebuild_command(key: SeriesKey, first: date, stop: date) -> str:
     parts = ["drydock", "ingest", "--exchange", key.exchange, "--symbol", key.symbol]
     parts += ["--timeframe", key.timeframe, "--start", first.isoformat(), "--end", stop.isoformat()]
     return " ".join(shlex.quote(part) for part in parts)
+
+
+def file_rebuild_command(path: Path) -> str:
+    """The ingest command that rewrites the period file ``path`` of a bar dataset, read from its
+    hive folders; plain ``drydock ingest`` when the path is not such a file."""
+    values = lake.partition_values(path)
+    if not {"exchange", "symbol", "timeframe", "period"} <= values.keys():
+        return "drydock ingest"
+    try:
+        first, stop = period_span(values["period"])
+        key = SeriesKey(values["exchange"], values["symbol"], values["timeframe"])
+    except (ValueError, DrydockError):
+        return "drydock ingest"
+    return _rebuild_command(key, first, stop)
 
 
 def _day_set(days: Iterable[date]) -> list[date]:

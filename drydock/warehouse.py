@@ -16,7 +16,6 @@ derived from ``ts``), ``funding_rates`` (plus ``annualized`` = rate x periods pe
 from __future__ import annotations
 
 import re
-import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import TypeVar
 
 import duckdb
 import polars as pl
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from drydock.errors import CorruptDataError, DataNotFoundError, DrydockError
 from drydock.settings import Settings, get_settings
@@ -314,24 +314,6 @@ _RACE_ATTEMPTS = 3
 _RACE_PAUSE_S = 0.2
 
 
-def _rebuild_command(path: Path) -> str:
-    """The command that rewrites one lake file, from its hive folders (ohlcv-like datasets)."""
-    from drydock import lake
-    from drydock.ohlcv import period_span
-
-    values = lake.partition_values(path)
-    if not {"exchange", "symbol", "timeframe", "period"} <= values.keys():
-        return "drydock ingest"
-    try:
-        first, stop = period_span(values["period"])
-    except ValueError:
-        return "drydock ingest"
-    parts = ["drydock", "ingest", "--exchange", values["exchange"], "--symbol", values["symbol"]]
-    parts += ["--timeframe", values["timeframe"], "--start", first.isoformat()]
-    parts += ["--end", stop.isoformat()]
-    return " ".join(shlex.quote(part) for part in parts)
-
-
 def _raced(message: str) -> bool:
     """Whether DuckDB failed because a file the view globs was gone (a writer swapping it)."""
     return _NO_FILES in message or _VANISHED in message
@@ -353,10 +335,12 @@ def lake_read_error(exc: duckdb.Error) -> DrydockError | None:
     match = _BAD_FILE.search(message)
     if match is None or not isinstance(exc, duckdb.InvalidInputException | duckdb.IOException):
         return None
+    from drydock.ohlcv import file_rebuild_command
+
     path = Path(match.group(1))
     return CorruptDataError(
         f"The lake file {path} is unreadable ({type(exc).__name__}: "
-        f"{message.splitlines()[0][:120]}). Rebuild it with `{_rebuild_command(path)}` "
+        f"{message.splitlines()[0][:120]}). Rebuild it with `{file_rebuild_command(path)}` "
         "(the writer replaces an unreadable file), or delete it."
     )
 
@@ -370,19 +354,25 @@ def read_lake(
     file, never none, for more than a moment); still failing, it raises the DrydockError of
     :func:`lake_read_error` rather than a raw DuckDB error.
     """
-    for attempt in range(_RACE_ATTEMPTS):
-        try:
-            with connect(settings) as con:
-                return query(con)
-        except duckdb.Error as exc:
-            error = lake_read_error(exc)
-            if error is None:
-                raise
-            if _raced(str(exc)) and attempt + 1 < _RACE_ATTEMPTS:
-                time.sleep(_RACE_PAUSE_S)
-                continue
-            raise error from None
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def once() -> _T:
+        with connect(settings) as con:
+            return query(con)
+
+    retrying = Retrying(
+        retry=retry_if_exception(lambda exc: isinstance(exc, duckdb.Error) and _raced(str(exc))),
+        stop=stop_after_attempt(_RACE_ATTEMPTS),
+        wait=wait_fixed(_RACE_PAUSE_S),
+        sleep=lambda seconds: time.sleep(seconds),  # looked up per call: tests replace it
+        reraise=True,
+    )
+    try:
+        return retrying(once)
+    except duckdb.Error as exc:
+        error = lake_read_error(exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 def coverage(settings: Settings | None = None) -> pl.DataFrame:
