@@ -10,9 +10,21 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_fixed
 
-__all__ = ["poll_until"]
+__all__ = ["check_poll_config", "poll_until"]
 
 T = TypeVar("T")
+
+
+def check_poll_config(interval: float, timeout: float) -> None:
+    """Refuse a poll interval or timeout that is not a finite number >= 0 (NaN waited forever in
+    the loops this replaced); venues call it when built, so a bad config fails at load."""
+    for name, value in (("poll interval", interval), ("timeout", timeout)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (math.isfinite(value) and value >= 0)
+        ):
+            raise ValueError(f"{name} {value!r} must be a finite number of seconds >= 0")
 
 
 def _gave_up(state: RetryCallState) -> None:
@@ -31,6 +43,7 @@ def poll_until(
     ``interval`` seconds until it returns something other than None, for at most ``timeout``
     seconds of sleeping (``ceil(timeout / interval)`` waits); None if it never did. Exceptions
     from ``check`` propagate at once."""
+    check_poll_config(interval, timeout)
     waits = math.ceil(timeout / interval) if interval > 0 else 0
     if wait_first:
         if waits == 0:

@@ -17,8 +17,8 @@ __all__ = [
 ]
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PATTERN = re.compile(r"^(\d+)([mhdw])$")
-_SPELLING = re.compile(r"^(\d+)([smhdw])$")
+_PATTERN = re.compile(r"^(\d+)([mhdw])$", re.ASCII)
+_SPELLING = re.compile(r"^(\d+)([smhdw])$", re.ASCII)
 # the largest unit that divides a duration names it: 60m -> 1h, 1440m and 24h -> 1d, 60s -> 1m;
 # weeks only when written as weeks (exchanges align 1w bars to Mondays, 7d bars to the epoch)
 _CANONICAL_UNITS = (("d", 86400), ("h", 3600), ("m", 60))

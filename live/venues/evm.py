@@ -32,7 +32,7 @@ from drydock.adapters.evm import (
 from drydock.errors import TransientVenueError, VenueError
 from drydock.logs import get_logger
 from drydock.policy import EvmTx, Policy, PolicyContext, evaluate
-from drydock.polling import poll_until
+from drydock.polling import check_poll_config, poll_until
 from drydock.types import Action, PolicyDecision
 from live.journal import JournalRepository
 from live.venues.signed_store import SignedStore
@@ -77,6 +77,7 @@ class EvmVenue:
         self.context = context or (lambda: PolicyContext(now=datetime.now(UTC)))
         self.journal, self.run_id = journal, run_id
         self.confirmations, self.priority_fee_wei = confirmations, priority_fee_wei
+        check_poll_config(poll_interval, timeout)
         self.poll_interval, self.timeout, self._sleep = poll_interval, timeout, sleep
         self.address = account.address
 

@@ -28,7 +28,7 @@ from solders.transaction import Transaction
 
 from drydock.adapters.solana import BlockhashExpired, SolanaClient, transfer_checked
 from drydock.policy import Policy, PolicyContext, SolanaTx, evaluate
-from drydock.polling import poll_until
+from drydock.polling import check_poll_config, poll_until
 from drydock.types import Action
 from live.journal import JournalRepository
 from live.venues.base import TransientVenueError
@@ -60,6 +60,7 @@ class SolanaVenue:
         self.journal, self.run_id = journal, run_id
         self.budget = [set_compute_unit_limit(compute_unit_limit),
                        set_compute_unit_price(compute_unit_price)]  # fmt: skip
+        check_poll_config(poll_interval, timeout)
         self.poll_interval, self.timeout, self._sleep = poll_interval, timeout, sleep
         self.address = str(keypair.pubkey())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from drydock.polling import poll_until
@@ -46,3 +48,22 @@ def test_errors_of_the_check_propagate_at_once() -> None:
     with pytest.raises(RuntimeError, match="venue down"):
         poll_until(boom, interval=1, timeout=5, sleep=slept.append)
     assert slept == []
+
+
+@pytest.mark.parametrize(
+    ("interval", "timeout"),
+    [(math.nan, 5.0), (1.0, math.nan), (math.inf, 5.0), (1.0, math.inf), (-1.0, 5.0)],
+)
+def test_nan_inf_or_negative_waits_are_refused_not_looped_on(
+    interval: float, timeout: float
+) -> None:
+    """The hand-written loops this replaced waited forever on a NaN timeout."""
+    with pytest.raises(ValueError, match="must be a finite number of seconds"):
+        poll_until(lambda: None, interval=interval, timeout=timeout, sleep=lambda s: None)
+
+
+def test_a_venue_with_a_nan_poll_interval_fails_when_built() -> None:
+    from drydock.adapters.ccxt import CcxtVenue
+
+    with pytest.raises(ValueError, match="poll interval nan"):
+        CcxtVenue(object(), name="x", poll_interval=math.nan)  # type: ignore[arg-type]

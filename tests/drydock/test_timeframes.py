@@ -38,7 +38,10 @@ def test_equal_durations_have_one_spelling(given: str, canonical: str) -> None:
     assert timeframe_seconds(canonical) == timeframe_seconds(canonical_timeframe(canonical))
 
 
-@pytest.mark.parametrize("bad", ["0m", "30s", "hourly", "1x", "", "1M", "1h\n", "1\u200bh", "\t1h"])
+@pytest.mark.parametrize(
+    "bad",
+    ["0m", "30s", "hourly", "1x", "", "1M", "1h\n", "1\u200bh", "\t1h", "\u0661h", "\uff11h"],
+)
 def test_malformed_or_sub_minute_timeframes_name_the_input(bad: str) -> None:
     with pytest.raises(DrydockError, match=f"Invalid timeframe {re.escape(repr(bad))}"):
         canonical_timeframe(bad)

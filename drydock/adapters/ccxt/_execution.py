@@ -37,7 +37,7 @@ from drydock.errors import (
 )
 from drydock.logs import get_logger
 from drydock.markets import market_to_instrument
-from drydock.polling import poll_until
+from drydock.polling import check_poll_config, poll_until
 from drydock.types import Bar, Fill, Instrument, Order, Side
 
 log = get_logger(__name__)
@@ -73,6 +73,7 @@ class CcxtVenue:
     ):
         self.exchange = exchange
         self.name = name or str(exchange.id)
+        check_poll_config(poll_interval, settle_timeout)
         self.settle_timeout = settle_timeout
         self.poll_interval = poll_interval
         self._sleep = sleep
