@@ -279,8 +279,11 @@ def backtest_frame(
     instrument = instrument or instrument_for(key.exchange, key.symbol, execution.overrides())
     target = strategy.signals(frame, params)["target"].to_numpy()
     ppy = periods_per_year(key.timeframe)
-    if engine == "vectorbt":
+    if engine == "vectorbt" or (leverage == 1.0 and not allow_short):
+        # spot, long-only, unlevered: what the replay and the live runner trade today, so the
+        # same target fails the same way here as there (one check, drydock.execution's)
         check_targets(strategy.id, frame["ts"], target)
+    if engine == "vectorbt":
         pf, skipped = simulate_vectorbt(frame, target, execution, key.timeframe, instrument)
         equity = pf.value().to_numpy()
         position = pf.assets().to_numpy()

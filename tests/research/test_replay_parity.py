@@ -8,7 +8,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, UnsupportedTargetError
 from drydock.ohlcv import SeriesKey, read
 from drydock.settings import Settings
@@ -83,9 +82,11 @@ def test_an_unsupported_target_fails_identically_in_backtest_and_replay(
 ) -> None:
     strategy = ShortAfter()
     with pytest.raises(UnsupportedTargetError) as in_backtest:
+        backtest(strategy, {}, btc_lake)  # the default engine, spot and long-only like the replay
+    with pytest.raises(UnsupportedTargetError) as on_vectorbt:
         backtest(strategy, {}, btc_lake, engine="vectorbt")
-    with pytest.raises(ConfigError, match="is a short, but this run is spot without allow_short"):
-        backtest(strategy, {}, btc_lake)  # the research engine takes shorts only when allowed
+    assert str(on_vectorbt.value) == str(in_backtest.value)
+    assert (backtest(strategy, {}, btc_lake, allow_short=True).position < 0).any()  # when asked
     with pytest.raises(UnsupportedTargetError) as in_replay:
         replay(
             strategy, {}, btc_lake.exchange, btc_lake.symbol, btc_lake.timeframe,
