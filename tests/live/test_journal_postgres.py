@@ -190,10 +190,15 @@ def test_the_lease_names_its_holder_and_a_killed_holder_frees_it_at_once(
                 pass
             held.heartbeat()  # still ours
             with raw(postgres_url) as conn:  # the holder's connection dies (host lost, SIGKILL)
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND granted AND pid <> pg_backend_pid()"
-                )
+                killed = [
+                    pid
+                    for (pid,) in conn.execute(
+                        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND pid <> pg_backend_pid()"
+                    ).fetchall()
+                ]
+                for pid in killed:  # with wait: the backend is gone, its locks released
+                    conn.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
             with b.hold_run("run-1", timedelta(minutes=5)) as taken:  # no wait for the expiry
                 assert taken.owner
                 with pytest.raises(LeaseLost, match="lease"):
