@@ -43,7 +43,13 @@ from tenacity import (
 
 from drydock import ohlcv
 from drydock.errors import ConfigError, DrydockError
-from drydock.execution import ExecutionModel, FillTiming, below_min_notional, check_target
+from drydock.execution import (
+    ExecutionModel,
+    FillTiming,
+    below_min_notional,
+    check_target,
+    check_targets,
+)
 from drydock.logs import get_logger
 from drydock.markets import instrument_for
 from drydock.metrics import summarize
@@ -520,7 +526,27 @@ def _load_bars(
     """Bars of the window, checked by the strategy exactly as a backtest checks them."""
     frame = ohlcv.read(key, start, end, lake_dir)
     strategy.require_history(frame, key, dict(params), start, end, lake_dir)
+    check_target_series(strategy, params, frame)
     return iter_bars(frame)
+
+
+def check_target_series(
+    strategy: Strategy, params: Mapping[str, float], frame: pl.DataFrame
+) -> None:
+    """Refuse a window whose targets the execution model cannot trade before the first order.
+
+    The targets come from the strategy's numba ``step_many`` (bit-identical to stepping) or, for
+    a strategy without one, its research form ``signals`` (held equal to ``step`` by the parity
+    tests); the error is the backtest's :class:`~drydock.execution.UnsupportedTargetError`. A run
+    that stopped half-way on a bad bar would hold the entries journaled before it.
+    """
+    if frame.height == 0:
+        return
+    resolved = dict(params)
+    targets = strategy.step_many(strategy.init_state(resolved), frame["close"].to_numpy(), resolved)
+    if targets is None:
+        targets = strategy.signals(frame, resolved)["target"].to_numpy()
+    check_targets(strategy.id, frame["ts"], targets)
 
 
 def _check_inputs(journal: JournalRepository, run_id: str, inputs: Mapping[str, object]) -> None:
@@ -619,6 +645,8 @@ class Session:
             for bar in iter_bars(frame):
                 self.step(bar)
             return
+        # the whole frame's targets are known: a bad one stops the run before any of its orders
+        check_targets(self.strategy_id, frame["ts"], targets)
         n = close.shape[0]
         previous = np.concatenate(([self.runner.target], targets[:-1]))
         changes = np.flatnonzero(targets != previous)

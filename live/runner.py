@@ -214,7 +214,11 @@ def run_strategy(
     reconcile_every: timedelta = timedelta(minutes=15),
     fast_forward: bool = True,
 ) -> RunnerSummary:
-    """Run ``strategy`` from ``start`` until ``until`` (clock time) or ``max_bars`` bars.
+    """Run ``strategy`` from ``start`` until ``until`` or ``max_bars`` bars.
+
+    ``until`` bounds both the clock and the catch-up: a bar is traded only if it closes at or
+    before ``until``, so a run started today with ``--start 2024-03-01 --until 2024-04-01`` trades
+    March 2024 and stops.
 
     In live mode the venue sits behind a circuit breaker (``breaker_threshold`` consecutive
     transient failures open it for ``breaker_cooldown``); its trips are journaled and notified.
@@ -279,15 +283,17 @@ def run_strategy(
             while True:
                 run.heartbeat()  # a runner that lost its lease to another host stops here
                 now = clock.now()
+                # --until bounds the catch-up too: bars closing after it are never read
+                horizon = min(now, until) if until is not None else now
                 if fast_forward and isinstance(feed, FrameFeed):
-                    frame = feed.closed_frame(last, now)
+                    frame = feed.closed_frame(last, horizon)
                     if max_bars is not None:
                         frame = frame.head(max(max_bars - run.bars, 0))
                     if frame.height:
                         run.advance(frame)
                         last = frame["ts"][-1]
                 else:
-                    for bar in feed.closed_bars(last, now):
+                    for bar in feed.closed_bars(last, horizon):
                         run.step(bar)
                         last = bar.ts
                         if max_bars is not None and run.bars >= max_bars:

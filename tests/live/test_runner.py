@@ -286,3 +286,17 @@ def test_a_runner_stopped_before_any_bar_closed_reports_its_cash(
     rep = summary.result
     assert (summary.state, rep.bars, rep.orders, rep.final_equity) == ("stopped", 0, 0, 10_000.0)
     assert rep.metrics == {} and list(rep.timestamps) == [START]
+
+
+@pytest.mark.parametrize("fast_forward", [True, False])
+def test_until_bounds_the_catch_up_not_only_the_clock(
+    btc_lake: SeriesKey, settings: Settings, fast_forward: bool
+) -> None:
+    """Regression: with the clock past ``until`` (a README example started today for March), the
+    catch-up ran to the end of the lake; it must trade only bars that close by ``until``."""
+    until = START + timedelta(days=10)
+    summary = _run(settings, btc_lake, Mode.PAPER, SimulatedClock(END), until=until,
+                   fast_forward=fast_forward, run_id=f"until-{fast_forward}")  # fmt: skip
+    assert summary.result.bars == 10 * 24  # 1h bars from START; the last one closes at `until`
+    assert summary.last_bar == until - timedelta(hours=1)
+    assert summary.state == "stopped"

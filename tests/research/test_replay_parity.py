@@ -99,3 +99,10 @@ def test_an_unsupported_target_fails_identically_in_backtest_and_replay(
         "strategy's signals()/step() to return 0 or 1."
     )
     assert str(in_backtest.value) == str(in_replay.value) == expected
+    # Regression: the replay used to journal the long entry of bar 20 before failing at bar 40,
+    # leaving an unfinished run that held a position. The series is checked before any order.
+    from live.journal import SqliteJournal
+
+    if settings.journal_path.exists():
+        with SqliteJournal(settings.journal_path) as journal:
+            assert journal.runs() == [] and journal.recent_decisions() == []
