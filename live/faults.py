@@ -14,6 +14,8 @@ import signal
 ENV = "DRYDOCK_FAULT_KILL_AT"
 #: The steps between a decision and a journaled fill, in the order the runner passes them.
 POINTS = ("decided", "ordered", "submitted", "filled")
+#: The chain venues' step between a transaction stored signed and its broadcast (inside submit).
+CHAIN_POINTS = ("signed",)
 _target = int(os.environ.get(ENV, "0") or 0)
 _passed = 0
 

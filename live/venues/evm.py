@@ -34,6 +34,7 @@ from drydock.logs import get_logger
 from drydock.policy import EvmTx, Policy, PolicyContext, evaluate
 from drydock.polling import check_poll_config, poll_until
 from drydock.types import Action, PolicyDecision
+from live.faults import checkpoint
 from live.journal import JournalRepository
 from live.venues.signed_store import SignedStore
 
@@ -125,6 +126,7 @@ class EvmVenue:
             stored = self.store.get(key)
             assert stored is not None
             log.info("evm.signed", key=key, nonce=slot.nonce, tx_hash=stored.tx_hash)
+            checkpoint("signed")  # a crash here leaves signed bytes that were never broadcast
         elif (receipt := self.client.receipt(stored.tx_hash)) is not None:
             return self.client.confirmed(receipt)
         else:  # signed before a crash and not on chain: does it still hold?

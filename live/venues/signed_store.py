@@ -56,6 +56,11 @@ class SignedStore:
         ).fetchone()
         return SignedTx(row[0], row[1], row[2], row[3], bytes(row[4]), row[5]) if row else None
 
+    def created_at(self, key: str) -> datetime | None:
+        """When ``key``'s transaction was stored signed (None if it never was)."""
+        row = self._db.execute("SELECT created_at FROM signed WHERE key = ?", (key,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
     def voided(self, key: str) -> str | None:
         """Why ``key``'s transaction was given up (None if it was not)."""
         row = self._db.execute("SELECT reason FROM voided WHERE key = ?", (key,)).fetchone()

@@ -21,6 +21,14 @@ from drydock.adapters.evm._logs import (
     load_cursor,
     save_cursor,
 )
+from drydock.adapters.evm._router import (
+    ERC20_ABI,
+    V2_ROUTER_ABI,
+    block_time,
+    erc20,
+    receipt_transfers,
+    v2_router,
+)
 from drydock.adapters.evm._sample_chain import CONTRACTS, DEMO_WALLET, TOKEN_SOURCE, demo_chain
 from drydock.adapters.evm._swaps import V2_SWAP, V3_SWAP, PoolTokens, decode_swaps, scan_swaps
 from drydock.adapters.evm._whales import scan_whales
@@ -29,9 +37,11 @@ __all__ = [
     "CONTRACTS",
     "DECIMALS_SELECTOR",
     "DEMO_WALLET",
+    "ERC20_ABI",
     "KEY_ENV",
     "TOKEN_SOURCE",
     "TRANSFER_TOPIC",
+    "V2_ROUTER_ABI",
     "V2_SWAP",
     "V3_SWAP",
     "AdaptiveLogReader",
@@ -43,13 +53,17 @@ __all__ = [
     "Receipt",
     "Signer",
     "account_from_env",
+    "block_time",
     "decode_signed",
     "decode_swaps",
     "decode_transfer",
     "demo_chain",
+    "erc20",
     "load_cursor",
+    "receipt_transfers",
     "save_cursor",
     "scan_swaps",
     "scan_whales",
+    "v2_router",
     "web3_from_url",
 ]
