@@ -176,12 +176,28 @@ def resume_command(
 
 
 def status_rows() -> list[tuple[str, str]]:
-    """The live package's lines of ``drydock status``: journal and unfinished runs."""
-    from live.journal import journal_location
+    """The live package's lines of ``drydock status``: the journal, runs counted by outcome
+    (running, stopped, finished, crashed) and one line per run that did not finish."""
+    from live.journal import journal_exists, journal_location, open_journal
+    from live.status import OUTCOMES, run_outcome
 
-    runs = unfinished_runs()
-    rows = [("journal", journal_location()), ("unfinished runs", str(len(runs)))]
-    return rows + [("", run_line(summary)) for summary in runs]
+    if not journal_exists():
+        return [("journal", journal_location()), ("runs", "none")]
+    now = datetime.now(UTC)
+    with open_journal() as journal:
+        outcomes = [
+            (s, *run_outcome(journal, s.run.run_id, now, s.finished)) for s in journal.runs()
+        ]
+    counts = {o: sum(1 for _, got, _ in outcomes if got == o) for o in OUTCOMES}
+    rows = [
+        ("journal", journal_location()),
+        ("runs", ", ".join(f"{n} {o}" for o, n in counts.items()) if outcomes else "none"),
+    ]
+    return rows + [
+        ("", f"{o.upper()} {run_line(s)}" + (f": {why}" if why else ""))
+        for s, o, why in outcomes
+        if o != "finished"
+    ]
 
 
 def live_status_command(
@@ -200,7 +216,7 @@ def live_status_command(
     from drydock.settings import get_settings
     from live.journal import journal_location, open_journal
     from live.policy_state import kill_journaled
-    from live.status import status
+    from live.status import describe, status
 
     settings = get_settings()
     rules = load_policy(policy or settings.policy_dir / "default.toml")
@@ -226,9 +242,12 @@ def live_status_command(
         )
         table.add_column("field")
         table.add_column("value")
-        for field in ("state", "paused", "position", "orders", "open_orders", "stuck",
-                      "venue_breaker", "policy_breaker", "decisions", "last_reconciled"):  # fmt: skip
-            table.add_row(field, json.dumps(r[field], sort_keys=True, default=str))
+        outcome = r["outcome"] + (f" ({r['outcome_detail']})" if r["outcome_detail"] else "")
+        table.add_row("outcome", outcome)
+        table.add_row("state", f"{r['state']} since {(r['state_since'] or '?')[:16]}")
+        for field in ("paused", "position", "orders", "open_orders", "stuck", "venue_breaker",
+                      "policy_breaker", "decisions", "last_reconciled"):  # fmt: skip
+            table.add_row(field.replace("_", " "), describe(field, r[field]))
         console.print(table)
 
 

@@ -66,6 +66,7 @@ from live.journal import (
     client_order_id,
     open_journal,
 )
+from live.lease import LeaseHeld
 from live.lifecycle import OrderState, record_state, states_after
 from live.marks import MarkLog
 from live.policy_state import TRADE_HISTORY, kill_journaled
@@ -784,13 +785,31 @@ def session(
             runner = IncrementalRunner(
                 strategy, dict(resolved), key.symbol, strategy_id=strategy.id
             )
-            yield Session(
-                record, policy, state, runner, paper, key, timeframe_delta(key.timeframe),
-                strategy.id, execution.init_cash, lease=row_lease,
-            )  # fmt: skip
+            try:
+                yield Session(
+                    record, policy, state, runner, paper, key, timeframe_delta(key.timeframe),
+                    strategy.id, execution.init_cash, lease=row_lease,
+                )  # fmt: skip
+            except LeaseHeld:
+                raise  # another holder drives the run now: it is not ours to mark
+            except Exception as exc:  # the run stops here: say so where status reads it
+                _record_failure(journal, run_id, exc)
+                raise
         finally:
             if own_journal:
                 journal.close()
+
+
+def _record_failure(journal: JournalRepository, run_id: str, exc: Exception) -> None:
+    """Journal ``run_failed`` with the error's one line (``drydock status`` shows the run as
+    crashed with it); a journal that cannot take the row must not hide the original error."""
+    try:
+        journal.record_event(
+            "run_failed", run_id, {"error": f"{type(exc).__name__}: {exc}"[:500]},
+            datetime.now(UTC),
+        )  # fmt: skip
+    except Exception as failed:  # reported; the run's own error is re-raised
+        log.error("replay.failure_not_journaled", run_id=run_id, error=str(failed))
 
 
 def replay(

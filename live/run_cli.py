@@ -89,3 +89,13 @@ def run_command(
         ),
         soft_wrap=True,
     )
+    if chosen is Mode.DRY_RUN:
+        console.print(DRY_RUN_NOTE, soft_wrap=True)
+
+
+#: What a dry-run is, printed under its summary (the figures above are those of a run without fills).
+DRY_RUN_NOTE = (
+    "dry-run builds, sizes, policy-checks and journals every order and sends none: no order "
+    "fills, so the position and equity above stay at the start. For simulated fills on live "
+    "prices (freqtrade's 'dry run') use --mode paper."
+)

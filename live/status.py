@@ -20,12 +20,48 @@ def _last(journal: JournalRepository, run_id: str, kind: str) -> Any:
     return events[-1] if events else None
 
 
+#: What became of a run, in the words ``drydock status`` and ``drydock live status`` print.
+OUTCOMES = ("running", "stopped", "finished", "crashed")
+
+
+def run_outcome(
+    journal: JournalRepository, run_id: str, now: datetime, finished: bool | None = None
+) -> tuple[str, str]:
+    """``(outcome, why)`` of a run: ``finished`` (it journaled ``run_finished``), ``running`` (a
+    holder renews its lease), ``stopped`` (the runner stopped as asked: resumable with its run id)
+    or ``crashed`` (it journaled an error, or its holder stopped renewing the lease, or it ended
+    without saying how). ``finished`` may be passed when the caller already knows it.
+
+    A process killed less than one lease time to live ago still reads as ``running`` (the lease
+    row is the only cross-host sign of life); it reads ``crashed`` once the row expires.
+    """
+    if finished is None:
+        finished = bool(journal.events(scope=run_id, kind="run_finished"))
+    if finished:
+        return "finished", ""
+    expiry = journal.lease_expiry(run_id)
+    if expiry is not None and expiry > now:
+        return "running", f"lease renewed until {expiry:%Y-%m-%d %H:%M:%S} UTC"
+    if expiry is not None:  # a holder that exits, even on an error, releases its row: it died
+        return "crashed", f"its holder stopped renewing the lease ({expiry:%Y-%m-%d %H:%M} UTC)"
+    state = _last(journal, run_id, "runner_state")
+    failed = _last(journal, run_id, "run_failed")
+    if failed is not None and (state is None or failed.ts >= state.ts):
+        return "crashed", str(failed.detail.get("error", ""))
+    if state is not None and state.detail.get("state") == "error":
+        return "crashed", str(state.detail.get("error", ""))
+    if state is not None and state.detail.get("state") == "stopped":
+        return "stopped", f"at {state.ts:%Y-%m-%d %H:%M} UTC; resume with --run-id {run_id}"
+    return "crashed", "it ended without a stop record (killed?)"
+
+
 def run_status(journal: JournalRepository, run_id: str, now: datetime) -> dict[str, Any]:
     """One run's status as plain JSON-ready values."""
     run = journal.run(run_id)
     if run is None:
         raise KeyError(run_id)
     state = _last(journal, run_id, "runner_state")
+    outcome, why = run_outcome(journal, run_id, now)
     positions = journal.positions(run_id)
     breaker_events = journal.events_of(("venue_breaker_open", "venue_breaker_closed"), (run_id,))
     breaker = breaker_events[-1] if breaker_events else None
@@ -39,6 +75,8 @@ def run_status(journal: JournalRepository, run_id: str, now: datetime) -> dict[s
         "venue": run.venue,
         "symbol": run.symbol,
         "timeframe": run.timeframe,
+        "outcome": outcome,
+        "outcome_detail": why,
         "state": state.detail["state"] if state else "idle",
         "state_since": state.ts.isoformat() if state else None,
         "paused": is_paused(journal, run.strategy_id, now),
@@ -78,3 +116,32 @@ def status(
         "cap_usage": {f"{cap}:{key}": round(v, 6) for (cap, key), v in sorted(usage.items())},
         "runs": [run_status(journal, run_id, now) for run_id in ids],
     }
+
+
+def describe(field: str, value: Any) -> str:
+    """One field of :func:`run_status` in words for a table cell (the JSON keeps the values)."""
+    if value is None or value == [] or value == {}:
+        return {"position": "flat", "last_reconciled": "never"}.get(field, "none")
+    if isinstance(value, bool):
+        return {"paused": "paused" if value else "no", "policy_breaker": "tripped" if value else
+                "not tripped"}.get(field, "yes" if value else "no")  # fmt: skip
+    if field == "position":
+        return f"{value['qty']} at avg {value['avg_price']} (as of {value['as_of'][:16]})"
+    if field in ("orders", "decisions"):
+        return ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in value.items())
+    if field == "stuck":
+        return "; ".join(f"{sym}: exit {d.get('client_order_id')} of {d.get('qty')} unfilled"
+                         for sym, d in value.items())  # fmt: skip
+    if field == "last_reconciled":
+        parts = [f"{value['at'][:16]}", f"{value.get('checked', 0)} checked",
+                 f"{value.get('recovered_fills', 0)} fills recovered"]  # fmt: skip
+        if value.get("unknown_to_venue"):
+            parts.append(f"{value['unknown_to_venue']} unknown to the venue")
+        if value.get("errors"):
+            parts.append(f"{len(value['errors'])} errors")
+        if value.get("drift"):
+            parts.append("POSITION DRIFT")
+        return ", ".join(parts)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)

@@ -115,6 +115,7 @@ class LeaseStore(Protocol):
     """Who drives a run: one holder at a time, across processes (and hosts, on a shared journal)."""
 
     def hold_run(self, run_id: str, ttl: timedelta) -> AbstractContextManager[RunLease]: ...
+    def lease_expiry(self, run_id: str) -> datetime | None: ...
 
 
 class Ledger(Protocol):

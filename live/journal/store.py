@@ -44,7 +44,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect as SaDialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from drydock.types import Action, Fill, Order, PolicyDecision, Position
 from live.journal.base import DecisionRecord, EventRecord, RunLease, RunRecord, RunSummary, utc_iso
@@ -508,6 +508,16 @@ class Journal:
         with self._dialect.lease(self._engine, run_id, ttl, self.clock) as lease:
             self.record_event("lease", run_id, {"owner": lease.owner}, self.clock())
             yield lease
+
+    def lease_expiry(self, run_id: str) -> datetime | None:
+        """When the run's lease row expires, or None when nobody holds it (released or never
+        taken); a past expiry is a holder that stopped renewing (a crash or a hung process)."""
+        leases = self._t.run_leases
+        try:
+            rows = self._rows(select(leases.c.expires_at).where(leases.c.run_id == run_id))
+        except OperationalError:  # a SQLite journal that never held a row lease has no table yet
+            return None
+        return datetime.fromisoformat(rows[0]["expires_at"]) if rows else None
 
     def start_run(self, run: RunRecord) -> RunRecord:
         """Register a run, or return the one already stored under ``run.run_id``."""

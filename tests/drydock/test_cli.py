@@ -178,7 +178,7 @@ def test_status_reports_home_lake_kill_switch_and_runs(
     out = result.output
     assert str(home.resolve()) in out
     assert "1 series" in out
-    assert "off (" in out and "unfinished runs" in out
+    assert "off (" in out and "runs" in out
     assert str(home.resolve() / "live" / "journal.sqlite") in out
     (home / "live").mkdir(exist_ok=True)
     (home / "live" / "KILL").write_text("drill\n")

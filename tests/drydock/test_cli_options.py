@@ -158,7 +158,7 @@ def test_strategies_json(home: Path) -> None:
 
 def test_status_json(settings: Settings) -> None:
     status = _json(["status", "--json"])
-    assert {"home", "lake", "kill switch", "journal", "unfinished runs"} <= set(status)
+    assert {"home", "lake", "kill switch", "journal", "runs"} <= set(status)
     assert status["home"] == str(settings.root)
 
 

@@ -219,6 +219,7 @@ def test_cli_runs_the_promoted_configuration(
     out = capsys.readouterr().out
     assert done.value.code in (0, None), out
     assert "mode dry-run, state stopped" in out and "orders built and not sent (dry-run)" in out
+    assert "no order fills" in out and "use --mode paper" in out  # says what the figures mean
     monkeypatch.setattr(sys, "argv", [*argv, "--mode", "live"])
     with pytest.raises(SystemExit) as refused:
         main()

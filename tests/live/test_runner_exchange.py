@@ -237,6 +237,7 @@ def test_live_status_shows_the_stuck_exit_open_breaker_and_orders(
     assert Decimal(balances["USDT"]) < 10_000 and desk["last_reconciled"]["drift"] is None
     table = CliRunner().invoke(build_app(), ["live", "status", "--run", "desk"])
     assert table.exit_code == 0 and "BTC/USDT" in table.output and "stuck" in table.output
+    assert "exit " in table.output and "unfilled" in table.output and "{" not in table.output
     missing = CliRunner().invoke(build_app(), ["live", "status", "--run", "nope"])
     assert missing.exit_code != 0 and "no run 'nope'" in missing.output
 
