@@ -30,6 +30,7 @@ from drydock.adapters.solana import BlockhashExpired, SolanaClient, transfer_che
 from drydock.policy import Policy, PolicyContext, SolanaTx, evaluate
 from drydock.polling import check_poll_config, poll_until
 from drydock.types import Action
+from live.faults import checkpoint
 from live.journal import JournalRepository
 from live.venues.base import TransientVenueError
 from live.venues.evm import PolicyDenied
@@ -84,8 +85,20 @@ class SolanaVenue:
             attempt = f"{key}~{n}"
         return attempt
 
-    def send(self, key: str, instructions: Sequence[Instruction]) -> str:
-        """Judge, sign, store, send and confirm once per ``key``; returns the signature."""
+    def current_attempt(self, key: str) -> str:
+        """The idempotency key under which ``key``'s transaction is (or will be) stored."""
+        return self._attempt(key)
+
+    def send(
+        self,
+        key: str,
+        instructions: Sequence[Instruction] | Callable[[], Sequence[Instruction]],
+        cosigners: Sequence[Keypair] = (),
+    ) -> str:
+        """Judge, sign, store, send and confirm once per ``key``; returns the signature.
+        ``instructions`` may be a function, called only when a new attempt is built (a quote
+        read then, not when the stored bytes are resent); ``cosigners`` sign beside the wallet
+        (a settlement counterparty's authority)."""
         attempt = self._attempt(key)
         stored = self.store.get(attempt)
         if stored is not None:
@@ -102,14 +115,16 @@ class SolanaVenue:
             except BlockhashExpired:
                 self.store.void(attempt, "blockhash expired before it landed")
                 attempt = self._attempt(key)
+        built = instructions() if callable(instructions) else instructions
         blockhash = self.client.latest_blockhash()
-        message = Message.new_with_blockhash([*self.budget, *instructions],
+        message = Message.new_with_blockhash([*self.budget, *built],
                                              self.keypair.pubkey(), blockhash)  # fmt: skip
-        tx = Transaction([self.keypair], message, blockhash)
+        tx = Transaction([self.keypair, *cosigners], message, blockhash)
         raw = bytes(tx)
         self._judge(attempt, raw)
         signature = str(tx.signatures[0])
         self.store.record_unnonced(attempt, "solana", self.address, raw, signature)
+        checkpoint("signed")  # a crash here leaves signed bytes that were never sent
         self.client.send(raw)
         return self._wait(signature)
 

@@ -30,6 +30,10 @@ class SolanaClient(Protocol):
         """True confirmed, None unknown or pending; raises VenueError if it failed."""
         ...
 
+    def token_amount(self, account: Pubkey) -> int:
+        """The raw amount an SPL token account holds."""
+        ...
+
 
 class LiteSvmClient:
     """solders' in-process Solana VM behind the client protocol."""
@@ -59,6 +63,13 @@ class LiteSvmClient:
         if type(found).__name__ == "FailedTransactionMetadata":
             raise VenueError(f"solana transaction {signature} failed: {found.err()}")
         return True
+
+    def token_amount(self, account: Pubkey) -> int:
+        """The amount field of an SPL token account (bytes 64..72 of its documented layout)."""
+        found = self.svm.get_account(account)
+        if found is None:
+            raise VenueError(f"solana token account {account} does not exist")
+        return int(struct.unpack_from("<Q", bytes(found.data), 64)[0])
 
 
 class RpcClient:
@@ -110,6 +121,12 @@ class RpcClient:
         if value.get("err") is not None:
             raise VenueError(f"solana transaction {signature} failed: {value['err']}")
         return value.get("confirmationStatus") in ("confirmed", "finalized")
+
+    def token_amount(self, account: Pubkey) -> int:
+        result = self._rpc(
+            "getTokenAccountBalance", [str(account), {"commitment": self.commitment}]
+        )
+        return int(result["value"]["amount"])
 
 
 def transfer_checked(source: Pubkey, mint: Pubkey, dest: Pubkey, owner: Pubkey, amount: int,
