@@ -22,16 +22,17 @@ once). For an order of ``qty`` base at the order's reference ``price``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, cast
 
 from drydock.adapters.evm import block_time, erc20, receipt_transfers, v2_router
 from drydock.errors import ConfigError
 from drydock.execution import below_min_notional
 from drydock.logs import get_logger
 from drydock.types import Bar, Fill, Instrument, Order, Side
+from live.venues._pairs import resolve_pairs, sides
 from live.venues.base import InsufficientFundsError, MinNotionalError, VenueError
 from live.venues.evm import EvmVenue
 
@@ -53,32 +54,23 @@ class Token:
 class SwapMarket:
     """What a chain venue trades and through what: the router, the tokens and the pairs.
 
-    ``pairs`` are ``BASE/QUOTE`` symbols over ``tokens``; ``slippage_bps`` bounds how far below
+    ``pairs`` map an order symbol to its (base, quote) tokens, ``{"ETH/USDC": ("WETH", "USDC")}``
+    (a bare ``"WETH/USDC"`` names its own tokens); ``slippage_bps`` bounds how far below
     the order's price a fill may land (the swap's ``amountOutMin``); ``deadline_seconds`` is
     added to the latest block's time.
     """
 
     router: str
     tokens: Mapping[str, Token]
-    pairs: tuple[str, ...]
+    pairs: Mapping[str, Sequence[str]] | Sequence[str]
     slippage_bps: Decimal = Decimal(50)
     deadline_seconds: int = 300
     min_notional: Decimal = Decimal(1)
-    _by_address: dict[str, Token] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for pair in self.pairs:
-            base, _, quote = pair.partition("/")
-            missing = [s for s in (base, quote) if s not in self.tokens]
-            if not base or not quote or missing:
-                raise ConfigError(
-                    f"Pair {pair!r} needs BASE/QUOTE symbols among the configured tokens "
-                    f"({', '.join(sorted(self.tokens)) or 'none'}); missing: {', '.join(missing)}."
-                )
+        object.__setattr__(self, "pairs", resolve_pairs(self.pairs, self.tokens))
         if not Decimal(0) <= Decimal(self.slippage_bps) < Decimal(10_000):
             raise ConfigError(f"slippage_bps {self.slippage_bps} must be in [0, 10000).")
-        by_address = {t.address.lower(): t for t in self.tokens.values()}
-        object.__setattr__(self, "_by_address", by_address)
 
     def pair(self, symbol: str) -> tuple[Token, Token]:
         """(base, quote) of a configured pair; a VenueError names the pairs there are."""
@@ -86,11 +78,13 @@ class SwapMarket:
             raise VenueError(
                 f"no pair {symbol!r} on this venue; configured: {', '.join(self.pairs) or 'none'}"
             )
-        base, _, quote = symbol.partition("/")
+        base, quote = self.resolved[symbol]
         return self.tokens[base], self.tokens[quote]
 
-    def token_at(self, address: str) -> Token | None:
-        return self._by_address.get(address.lower())
+    @property
+    def resolved(self) -> dict[str, tuple[str, str]]:
+        """``{symbol: (base token, quote token)}``."""
+        return cast(dict[str, tuple[str, str]], self.pairs)
 
 
 #: Fill prices (quote paid or received / base) are rounded to 18 decimal places.
@@ -115,14 +109,15 @@ class EvmSwapVenue:
 
     def __init__(self, evm: EvmVenue, market: SwapMarket, name: str | None = None):
         self.evm, self.market = evm, market
-        self.name = name or f"evm:{evm.chain}"
+        self.name = name or evm.chain  # the chain, as its evm_tx actions name the venue
         self.router = v2_router(evm.w3, market.router)
         self._erc20 = {s: erc20(evm.w3, t.address) for s, t in market.tokens.items()}
 
     def instrument(self, symbol: str) -> Instrument:
         """Lot = one raw unit of the base token, tick = one raw unit of the quote token."""
         base, quote = self.market.pair(symbol)
-        return Instrument(self.name, symbol, base.symbol, quote.symbol,
+        base_name, quote_name = sides(symbol)
+        return Instrument(self.name, symbol, base_name, quote_name,
                           tick_size=Decimal(10) ** -quote.decimals,
                           lot_size=Decimal(10) ** -base.decimals,
                           min_notional=self.market.min_notional)  # fmt: skip
@@ -131,12 +126,15 @@ class EvmSwapVenue:
         """The pool prices the swap; the bar is ignored."""
 
     def balances(self) -> dict[str, Decimal]:
-        """The wallet's balance of every configured token (for reconciliation)."""
+        """The wallet's token balances (for reconciliation), under the names the pairs' symbols
+        give them (``ETH`` for the WETH of an ``ETH/USDC`` pair), as the journal counts them."""
         out: dict[str, Decimal] = {}
-        for symbol, token in self.market.tokens.items():
-            raw = int(self._erc20[symbol].functions.balanceOf(self.evm.address).call())
-            if raw:
-                out[symbol] = from_raw(raw, token.decimals)
+        for symbol, tokens in self.market.resolved.items():
+            for name, held in zip(sides(symbol), tokens, strict=True):
+                token = self.market.tokens[held]
+                raw = int(self._erc20[held].functions.balanceOf(self.evm.address).call())
+                if raw:
+                    out[name] = from_raw(raw, token.decimals)
         return out
 
     # -- orders ------------------------------------------------------------------------------
@@ -221,7 +219,7 @@ class EvmSwapVenue:
                 paid[t.token] = paid.get(t.token, 0) + t.value
             if t.receiver == wallet:
                 got[t.token] = got.get(t.token, 0) + t.value
-        for symbol in self.market.pairs:
+        for symbol in self.market.resolved:
             base, quote = self.market.pair(symbol)
             b, q = base.address.lower(), quote.address.lower()
             if got.get(b) and paid.get(q):

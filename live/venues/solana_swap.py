@@ -23,10 +23,11 @@ signed, so every answer for an id is the same fill.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
+from typing import cast
 
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -37,6 +38,7 @@ from drydock.errors import ConfigError
 from drydock.execution import below_min_notional
 from drydock.policy import SolanaTx
 from drydock.types import Bar, Fill, Instrument, Order, Side
+from live.venues._pairs import resolve_pairs, sides
 from live.venues.base import InsufficientFundsError, MinNotionalError, VenueError
 from live.venues.solana import SolanaVenue
 
@@ -59,24 +61,18 @@ class SplToken:
 
 @dataclass(frozen=True)
 class SettlementPool:
-    """The counterparty: its token accounts (in ``tokens``), its authority, fee and the pairs."""
+    """The counterparty: its token accounts (in ``tokens``), its authority, fee and the pairs
+    (an order symbol to its (base, quote) tokens, or a bare ``BASE/QUOTE`` naming its own)."""
 
     tokens: Mapping[str, SplToken]
-    pairs: tuple[str, ...]
+    pairs: Mapping[str, Sequence[str]] | Sequence[str]
     authority: Keypair
     fee_bps: int = 30
     slippage_bps: Decimal = Decimal(50)
     min_notional: Decimal = Decimal(1)
 
     def __post_init__(self) -> None:
-        for pair in self.pairs:
-            base, _, quote = pair.partition("/")
-            missing = [s for s in (base, quote) if s not in self.tokens]
-            if not base or not quote or missing:
-                raise ConfigError(
-                    f"Pair {pair!r} needs BASE/QUOTE symbols among the configured tokens "
-                    f"({', '.join(sorted(self.tokens)) or 'none'}); missing: {', '.join(missing)}."
-                )
+        object.__setattr__(self, "pairs", resolve_pairs(self.pairs, self.tokens))
         if not 0 <= self.fee_bps < 10_000 or not 0 <= Decimal(self.slippage_bps) < 10_000:
             raise ConfigError("fee_bps and slippage_bps must be in [0, 10000).")
 
@@ -85,8 +81,13 @@ class SettlementPool:
             raise VenueError(
                 f"no pair {symbol!r} on this venue; configured: {', '.join(self.pairs) or 'none'}"
             )
-        base, _, quote = symbol.partition("/")
+        base, quote = self.resolved[symbol]
         return self.tokens[base], self.tokens[quote]
+
+    @property
+    def resolved(self) -> dict[str, tuple[str, str]]:
+        """``{symbol: (base token, quote token)}``."""
+        return cast(dict[str, tuple[str, str]], self.pairs)
 
 
 def _raw(amount: Decimal, decimals: int) -> int:
@@ -112,7 +113,8 @@ class SolanaSwapVenue:
     def instrument(self, symbol: str) -> Instrument:
         """Lot = one raw unit of the base mint, tick = one raw unit of the quote mint."""
         base, quote = self.pool.pair(symbol)
-        return Instrument(self.name, symbol, base.symbol, quote.symbol,
+        base_name, quote_name = sides(symbol)
+        return Instrument(self.name, symbol, base_name, quote_name,
                           tick_size=Decimal(10) ** -quote.decimals,
                           lot_size=Decimal(10) ** -base.decimals,
                           min_notional=self.pool.min_notional)  # fmt: skip
@@ -121,12 +123,15 @@ class SolanaSwapVenue:
         """The pool prices the settlement; the bar is ignored."""
 
     def balances(self) -> dict[str, Decimal]:
-        """The wallet's token-account balances (for reconciliation)."""
+        """The wallet's token-account balances (for reconciliation), under the names the pairs'
+        symbols give them, as the journal counts them."""
         out: dict[str, Decimal] = {}
-        for symbol, token in self.pool.tokens.items():
-            raw = self.venue.client.token_amount(token.wallet_account)
-            if raw:
-                out[symbol] = _units(raw, token.decimals)
+        for symbol, tokens in self.pool.resolved.items():
+            for name, held in zip(sides(symbol), tokens, strict=True):
+                token = self.pool.tokens[held]
+                raw = self.venue.client.token_amount(token.wallet_account)
+                if raw:
+                    out[name] = _units(raw, token.decimals)
         return out
 
     def quote(self, amount_in: int, token_in: SplToken, token_out: SplToken) -> int:
@@ -215,7 +220,7 @@ class SolanaSwapVenue:
                 f = ix.fields
                 moved.append((f["mint"], f["source"], f["destination"], int(f["amount"])))
         ts = self.venue.store.created_at(attempt) or self._clock()
-        for symbol in self.pool.pairs:
+        for symbol in self.pool.resolved:
             base, quote = self.pool.pair(symbol)
             paid = {m: a for m, s, _d, a in moved if s in (str(base.wallet_account),
                                                           str(quote.wallet_account))}  # fmt: skip

@@ -99,7 +99,7 @@ def venue(chain: Chain, tmp_path: Path, *, router: Any = None, slippage_bps: int
 
 
 def order(cid: str, side: Side, qty: str, price: str = "3000") -> Order:
-    return Order(cid, "s", "evm:anvil", "WETH/USDC", side, Decimal(qty), Decimal(price), T0)
+    return Order(cid, "s", "anvil", "WETH/USDC", side, Decimal(qty), Decimal(price), T0)
 
 
 def amm_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:
@@ -115,7 +115,7 @@ def test_a_market_buy_then_sell_fill_at_the_pools_price(chain: Chain, tmp_path: 
     got = amm_out(paid, POOL_USDC * 10**6, POOL_WETH * 10**18)
     assert got == 498_251_621_566_649_025  # 0.498 WETH: 0.3% fee and 0.05% price impact
     assert (buy.side, buy.qty, buy.fee, buy.venue) == (Side.BUY, Decimal(got) / 10**18,
-                                                       Decimal(0), "evm:anvil")  # fmt: skip
+                                                       Decimal(0), "anvil")  # fmt: skip
     assert buy.price == (Decimal(1_500) / (Decimal(got) / 10**18)).quantize(PRICE_QUANTUM)
     assert round(buy.price, 4) == Decimal("3010.5271")
     assert chain.weth.functions.balanceOf(v.evm.address).call() == got
@@ -200,7 +200,7 @@ def test_a_router_off_the_allowlist_is_denied_and_nothing_is_signed(
     chain: Chain, tmp_path: Path
 ) -> None:
     journal = SqliteJournal(tmp_path / "journal.sqlite")
-    journal.start_run(RunRecord("swap-run", "s", {}, "live", "evm:anvil", "-", "-", "v", "h"))
+    journal.start_run(RunRecord("swap-run", "s", {}, "live", "anvil", "-", "-", "v", "h"))
     chain.weth.functions.transfer(chain.toy_router.address, 10 * 10**18).transact()
     v = venue(chain, tmp_path, router=chain.toy_router, journal=journal, run_id="swap-run")
     chain.fund(v.evm.address)

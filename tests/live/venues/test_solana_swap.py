@@ -50,6 +50,11 @@ def token_account_data(mint: Pubkey, owner: Pubkey, amount: int) -> bytes:
 
 @pytest.fixture
 def svm() -> LiteSVM:
+    return make_svm()
+
+
+def make_svm() -> LiteSVM:
+    """A LiteSVM with the two mints, the wallet's and the pool's token accounts."""
     svm = LiteSVM()
     svm.airdrop(WALLET.pubkey(), 5 * 10**9)
     rent = svm.minimum_balance_for_rent_exemption(165)
