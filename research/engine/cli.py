@@ -68,8 +68,18 @@ def simulate_command(
     ] = None,
     impact: Annotated[float, typer.Option(help="Volume-aware slippage coefficient.")] = 0.0,
     close_at_end: Annotated[
-        bool, typer.Option(help="Close an open position at the last bar.")
+        bool, typer.Option(help="Close an open position at the last bar's close.")
     ] = False,
+    end_rule: Annotated[
+        str | None,
+        typer.Option(
+            help="End of run: mark (keep open, marked at the last close), close (at the last "
+            "close) or open (at the last bar's open, as backtesting.py)."
+        ),
+    ] = None,
+    liquidation_fee: Annotated[
+        float, typer.Option(help="Liquidation fee, fraction of the liquidated notional.")
+    ] = 0.0,
     funding: Annotated[bool, typer.Option(help="Charge funding from the lake (perps).")] = True,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow (--no-track to skip).")] = True,
 ) -> None:
@@ -112,6 +122,7 @@ def simulate_command(
         stop_loss=stop_loss, trailing_stop=trailing_stop, trailing_activation=trailing_activation,
         take_profit=take_profit, scale_out=parse_ladder(scale_out),
         maintenance_margin=maintenance_margin, impact=impact, close_at_end=close_at_end,
+        end=end_rule, liquidation_fee=liquidation_fee,
     )  # fmt: skip
     bars = ohlcv.read(key, start, end)
     strat.require_history(bars, key, params, start, end)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -33,10 +33,31 @@ class Reason(IntEnum):
     STOP = 8  # a resting stop order (order-level strategies)
 
 
+class EndRule(StrEnum):
+    """What happens to a position still open after the last bar."""
+
+    MARK = "mark"  # kept open, marked at the last close and reported (default)
+    CLOSE = "close"  # closed at the last bar's close (``close_at_end=True``)
+    OPEN = "open"  # closed at the last bar's open (backtesting.py's ``finalize_trades=True``)
+
+
+#: The kernel's codes of :class:`EndRule` (P_CLOSE_END).
+END_CODES = {EndRule.MARK: 0.0, EndRule.CLOSE: 1.0, EndRule.OPEN: 2.0}
+
 #: Positions in the packed parameter vector the kernel reads.
 P_CASH, P_FEE, P_FIXED, P_SLIP, P_IMPACT, P_LOT, P_MIN_NOTIONAL, P_LEVERAGE = range(8)
 P_SL, P_TSL, P_TSL_ACT, P_TP, P_MM, P_NEXT_OPEN, P_CLOSE_END, P_MAX_PART = range(8, 16)
-N_PARAMS = 16
+P_LIQ_FEE = 16
+N_PARAMS = 17
+
+#: Lot flooring slack: relative (5.1 - 5 = 0.09999999999999964 is 0.1 in lots of 1e-8, not
+#: 0.09999999) plus an absolute 1e-9 lot. One rule for every engine (kernels mirror it).
+LOT_REL_SLACK, LOT_ABS_SLACK = 1e-12, 1e-9
+
+
+def floor_lots(qty: float, lot: float) -> float:
+    """``qty`` (>= 0) rounded down to whole lots, with the shared float slack."""
+    return math.floor(qty / lot * (1 + LOT_REL_SLACK) + LOT_ABS_SLACK) * lot
 
 
 def _fraction(name: str, value: float | None, low: float, high: float, example: str) -> float:
@@ -61,7 +82,15 @@ class EngineConfig:
     is ``trailing_activation`` above the entry; ``scale_out`` is ``[(gain, fraction of the entry
     quantity), ...]``; ``maintenance_margin`` enables the liquidation check; ``impact`` is the
     volume-aware slippage coefficient (``impact * sqrt(qty / bar volume)`` added to the fixed
-    slippage, with participation capped at ``max_participation`` of the bar's volume).
+    slippage, with participation capped at ``max_participation`` of the bar's volume on every
+    fill but a liquidation and the end-of-run close; the unfilled rest is worked at the next
+    bars' opens). ``liquidation_fee`` is the venue's liquidation clearance fee, a fraction of the
+    liquidated notional charged on top of the taker fee (default 0: the trader keeps the
+    maintenance margin minus the taker fee and slippage; set it to the maintenance margin for a
+    venue whose insurance fund takes the remaining margin). ``end`` is the end-of-run rule
+    (:class:`EndRule`, default ``mark``; ``close_at_end=True`` is ``end="close"``). ``lot_size`` and
+    ``min_notional`` given in ``execution`` override the defaults here (as ``drydock simulate``
+    applies them); given in both places with different values is an error.
     """
 
     execution: ExecutionModel = field(default_factory=ExecutionModel)
@@ -78,8 +107,31 @@ class EngineConfig:
     impact: float = 0.0
     max_participation: float | None = None
     close_at_end: bool = False
+    liquidation_fee: float = 0.0
+    end: EndRule | str | None = None
 
     def __post_init__(self) -> None:
+        self._resolve_increments()
+        if self.end is not None:
+            try:
+                end = EndRule(self.end)
+            except ValueError:
+                choices = ", ".join(repr(r.value) for r in EndRule)
+                raise ConfigError(
+                    f"Engine end={self.end!r} is not an end-of-run rule; use one of {choices}, "
+                    "e.g. 'mark'."
+                ) from None
+            if self.close_at_end and end is not EndRule.CLOSE:
+                raise ConfigError(
+                    f"Engine close_at_end=True and end={end.value!r} disagree; pass only end "
+                    "('mark', 'close' or 'open')."
+                )
+            object.__setattr__(self, "end", end)
+        if not (math.isfinite(self.liquidation_fee) and 0 <= self.liquidation_fee < 1):
+            raise ConfigError(
+                f"Engine liquidation_fee={self.liquidation_fee!r} must be in [0, 1), e.g. 0.005 "
+                "(a fraction of the liquidated notional); 0 charges only the taker fee."
+            )
         _fraction("leverage", self.leverage, 0.0, 100.0, "1 for spot or 3")
         _fraction("lot_size", self.lot_size, 0.0, 1e9, "0.00001")
         if not (math.isfinite(self.min_notional) and self.min_notional >= 0):
@@ -111,6 +163,28 @@ class EngineConfig:
                 f"Engine scale_out fractions sum to {total:g} > 1 of the entry quantity; lower them."
             )
 
+    def _resolve_increments(self) -> None:
+        """Take ``lot_size``/``min_notional`` from ``execution`` when given there (the CLI's
+        rule); refuse the two places disagreeing."""
+        for name, default in (("lot_size", 1e-8), ("min_notional", 0.0)):
+            given = getattr(self.execution, name)
+            if given is None:
+                continue
+            mine = getattr(self, name)
+            if mine not in (default, given):
+                raise ConfigError(
+                    f"Engine {name}={mine!r} and execution {name}={given!r} disagree; set it in "
+                    "one place (the execution model's value is the instrument override)."
+                )
+            object.__setattr__(self, name, float(given))
+
+    @property
+    def end_rule(self) -> EndRule:
+        """The end-of-run rule in force (``end``, else ``close_at_end``)."""
+        if self.end is not None:
+            return EndRule(self.end)
+        return EndRule.CLOSE if self.close_at_end else EndRule.MARK
+
     @property
     def short_allowed(self) -> bool:
         return self.allow_short or self.leverage > 1
@@ -134,7 +208,8 @@ class EngineConfig:
         out[P_TP] = math.nan if self.take_profit is None else self.take_profit
         out[P_MM] = math.nan if self.maintenance_margin is None else self.maintenance_margin
         out[P_NEXT_OPEN] = 1.0 if e.fill == FillTiming.NEXT_OPEN else 0.0
-        out[P_CLOSE_END] = 1.0 if self.close_at_end else 0.0
+        out[P_CLOSE_END] = END_CODES[self.end_rule]
+        out[P_LIQ_FEE] = self.liquidation_fee
         out[P_MAX_PART] = math.nan if self.max_participation is None else self.max_participation
         return out
 

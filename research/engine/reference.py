@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from research.engine.model import EngineConfig, Reason
+from research.engine.model import EndRule, EngineConfig, Reason, floor_lots
 
 
 @dataclass
@@ -28,10 +28,18 @@ class Account:
     rejected: int = 0
     liquidations: int = 0
     funding_paid: float = 0.0
+    capped: int = 0  # orders cut by max_participation
+    goal: float | None = None  # position (units) an order capped by participation still works to
+    goal_reason: Reason = Reason.SIGNAL
+    ruined_at: int = -1  # bar where equity fell to <= 0 (no orders after it); -1: never
 
     @property
     def side(self) -> float:
         return math.copysign(1.0, self.qty) if self.qty else 0.0
+
+    @property
+    def ruined(self) -> bool:
+        return self.ruined_at >= 0
 
 
 @dataclass
@@ -42,7 +50,7 @@ class ReferenceRun:
 
 
 def _lots(qty: float, lot: float) -> float:
-    return math.floor(qty / lot + 1e-9) * lot
+    return floor_lots(qty, lot)
 
 
 def _fill_price(cfg: EngineConfig, delta: float, price: float, volume: float) -> float:
@@ -53,11 +61,49 @@ def _fill_price(cfg: EngineConfig, delta: float, price: float, volume: float) ->
     return price * (1 + frac) if delta > 0 else price * (1 - frac)
 
 
+def _buy_cost(cfg: EngineConfig, qty: float, price: float, volume: float) -> float:
+    """Cash a buy of ``qty`` takes at ``price``: the slipped (impact included) notional and the
+    percentage fee (the fixed fee is left to the caller)."""
+    return qty * _fill_price(cfg, qty, price, volume) * (1 + cfg.execution.taker_fee)
+
+
+def _affordable(cfg: EngineConfig, cash: float, price: float, volume: float) -> float:
+    """The most whole lots a spot buy can pay for with ``cash``, slippage, volume impact and fees
+    included: it never borrows."""
+    e = cfg.execution
+    budget = cash - e.fixed_fee
+    if budget <= 0:
+        return 0.0
+    q = budget / ((1 + e.taker_fee) * (price * (1 + e.slippage)))
+    if cfg.impact > 0 and volume > 0:
+        # The cost is convex and increasing in q; Newton from the impact-free size (above the
+        # root) walks down to it.
+        for _ in range(60):
+            root = math.sqrt(q / volume)
+            cost = q * price * (1 + e.slippage + cfg.impact * root) * (1 + e.taker_fee)
+            slope = price * (1 + e.slippage + 1.5 * cfg.impact * root) * (1 + e.taker_fee)
+            step = (cost - budget) / slope
+            if not step > 1e-15 * q:
+                break
+            q -= step
+    q = _lots(q, cfg.lot_size)
+    # Float residue beyond a relative 1e-12 (the lot slack's own size): one lot less.
+    while q > 0 and _buy_cost(cfg, q, price, volume) > budget * (1 + 1e-12):
+        q = _lots(q - cfg.lot_size, cfg.lot_size)
+    return q
+
+
+def _ruin_check(acct: Account, bar: int) -> None:
+    if acct.qty == 0 and acct.cash <= 0 and not acct.ruined:
+        acct.ruined_at = bar
+
+
 def _fill(acct: Account, cfg: EngineConfig, bar: int, delta: float, price: float,
           volume: float, reason: Reason) -> None:  # fmt: skip
     e = cfg.execution
     px = _fill_price(cfg, delta, price, volume)
-    fee = abs(delta) * px * e.taker_fee + e.fixed_fee
+    rate = e.taker_fee + (cfg.liquidation_fee if reason is Reason.LIQUIDATION else 0.0)
+    fee = abs(delta) * px * rate + e.fixed_fee
     acct.cash -= delta * px + fee
     acct.orders.append((bar, delta, px, fee, reason))
     new = acct.qty + delta
@@ -82,28 +128,69 @@ def _fill(acct: Account, cfg: EngineConfig, bar: int, delta: float, price: float
                 acct.entry = acct.best = acct.entry_qty = acct.trade_pnl = 0.0
                 acct.ladder_next = 0
     acct.qty = new
+    _ruin_check(acct, bar)
+
+
+def _send(acct: Account, cfg: EngineConfig, bar: int, delta: float, goal: float, price: float,
+          volume: float, reason: Reason, check_min: bool) -> None:  # fmt: skip
+    """Send the order ``delta`` (whole lots) towards the position ``goal``: cut to
+    ``max_participation`` of the bar's volume (the rest is worked at the next opens), rejected
+    below the min notional at the fill price when ``check_min``."""
+    acct.goal = None
+    cap = cfg.max_participation
+    if cap is not None and volume > 0 and abs(delta) > cap * volume:
+        delta = math.copysign(_lots(cap * volume, cfg.lot_size), delta)
+        acct.capped += 1
+        acct.goal, acct.goal_reason = goal, reason
+    if delta == 0:
+        return
+    if check_min and abs(delta) * _fill_price(cfg, delta, price, volume) < cfg.min_notional:
+        acct.rejected += 1  # at the fill price; a remainder is dropped with it
+        acct.goal = None
+        return
+    _fill(acct, cfg, bar, delta, price, volume, reason)
+
+
+def _order(acct: Account, cfg: EngineConfig, bar: int, delta: float, price: float,
+           volume: float, reason: Reason) -> None:  # fmt: skip
+    """A signal order (or a capped order's remainder): closing what is held goes as it is (no
+    dust from rounding); otherwise a spot buy is cut to the cash, the order rounded down to whole
+    lots and sent towards the position it then aims at."""
+    goal = 0.0
+    if delta != -acct.qty:
+        if cfg.leverage <= 1 and delta > 0:  # spot: a buy never borrows cash
+            delta = min(delta, _affordable(cfg, acct.cash, price, volume))
+        delta = math.copysign(_lots(abs(delta), cfg.lot_size), delta) if delta else 0.0
+        goal = acct.qty + delta
+    if delta == 0:
+        acct.goal = None
+        return
+    _send(acct, cfg, bar, delta, goal, price, volume, reason,
+          reason in (Reason.SIGNAL, Reason.SCALE_OUT))  # fmt: skip
 
 
 def _rebalance(acct: Account, cfg: EngineConfig, bar: int, target: float, price: float,
                volume: float) -> None:  # fmt: skip
-    e = cfg.execution
+    acct.goal = None
+    if acct.ruined:
+        return
     if target == 0:
-        delta = -acct.qty
-    else:
-        delta = target * (acct.cash + acct.qty * price) / price - acct.qty
-        if cfg.leverage <= 1 and delta > 0:
-            affordable = (acct.cash - e.fixed_fee) / ((1 + e.taker_fee) * price * (1 + e.slippage))
-            delta = min(delta, max(affordable, 0.0))
-        delta = math.copysign(_lots(abs(delta), cfg.lot_size), delta) if delta else 0.0
-        cap = cfg.max_participation
-        if cap is not None and volume > 0 and abs(delta) > cap * volume:
-            delta = math.copysign(_lots(cap * volume, cfg.lot_size), delta)
-    if delta == 0:
+        _order(acct, cfg, bar, -acct.qty, price, volume, Reason.SIGNAL)
         return
-    if abs(delta) * _fill_price(cfg, delta, price, volume) < cfg.min_notional:  # at the fill
-        acct.rejected += 1
+    equity = acct.cash + acct.qty * price
+    if equity <= 0:  # nothing left to size from: the account is ruined, it stops trading
+        acct.ruined_at = bar
         return
-    _fill(acct, cfg, bar, delta, price, volume, Reason.SIGNAL)
+    _order(acct, cfg, bar, target * equity / price - acct.qty, price, volume, Reason.SIGNAL)
+
+
+def _work(acct: Account, cfg: EngineConfig, bar: int, price: float, volume: float) -> None:
+    """The next slice of an order cut by ``max_participation``, at this bar's open."""
+    goal, reason = acct.goal, acct.goal_reason
+    if goal is None or (reason is Reason.SIGNAL and acct.ruined):
+        acct.goal = None
+        return
+    _order(acct, cfg, bar, -acct.qty if goal == 0 else goal - acct.qty, price, volume, reason)
 
 
 def _adverse_level(acct: Account, cfg: EngineConfig) -> tuple[float, Reason] | None:
@@ -132,41 +219,67 @@ def _adverse_level(acct: Account, cfg: EngineConfig) -> tuple[float, Reason] | N
     return nearest
 
 
-def _intrabar(acct: Account, cfg: EngineConfig, bar: int, o: float, h: float, lo: float,
-              volume: float) -> None:  # fmt: skip
+def _exit_all(acct: Account, cfg: EngineConfig, bar: int, at: float, volume: float,
+              reason: Reason) -> None:  # fmt: skip
+    if reason is Reason.LIQUIDATION:  # the venue's liquidation engine is not volume-capped
+        acct.goal = None
+        _fill(acct, cfg, bar, -acct.qty, at, volume, reason)
+        acct.liquidations += 1
+    else:
+        _send(acct, cfg, bar, -acct.qty, 0.0, at, volume, reason, False)
+
+
+def _favourable(acct: Account, cfg: EngineConfig, bar: int, o: float, extreme: float,
+                volume: float) -> None:  # fmt: skip
+    """Scale-out levels, then take profit, reached by ``extreme`` (each at its level, or at the
+    open if the bar opened beyond it)."""
     s = acct.side
-    adverse = _adverse_level(acct, cfg)
-    if adverse is not None:
-        level, reason = adverse
-        gapped = o <= level if s > 0 else o >= level
-        touched = lo <= level if s > 0 else h >= level
-        if gapped or touched:
-            _fill(acct, cfg, bar, -acct.qty, o if gapped else level, volume, reason)
-            if reason is Reason.LIQUIDATION:
-                acct.liquidations += 1
-            return
-    extreme = h if s > 0 else lo
-    while acct.ladder_next < len(cfg.scale_out) and acct.qty:
+    n = len(cfg.scale_out)
+    full = n > 0 and sum(f for _, f in cfg.scale_out) >= 1 - 1e-12
+    while acct.ladder_next < n and acct.qty:
         gain, share = cfg.scale_out[acct.ladder_next]
         level = acct.entry * (1 + s * gain)
         if s * (extreme - level) < 0:
             break
         at = o if s * (o - level) >= 0 else level
-        part = min(_lots(share * acct.entry_qty, cfg.lot_size), abs(acct.qty))
+        carried = acct.goal is not None and acct.goal_reason is not Reason.SIGNAL
+        base = acct.goal if carried and acct.goal is not None else acct.qty
+        last = full and acct.ladder_next == n - 1  # the last slice closes what remains
+        part = abs(base) if last else min(_lots(share * acct.entry_qty, cfg.lot_size), abs(base))
         acct.ladder_next += 1
         if part <= 0:
             continue
-        if part * _fill_price(cfg, -s * part, at, volume) < cfg.min_notional:
-            acct.rejected += 1
-            continue
         keep = (acct.entry_qty, acct.ladder_next)
-        _fill(acct, cfg, bar, -s * part, at, volume, Reason.SCALE_OUT)
+        goal = 0.0 if last else base - s * part
+        delta = -acct.qty if last else (base - acct.qty) - s * part
+        _send(acct, cfg, bar, delta, goal, at, volume, Reason.SCALE_OUT, True)
         acct.entry_qty, acct.ladder_next = keep
     if acct.qty and cfg.take_profit is not None:
         level = acct.entry * (1 + s * cfg.take_profit)
         if s * (extreme - level) >= 0:
-            _fill(acct, cfg, bar, -acct.qty, o if s * (o - level) >= 0 else level, volume,
-                  Reason.TAKE_PROFIT)  # fmt: skip
+            _exit_all(acct, cfg, bar, o if s * (o - level) >= 0 else level, volume,
+                      Reason.TAKE_PROFIT)  # fmt: skip
+
+
+def _intrabar(acct: Account, cfg: EngineConfig, bar: int, o: float, h: float, lo: float,
+              volume: float) -> None:  # fmt: skip
+    """Exits in the order the bar reveals them: an adverse gap at the open; favourable levels the
+    open already passed (they fill at the open, before anything inside the bar); adverse levels
+    touched inside the bar (assumed before any favourable one: pessimistic); then favourable
+    levels touched inside the bar."""
+    s = acct.side
+    adverse = _adverse_level(acct, cfg)
+    if adverse is not None and (o <= adverse[0] if s > 0 else o >= adverse[0]):
+        _exit_all(acct, cfg, bar, o, volume, adverse[1])
+        return
+    _favourable(acct, cfg, bar, o, o, volume)
+    if not acct.qty or acct.side != s:
+        return
+    adverse = _adverse_level(acct, cfg)
+    if adverse is not None and (lo <= adverse[0] if s > 0 else h >= adverse[0]):
+        _exit_all(acct, cfg, bar, adverse[0], volume, adverse[1])
+        return
+    _favourable(acct, cfg, bar, o, h if s > 0 else lo, volume)
 
 
 def simulate(
@@ -174,15 +287,17 @@ def simulate(
     targets: list[float],
     cfg: EngineConfig,
     funding: list[float] | None = None,
+    funding_inside: list[float] | None = None,
 ) -> ReferenceRun:
-    """Run the model over ``bars`` of (open, high, low, close, volume) tuples."""
+    """Run the model over ``bars`` of (open, high, low, close, volume) tuples; ``funding`` holds
+    the rate due at each bar's open, ``funding_inside`` the rate of stamps inside each bar."""
     next_open = cfg.execution.fill.value == "next_open"
     acct = Account(cfg.execution.init_cash)
     equity, position = [], []
     active, pending = 0.0, None
     for t, (o, h, lo, c, v) in enumerate(bars):
         rate = funding[t] if funding else 0.0
-        if rate and acct.qty:
+        if rate and acct.qty:  # a stamp at this open: on the position held into it
             paid = acct.qty * o * rate
             acct.cash -= paid
             acct.trade_pnl -= paid
@@ -190,6 +305,14 @@ def simulate(
         if pending is not None:
             _rebalance(acct, cfg, t, pending, o, v)
             pending = None
+        elif acct.goal is not None:
+            _work(acct, cfg, t, o, v)
+        rate = funding_inside[t] if funding_inside else 0.0
+        if rate and acct.qty:  # a stamp inside this bar: on the position held after its open
+            paid = acct.qty * o * rate
+            acct.cash -= paid
+            acct.trade_pnl -= paid
+            acct.funding_paid += paid
         if acct.qty:
             _intrabar(acct, cfg, t, o, h, lo, v)
             if acct.qty:
@@ -202,8 +325,10 @@ def simulate(
             active = targets[t]
         equity.append(acct.cash + acct.qty * c)
         position.append(acct.qty)
-    if cfg.close_at_end and acct.qty and bars:
+    end = cfg.end_rule
+    if end is not EndRule.MARK and acct.qty and bars:
         o, h, lo, c, v = bars[-1]
-        _fill(acct, cfg, len(bars) - 1, -acct.qty, c, v, Reason.END_CLOSE)
+        _fill(acct, cfg, len(bars) - 1, -acct.qty, o if end is EndRule.OPEN else c, v,
+              Reason.END_CLOSE)  # fmt: skip
         equity[-1], position[-1] = acct.cash, 0.0
     return ReferenceRun(equity, position, acct)

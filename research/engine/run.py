@@ -41,6 +41,8 @@ class EngineResult:
     open_pnl: float  # PnL of the open trade marked at the last close (fees and funding in)
     participation_capped: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Equity fell to <= 0 (a liquidation or gap left nothing): no order was sent after it.
+    ruined: bool = False
 
     @property
     def final_equity(self) -> float:
@@ -102,20 +104,41 @@ def check_targets(target: npt.NDArray[np.float64], config: EngineConfig, ts: Any
         )
 
 
-def align_funding(ts: pl.Series, funding: pl.DataFrame | None) -> npt.NDArray[np.float64]:
-    """Funding rate due at each bar's open (0 where no funding timestamp falls on a bar open).
-
-    A funding timestamp between bar opens is charged at the next bar's open (documented).
-    """
-    rates = np.zeros(len(ts), dtype=np.float64)
-    if funding is None or funding.height == 0:
-        return rates
+def split_funding(
+    ts: pl.Series, funding: pl.DataFrame | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Funding rates per bar: those stamped at the bar's open, and those stamped inside the bar
+    (after its open, before the next bar's). The engines charge the first on the position held
+    into the open and the second on the position held after the open's fills, so funding follows
+    whoever held the position at the stamp (also with ``fill=close``). A stamp after the last
+    open counts inside the last bar when it falls within one bar interval of it; stamps before
+    the first bar are dropped (nothing was held). Stamps are read at whole seconds: venues record
+    a funding a few milliseconds after its stamp (Binance's 08:00:00.003 is the 08:00 funding)."""
+    n = len(ts)
+    at_open, inside = np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64)
+    if funding is None or funding.height == 0 or n == 0:
+        return at_open, inside
     bar_ts = ts.to_numpy()
-    fund_ts = funding["ts"].to_numpy()
-    idx = np.searchsorted(bar_ts, fund_ts, side="left")
-    ok = idx < len(bar_ts)
-    np.add.at(rates, idx[ok], funding["rate"].to_numpy()[ok])
-    return rates
+    fund_ts = funding["ts"].dt.truncate("1s").to_numpy()
+    rate = funding["rate"].to_numpy().astype(np.float64)
+    idx = np.searchsorted(bar_ts, fund_ts, side="left")  # first bar opening at or after it
+    on = idx < n
+    on[on] = bar_ts[idx[on]] == fund_ts[on]
+    np.add.at(at_open, idx[on], rate[on])
+    within = ~on & (idx > 0)
+    if n > 1:  # after the last open: inside the last bar only within one bar interval
+        step = bar_ts[-1] - bar_ts[-2]
+        within &= (idx < n) | (fund_ts < bar_ts[-1] + step)
+    else:
+        within &= idx < n
+    np.add.at(inside, idx[within] - 1, rate[within])
+    return at_open, inside
+
+
+def align_funding(ts: pl.Series, funding: pl.DataFrame | None) -> npt.NDArray[np.float64]:
+    """Funding rate due at each bar's open (0 where no funding timestamp falls on a bar open);
+    stamps inside a bar are :func:`split_funding`'s second array."""
+    return split_funding(ts, funding)[0]
 
 
 def run_backtest(
@@ -139,16 +162,17 @@ def run_backtest(
     check_targets(tgt, config, bars["ts"])
     cols = {c: np.ascontiguousarray(bars[c].to_numpy(), dtype=np.float64)
             for c in ("open", "high", "low", "close", "volume")}  # fmt: skip
-    rates = align_funding(bars["ts"], funding)
+    rates, rates_inside = split_funding(bars["ts"], funding)
     gains, shares = config.ladder()
     n = bars.height
     equity, position = np.empty(n), np.empty(n)
-    orders = np.empty((2 * n + len(gains) * n + 2, ORDER_COLUMNS))  # untouched pages stay free
-    trades = np.empty(2 * n + 2)
+    # Per bar at most: the open's order, the ladder, one exit, the close's order (fill=close).
+    orders = np.empty(((3 + len(gains)) * n + 2, ORDER_COLUMNS))  # untouched pages stay free
+    trades = np.empty(len(orders))
     counters = np.zeros(N_COUNTERS)
     simulate(
         cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], tgt, rates,
-        config.vector(), gains, shares, equity, position, orders, trades, counters,
+        rates_inside, config.vector(), gains, shares, equity, position, orders, trades, counters,
     )  # fmt: skip
     ppy = periods_per_year if with_metrics else math.nan
     return _result(bars, config, equity, position, orders, trades, counters, ppy)
@@ -164,15 +188,22 @@ def _result(
     pnl = trades[:n_trades].copy()
     held = float(position[-1]) if len(position) else 0.0
     notes = []
+    ruined_at = int(counters[k.C_RUINED])
+    if ruined_at >= 0:
+        notes.append(
+            f"the account was ruined at {bars['ts'][ruined_at]} (equity <= 0 after a "
+            "liquidation or a loss beyond the margin): no order was sent after it"
+        )
     if held:
         notes.append(
             f"a position of {held:g} is still open at the end, marked at the last close "
-            "(set close_at_end=True to close it)"
+            "(set end='close' or end='open' to close it)"
         )
     stats: dict[str, float] = {}
     if not math.isnan(periods_per_year):  # NaN: the caller wants the records only
         stats = metrics.summarize(equity, pnl, periods_per_year) | {
-            "exposure": metrics.exposure(np.abs(position))
+            "exposure": metrics.exposure(np.abs(position)),
+            "ruined": float(ruined_at >= 0),
         }
     return EngineResult(
         ts=bars["ts"],
@@ -188,6 +219,7 @@ def _result(
         open_pnl=float(counters[k.C_OPEN_PNL]),
         participation_capped=int(counters[k.C_PART_CAPPED]),
         notes=notes,
+        ruined=ruined_at >= 0,
     )
 
 
