@@ -162,7 +162,7 @@ def run_portfolio(
     """Trade ``weights`` (bars x assets, decided at each close) over ``bars`` (one aligned frame
     per asset) with one shared cash balance; ``funding`` (ts, rate) per perpetual asset."""
     from research.engine.portfolio_kernel import N_KCOUNTERS, ORDER_COLUMNS, simulate
-    from research.engine.run import align_funding
+    from research.engine.run import split_funding
 
     config = config or PortfolioConfig()
     if not bars:
@@ -174,18 +174,18 @@ def run_portfolio(
     check_weights(w, config, ts, symbols)
     opens = np.column_stack([bars[s]["open"].to_numpy().astype(np.float64) for s in symbols])
     closes = np.column_stack([bars[s]["close"].to_numpy().astype(np.float64) for s in symbols])
-    rates = np.zeros((n, k))
+    rates, rates_in = np.zeros((n, k)), np.zeros((n, k))
     for j, s in enumerate(symbols):
         if funding and s in funding:
-            rates[:, j] = align_funding(ts, funding[s])
+            rates[:, j], rates_in[:, j] = split_funding(ts, funding[s])
     lots, mins = config.lots(k), config.min_notionals(k)
     equity, positions = np.empty(n), np.empty((n, k))
     orders = np.empty((n * k + k + 1, ORDER_COLUMNS))
     trades = np.empty((n * k + k + 1, 2))
     counters = np.zeros(N_KCOUNTERS)
     simulate(
-        np.ascontiguousarray(opens), np.ascontiguousarray(closes), w, rates, config.vector(),
-        lots, mins, equity, positions, orders, trades, counters,
+        np.ascontiguousarray(opens), np.ascontiguousarray(closes), w, rates, rates_in,
+        config.vector(), lots, mins, equity, positions, orders, trades, counters,
     )  # fmt: skip
     return _result(symbols, ts, equity, positions, orders, trades, counters, periods_per_year)
 

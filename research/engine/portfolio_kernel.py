@@ -17,6 +17,7 @@ from drydock.runtime import prepare_numba
 prepare_numba()
 from numba import njit  # noqa: E402  (NUMBA_CACHE_DIR must be set before numba loads)
 
+from research.engine.kernel import floor_lots  # noqa: E402
 from research.engine.portfolio_model import (  # noqa: E402
     Q_BAND,
     Q_CASH,
@@ -39,9 +40,7 @@ N_KCOUNTERS = 8
 FloatArray = npt.NDArray[np.float64]
 
 
-@njit(cache=True)
-def _lots(qty: float, lot: float) -> float:
-    return math.floor(qty / lot * (1 + 1e-12) + 1e-9) * lot  # relative slack, as the reference
+_lots = floor_lots  # the one lot rule (relative slack), shared with the single-asset kernel
 
 
 @njit(cache=True)
@@ -106,8 +105,8 @@ def _rebalance(
                 d = 0.0
             deltas[j] = d
     for j in range(k):
-        if deltas[j] < 0:
-            if -deltas[j] * prices[j] < mins[j]:
+        if deltas[j] < 0:  # min notional at the fill price (after slippage)
+            if -deltas[j] * (prices[j] * (1 - p[Q_SLIP])) < mins[j]:
                 counters[K_REJECTS] += 1
             else:
                 _fill(bar, j, deltas[j], prices[j], SIGNAL, p, qty, entry, pnl, orders, trades,
@@ -126,7 +125,7 @@ def _rebalance(
                     deltas[j] = _lots(deltas[j] * scale, lots[j])
     for j in range(k):
         if deltas[j] > 0:
-            if deltas[j] * prices[j] < mins[j]:
+            if deltas[j] * (prices[j] * (1 + p[Q_SLIP])) < mins[j]:
                 counters[K_REJECTS] += 1
             else:
                 _fill(bar, j, deltas[j], prices[j], SIGNAL, p, qty, entry, pnl, orders, trades,
@@ -136,7 +135,7 @@ def _rebalance(
 @njit(cache=True)
 def simulate(
     opens: FloatArray, closes: FloatArray, weights: FloatArray, funding: FloatArray,
-    p: FloatArray, lots: FloatArray, mins: FloatArray, equity: FloatArray,
+    funding_in: FloatArray, p: FloatArray, lots: FloatArray, mins: FloatArray, equity: FloatArray,
     positions: FloatArray, orders: FloatArray, trades: FloatArray, counters: FloatArray,
 ) -> None:  # fmt: skip
     """Run the portfolio model; fills ``equity`` (n), ``positions`` (n, k), ``orders``,
@@ -160,6 +159,13 @@ def simulate(
             has_pending = False
             _rebalance(t, pending, opens[t], p, lots, mins, qty, entry, pnl, deltas, orders,
                        trades, counters)  # fmt: skip
+        for j in range(k):  # stamps inside the bar: on the positions held after its open
+            rate = funding_in[t, j]
+            if rate != 0 and qty[j] != 0:
+                paid = qty[j] * opens[t, j] * rate
+                counters[K_CASH] -= paid
+                pnl[j] -= paid
+                counters[K_FUNDING] += paid
         changed = False
         for j in range(k):
             if weights[t, j] != active[j]:

@@ -1,7 +1,8 @@
 """The portfolio model as a plain Python loop: the readable statement of its semantics.
 
 Per bar t: (1) funding due at t's open is charged on each position held into it; (2) weights
-queued at t-1's close are traded at t's open (``next_open``); (3) equity is marked at the close;
+queued at t-1's close are traded at t's open (``next_open``); (2b) funding stamped inside the bar
+is charged on the positions held after that; (3) equity is marked at the close;
 (4) if the weights changed at t's close (or ``rebalance_every`` bars passed since the last
 rebalance decision) a rebalance is queued (or, with ``close`` fills, done at the close).
 
@@ -10,7 +11,8 @@ A rebalance at prices p: equity E = cash + sum(q_j p_j); each asset's order is
 towards a non-zero weight worth less than ``min_trade_value`` are skipped (the band); sells run
 first, in asset order, then buys. A spot portfolio (leverage 1) never borrows: when the buys
 with fees and slippage cost more than the cash, every buy is scaled by the same factor and
-rounded down to its lot again. An order below its asset's min notional is rejected and counted.
+rounded down to its lot again. An order whose notional at the fill price (after slippage) is
+below its asset's min notional is rejected and counted.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from research.engine.model import Reason
+from research.engine.model import Reason, floor_lots
 from research.engine.portfolio_model import PortfolioConfig
 
 
 def _lots(qty: float, lot: float) -> float:
     # Relative slack: 5.1 - 5 = 0.09999999999999964 is 0.1 in lots of 1e-8, not 0.09999999.
-    return math.floor(qty / lot * (1 + 1e-12) + 1e-9) * lot
+    return floor_lots(qty, lot)
+
+
+def _fill_price(cfg: PortfolioConfig, delta: float, price: float) -> float:
+    e = cfg.execution
+    return price * (1 + e.slippage) if delta > 0 else price * (1 - e.slippage)
 
 
 @dataclass
@@ -59,7 +66,7 @@ class PortfolioRun:
 def _fill(book: Book, cfg: PortfolioConfig, bar: int, j: int, delta: float, price: float,
           reason: Reason) -> None:  # fmt: skip
     e = cfg.execution
-    px = price * (1 + e.slippage) if delta > 0 else price * (1 - e.slippage)
+    px = _fill_price(cfg, delta, price)
     fee = abs(delta) * px * e.taker_fee + e.fixed_fee
     book.cash -= delta * px + fee
     book.orders.append((bar, j, delta, px, fee, reason))
@@ -102,8 +109,8 @@ def _rebalance(book: Book, cfg: PortfolioConfig, bar: int, weights: Sequence[flo
                 delta = 0.0
         deltas.append(delta)
     for j in range(k):
-        if deltas[j] < 0:
-            if -deltas[j] * prices[j] < mins[j]:
+        if deltas[j] < 0:  # min notional at the fill price (after slippage), as the paper venue
+            if -deltas[j] * _fill_price(cfg, deltas[j], prices[j]) < mins[j]:
                 book.rejected += 1
             else:
                 _fill(book, cfg, bar, j, deltas[j], prices[j], Reason.SIGNAL)
@@ -121,7 +128,7 @@ def _rebalance(book: Book, cfg: PortfolioConfig, bar: int, weights: Sequence[flo
                     deltas[j] = _lots(deltas[j] * scale, lots[j])
     for j in range(k):
         if deltas[j] > 0:
-            if deltas[j] * prices[j] < mins[j]:
+            if deltas[j] * _fill_price(cfg, deltas[j], prices[j]) < mins[j]:
                 book.rejected += 1
             else:
                 _fill(book, cfg, bar, j, deltas[j], prices[j], Reason.SIGNAL)
@@ -133,8 +140,12 @@ def simulate(
     weights: Sequence[Sequence[float]],
     cfg: PortfolioConfig,
     funding: Sequence[Sequence[float]] | None = None,
+    funding_inside: Sequence[Sequence[float]] | None = None,
 ) -> PortfolioRun:
-    """Run the portfolio model over rows of per-asset opens, closes and weights."""
+    """Run the portfolio model over rows of per-asset opens, closes and weights; ``funding``
+    rates are stamped at each bar's open (charged on the positions held into it),
+    ``funding_inside`` rates inside each bar (charged on the positions held after the open's
+    rebalance, so whoever held through the stamp pays, also with ``fill=close``)."""
     k = len(opens[0]) if opens else 0
     next_open = cfg.execution.fill == "next_open"
     book = Book(cfg.execution.init_cash, [0.0] * k, [0.0] * k, [0.0] * k)
@@ -155,6 +166,14 @@ def simulate(
         if pending is not None:
             _rebalance(book, cfg, t, pending, opens[t])
             pending = None
+        if funding_inside is not None:
+            for j in range(k):
+                rate = funding_inside[t][j]
+                if rate and book.qty[j]:
+                    paid = book.qty[j] * opens[t][j] * rate
+                    book.cash -= paid
+                    book.trade_pnl[j] -= paid
+                    book.funding_paid += paid
         row = list(weights[t])
         every = cfg.rebalance_every
         due = every is not None and last_decision >= 0 and t - last_decision >= every

@@ -254,3 +254,45 @@ def test_config_is_validated_at_construction(field: str, value: Any, message: st
 def test_per_asset_lists_must_match_the_assets() -> None:
     with pytest.raises(ConfigError, match="3 values for 2 assets"):
         run_portfolio(_two(), np.full((3, 2), 0.5), replace(BASE, min_notional=(1.0, 2.0, 3.0)))
+
+
+def test_min_notional_is_checked_at_the_fill_price() -> None:
+    # 1% slippage, lot 1, min notional 100.5: 0.1 x 1,000 / 100 = 1 unit, filled at 101, a
+    # notional of 101 >= 100.5 (the old check at the pre-slippage 100 rejected it, unlike the
+    # paper venue). Its sale fills at 99 < 100.5: rejected and counted.
+    slip = replace(FREE, slippage_bps=100.0)
+    flat = [100.0] * 4
+    cfg = replace(BASE, execution=slip, lot_size=1.0, min_notional=100.5)
+    k, _ = both({"A": (flat, flat)}, [[0.1], [0.1], [0.0], [0.0]], cfg)
+    assert fills(k) == [(1, "A", "buy", 1.0, 101.0)]
+    assert k.rejected_min_notional == 1
+
+
+@pytest.mark.parametrize(
+    ("weights", "paid"),
+    [
+        # Bought at bar 0's close, sold at bar 1's close: held through 01:30, pays 10 x 100 x
+        # 0.001 = 1 (the old rule charged it at bar 2's open, on nothing).
+        ([[1.0], [0.0], [0.0], [0.0]], 1.0),
+        # Bought at bar 1's close, after the stamp: pays nothing (the old rule charged 1).
+        ([[0.0], [1.0], [1.0], [1.0]], 0.0),
+    ],
+)
+def test_funding_inside_a_bar_with_close_fills_follows_the_holder(
+    weights: list[list[float]], paid: float
+) -> None:
+    from research.engine.run import split_funding
+
+    flat = [100.0] * 4
+    bars = {"PERP": frame(flat, flat)}
+    stamp = pl.DataFrame({"ts": [T0 + timedelta(minutes=90)], "rate": [0.001]}).with_columns(
+        pl.col("ts").cast(pl.Datetime("us", "UTC"))
+    )
+    cfg = replace(BASE, execution=replace(FREE, fill=FillTiming.CLOSE))
+    kernel = run_portfolio(bars, np.array(weights), cfg, funding={"PERP": stamp})
+    at_open, inside = split_funding(bars["PERP"]["ts"], stamp)
+    loop = ref.simulate([[o] for o in flat], [[c] for c in flat], weights, cfg,
+                        [[r] for r in at_open], [[r] for r in inside])  # fmt: skip
+    assert kernel.funding_paid == pytest.approx(paid) == loop.book.funding_paid
+    np.testing.assert_allclose(kernel.equity_values, loop.equity, rtol=1e-12)
+    assert kernel.equity_values[-1] == pytest.approx(1_000.0 - paid)
