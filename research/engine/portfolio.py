@@ -42,6 +42,8 @@ class PortfolioResult:
     fees_paid: float
     turnover: float  # traded notional / mean equity
     notes: list[str] = field(default_factory=list)
+    #: A rebalance found equity <= 0: positions liquidated, nothing traded after it.
+    ruined: bool = False
 
     @property
     def final_equity(self) -> float:
@@ -204,10 +206,18 @@ def _result(
         for j, s in enumerate(symbols)
         if len(positions) and positions[-1, j]
     ]
+    ruined_at = int(counters[pk.K_RUINED])
+    if ruined_at >= 0:
+        notes.insert(
+            0,
+            f"the book was ruined at {ts[ruined_at]} (equity <= 0 at a rebalance): its positions "
+            "were liquidated and nothing traded after it",
+        )
     stats: dict[str, float] = {}
     if not math.isnan(periods_per_year) and len(equity):
         stats = metrics.summarize(equity, trade_records[:, 1], periods_per_year) | {
-            "exposure": metrics.exposure(np.abs(positions).sum(axis=1))
+            "exposure": metrics.exposure(np.abs(positions).sum(axis=1)),
+            "ruined": float(ruined_at >= 0),
         }
     mean_equity = float(np.mean(equity)) if len(equity) else math.nan
     return PortfolioResult(
@@ -224,4 +234,5 @@ def _result(
         fees_paid=float(counters[pk.K_FEES]),
         turnover=float(counters[pk.K_TURNOVER]) / mean_equity if mean_equity else math.nan,
         notes=notes,
+        ruined=ruined_at >= 0,
     )

@@ -30,12 +30,14 @@ from research.engine.portfolio_model import (  # noqa: E402
     Q_SLIP,
 )
 
-SIGNAL, END_CLOSE = 0, 6  # research.engine.model.Reason codes
+SIGNAL, LIQUIDATION, END_CLOSE = 0, 5, 6  # research.engine.model.Reason codes
 #: Order record columns: bar, asset, signed qty, fill price, fee, reason.
 ORDER_COLUMNS = 6
-#: Counters: orders, closed trades, min-notional rejections, band skips, funding, fees, turnover.
+#: Counters: orders, closed trades, min-notional rejections, band skips, funding, fees, turnover,
+#: cash, the bar the book was ruined at (-1: never).
 K_ORDERS, K_TRADES, K_REJECTS, K_SKIPPED, K_FUNDING, K_FEES, K_TURNOVER, K_CASH = range(8)
-N_KCOUNTERS = 8
+K_RUINED = 8
+N_KCOUNTERS = 9
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -89,9 +91,18 @@ def _rebalance(
     orders: FloatArray, trades: FloatArray, counters: FloatArray,
 ) -> None:  # fmt: skip
     k = prices.shape[0]
+    if counters[K_RUINED] >= 0:
+        return
     equity = counters[K_CASH]
     for j in range(k):
         equity += qty[j] * prices[j]
+    if equity <= 0:  # ruined: liquidate what is held, trade no more
+        counters[K_RUINED] = bar
+        for j in range(k):
+            if qty[j] != 0:
+                _fill(bar, j, -qty[j], prices[j], LIQUIDATION, p, qty, entry, pnl, orders, trades,
+                      counters)  # fmt: skip
+        return
     for j in range(k):
         if w[j] == 0:
             deltas[j] = -qty[j]
@@ -143,6 +154,7 @@ def simulate(
     n, k = opens.shape
     counters[:] = 0.0
     counters[K_CASH] = p[Q_CASH]
+    counters[K_RUINED] = -1.0
     qty, entry, pnl = np.zeros(k), np.zeros(k), np.zeros(k)
     deltas, active, pending = np.zeros(k), np.zeros(k), np.zeros(k)
     has_pending, last_decision = False, -1

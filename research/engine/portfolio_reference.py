@@ -12,7 +12,9 @@ towards a non-zero weight worth less than ``min_trade_value`` are skipped (the b
 first, in asset order, then buys. A spot portfolio (leverage 1) never borrows: when the buys
 with fees and slippage cost more than the cash, every buy is scaled by the same factor and
 rounded down to its lot again. An order whose notional at the fill price (after slippage) is
-below its asset's min notional is rejected and counted.
+below its asset's min notional is rejected and counted. A rebalance that finds equity <= 0
+(leverage losses) ruins the book: its positions are liquidated at those prices and it trades no
+more (sizing from negative equity would invert every weight).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Book:
     rejected: int = 0
     skipped: int = 0
     funding_paid: float = 0.0
+    ruined_at: int = -1  # bar where a rebalance found equity <= 0 (no orders after it)
 
     def value(self, prices: Sequence[float]) -> float:
         total = self.cash  # summed in asset order, as the kernel does
@@ -96,7 +99,15 @@ def _rebalance(book: Book, cfg: PortfolioConfig, bar: int, weights: Sequence[flo
     e = cfg.execution
     k = len(prices)
     lots, mins = cfg.lots(k), cfg.min_notionals(k)
+    if book.ruined_at >= 0:
+        return
     equity = book.value(prices)
+    if equity <= 0:  # ruined: what is held is liquidated, and nothing trades after it
+        book.ruined_at = bar
+        for j in range(k):
+            if book.qty[j]:
+                _fill(book, cfg, bar, j, -book.qty[j], prices[j], Reason.LIQUIDATION)
+        return
     deltas = []
     for j in range(k):
         if weights[j] == 0:

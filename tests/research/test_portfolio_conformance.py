@@ -59,6 +59,7 @@ def both(
                                rtol=1e-12)  # fmt: skip
     assert kernel.rejected_min_notional == loop.book.rejected
     assert kernel.skipped_by_band == loop.book.skipped
+    assert kernel.ruined == (loop.book.ruined_at >= 0)
     return kernel, loop
 
 
@@ -296,3 +297,18 @@ def test_funding_inside_a_bar_with_close_fills_follows_the_holder(
     assert kernel.funding_paid == pytest.approx(paid) == loop.book.funding_paid
     np.testing.assert_allclose(kernel.equity_values, loop.equity, rtol=1e-12)
     assert kernel.equity_values[-1] == pytest.approx(1_000.0 - paid)
+
+
+def test_a_ruined_book_is_liquidated_and_stops_trading() -> None:
+    # 2x: 20 units of A at 100 (cash 1,000 - 2,000 = -1,000). A opens at 40 on bar 2; the weight
+    # change to 1 decided at bar 2's close meets equity -1,000 + 20 x 40 = -200 at bar 3's open.
+    # Sizing from it would want 1 x -200 / 40 = -5 units, a sale of 25 that turns the book short
+    # and lets it 'recover' to 0 - 5 x 20 = -100 at bar 4; ruined instead: the 20 units are
+    # liquidated at 40 (cash -1,000 + 800 = -200) and nothing trades after it.
+    px = [100.0, 100.0, 40.0, 40.0, 20.0]
+    cfg = replace(BASE, leverage=2.0)
+    k, _ = both({"A": (px, px)}, [[2.0], [2.0], [1.0], [1.0], [0.5]], cfg)
+    assert fills(k) == [(1, "A", "buy", 20.0, 100.0), (3, "A", "sell", 20.0, 40.0)]
+    assert k.orders["reason"].to_list() == ["signal", "liquidation"]
+    assert k.ruined and k.metrics["ruined"] == 1.0 and "ruined" in k.notes[0]
+    assert k.equity_values.tolist() == pytest.approx([1000, 1000, -200, -200, -200], rel=1e-12)
