@@ -79,10 +79,14 @@ def test_same_trades_and_equity_as_backtesting_py() -> None:
     tp=st.sampled_from([None, 0.04, 0.1]),
     ladder=st.sampled_from([(), ((0.02, 0.5), (0.05, 0.25))]),
     perp=st.booleans(),
+    part=st.sampled_from([None, 1e-4]),
+    end=st.sampled_from(["mark", "close", "open"]),
+    liq_fee=st.sampled_from([0.0, 0.01]),
 )
 def test_kernel_equals_reference_on_real_bars(
     seed: int, leverage: float, stop: float | None, trail: float | None, tp: float | None,
-    ladder: tuple[tuple[float, float], ...], perp: bool,
+    ladder: tuple[tuple[float, float], ...], perp: bool, part: float | None, end: str,
+    liq_fee: float,
 ) -> None:  # fmt: skip
     key = PERP if perp else BTC
     bars = read_sample(key).head(2_000)
@@ -94,22 +98,26 @@ def test_kernel_equals_reference_on_real_bars(
         lot_size=0.001, min_notional=100.0, leverage=leverage, allow_short=True,
         stop_loss=stop, trailing_stop=trail, trailing_activation=0.01, take_profit=tp,
         scale_out=ladder, maintenance_margin=0.05 if leverage > 1 else None, impact=0.05,
+        max_participation=part, end=end, liquidation_fee=liq_fee,
     )  # fmt: skip
     funding = read_sample_funding(PERP.exchange, PERP.symbol) if perp else None
     kernel = run_backtest(bars, target, cfg, funding=funding)
-    rates = None
+    rates = inside = None
     if funding is not None:
-        from research.engine.run import align_funding
+        from research.engine.run import split_funding
 
-        rates = align_funding(bars["ts"], funding).tolist()
+        at_open, within = split_funding(bars["ts"], funding)
+        rates, inside = at_open.tolist(), within.tolist()
     rows = list(
         zip(*(bars[c].to_list() for c in ("open", "high", "low", "close", "volume")), strict=True)
     )
-    loop = ref.simulate(rows, target.tolist(), cfg, rates)
+    loop = ref.simulate(rows, target.tolist(), cfg, rates, inside)
     np.testing.assert_allclose(kernel.equity["equity"].to_numpy(), loop.equity, rtol=1e-9)
     assert kernel.orders.height == len(loop.account.orders)
     np.testing.assert_allclose(kernel.trade_pnl, loop.account.trades, rtol=1e-9, atol=1e-9)
     assert kernel.rejected_min_notional == loop.account.rejected
+    assert kernel.participation_capped == loop.account.capped
+    assert kernel.ruined == loop.account.ruined
     if perp:
         assert kernel.funding_paid == pytest.approx(loop.account.funding_paid, rel=1e-9)
 
