@@ -301,8 +301,11 @@ def _rebalance(
         _order(t, -qty, price, vol, SIGNAL, st, p, orders, trades, counters)
         return
     eq = st[S_CASH] + qty * price
-    if eq <= 0:  # nothing left to size from: ruined, no more orders
+    if eq <= 0:  # nothing left to size from: ruined; what is held is liquidated
         counters[C_RUINED] = t
+        if qty != 0.0:
+            _fill(t, -qty, price, vol, LIQUIDATION, st, p, orders, trades, counters)
+            counters[C_LIQ] += 1
         return
     _order(t, tgt * eq / price - qty, price, vol, SIGNAL, st, p, orders, trades, counters)
 

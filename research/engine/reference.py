@@ -178,8 +178,11 @@ def _rebalance(acct: Account, cfg: EngineConfig, bar: int, target: float, price:
         _order(acct, cfg, bar, -acct.qty, price, volume, Reason.SIGNAL)
         return
     equity = acct.cash + acct.qty * price
-    if equity <= 0:  # nothing left to size from: the account is ruined, it stops trading
+    if equity <= 0:  # nothing left to size from: ruined; what is held is liquidated
         acct.ruined_at = bar
+        if acct.qty:
+            _fill(acct, cfg, bar, -acct.qty, price, volume, Reason.LIQUIDATION)
+            acct.liquidations += 1
         return
     _order(acct, cfg, bar, target * equity / price - acct.qty, price, volume, Reason.SIGNAL)
 

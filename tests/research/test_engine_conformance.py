@@ -272,6 +272,23 @@ def test_a_ruined_account_stops_trading() -> None:
     assert kernel.equity["equity"].to_list()[2:] == pytest.approx([-200.0] * 4)
 
 
+def test_a_target_sized_from_negative_equity_ruins_and_liquidates() -> None:
+    """3x without a maintenance margin: 30 units at 100 (cash -2,000). At bar 3's open of 60 the
+    new target 1 meets equity -2,000 + 30 x 60 = -200: sizing from it would want -200 / 60 =
+    -3.33 units, a sale of 33.33 that goes short and 'recovers' to 0 - 3.33 x 30 = -100 at bar
+    4's close of 30 (the old engine). Ruined instead: the 30 units are liquidated at 60 (cash
+    -200) and nothing trades after it."""
+    cfg = replace(BASE, leverage=3.0)
+    bars = [FLAT, FLAT, (60, 60, 60, 60), (60, 60, 60, 60), (30, 30, 30, 30)]
+    kernel, _ = both(bars, [3, 3, 1, 1, 0.5], cfg)
+    assert fills(kernel) == [
+        (1, "buy", 30.0, 100.0, "signal"),
+        (3, "sell", 30.0, 60.0, "liquidation"),
+    ]
+    assert kernel.ruined and kernel.liquidations == 1
+    assert kernel.equity["equity"].to_list() == pytest.approx([1_000, 1_000, -200, -200, -200])
+
+
 def test_liquidation_fee_is_a_venue_rule() -> None:
     """The liquidation of test_leverage_and_liquidation (30 units at p = 2,000 / 28.5 = 70.18)
     with a 1% liquidation fee on the notional: the trader keeps 0.05 x 30p - 0.01 x 30p = 0.04 x
