@@ -143,14 +143,25 @@ def reset_breaker_command(
     strategy: Annotated[
         str | None, typer.Option(help="The strategy's breaker (default: the global one).")
     ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(help="A paper or dry-run runner's own breaker (its simulated account)."),
+    ] = None,
     operator: Operator = "",
 ) -> None:
     """Clear a tripped circuit breaker: the only way it clears (journaled with the reason)."""
-    from live.policy_state import reset_breaker
+    from live.policy_state import reset_breaker, run_account
 
     with _journal() as journal:
-        reset_breaker(journal, strategy, _operator(operator), reason, datetime.now(UTC))
-    Console().print(f"breaker reset for {strategy or 'global'}")
+        if run is not None:
+            record = journal.run(run)
+            if record is None:
+                raise typer.BadParameter(f"no run {run!r} in the journal; see drydock status")
+            scope = run_account(record.strategy_id, run, operator=True).scope
+            reset_breaker(journal, None, _operator(operator), reason, datetime.now(UTC), scope)
+        else:
+            reset_breaker(journal, strategy, _operator(operator), reason, datetime.now(UTC))
+    Console().print(f"breaker reset for {run or strategy or 'global'}")
 
 
 def _cash_flow(kind: str, amount: float, balance: float, note: str, operator: str) -> None:
@@ -185,19 +196,45 @@ def withdraw_command(
 
 def state_command(
     strategy: Annotated[str, typer.Argument(help="Strategy id.")],
-    equity: Annotated[float, typer.Option(help="Current equity in USD.")],
+    equity: Annotated[
+        float | None,
+        typer.Option(help="Current equity in USD (default with --run: its last journaled mark)."),
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(help="A replay, paper or dry-run run: its own simulated account's state."),
+    ] = None,
+    at: Annotated[
+        datetime | None,
+        typer.Option(help="The moment to read the state at (default: now; a replay's bar time)."),
+    ] = None,
     policy: Annotated[
         Path | None, typer.Option(help="Policy TOML (default: the settings' default policy).")
     ] = None,
 ) -> None:
-    """The policy counters rebuilt from the journal now (what the next decision would read)."""
+    """The policy counters rebuilt from the journal (what the next decision would read): the
+    strategy's live account, or with --run a simulated run's own account."""
     from drydock.policy import load_policy
     from drydock.settings import get_settings
-    from live.policy_state import build_context, state_summary
+    from live.policy_state import build_context, live_account, run_account, state_summary
 
     rules = load_policy(policy or get_settings().policy_dir / "default.toml")
+    now = (at if at.tzinfo else at.replace(tzinfo=UTC)) if at is not None else datetime.now(UTC)
     with _journal() as journal:
-        ctx = build_context(journal, strategy_id=strategy, policy=rules, now=datetime.now(UTC), equity=equity)  # fmt: skip
+        if run is not None:
+            record = journal.run(run)
+            if record is None or record.strategy_id != strategy:
+                raise typer.BadParameter(f"no run {run!r} of {strategy!r} in the journal")
+            account = run_account(strategy, run, operator=record.mode != "paper-replay")
+        else:
+            account = live_account(strategy)
+        if equity is None:
+            marks = journal.events_of(("equity",), (account.scope,), None, now)
+            if not marks:
+                raise typer.BadParameter("no equity mark journaled for it yet: pass --equity")
+            equity = float(marks[-1].detail["equity"])
+        ctx = build_context(journal, strategy_id=strategy, policy=rules, now=now, equity=equity,
+                            account=account)  # fmt: skip
     print(json.dumps(state_summary(ctx), sort_keys=True, indent=2))
 
 

@@ -5,8 +5,8 @@ happens, and :func:`build_context` rebuilds the :class:`~drydock.policy.PolicyCo
 
 | event kind | scope | feeds |
 |---|---|---|
-| ``cap_usage`` | ``caps`` | ``rolling_usage`` (summed per cap id and key inside the cap's window) |
-| ``equity`` | ``strategy:<id>`` | high-water mark, daily PnL and the window's starting equity |
+| ``cap_usage`` | ``caps`` (a simulated account: ``run:<id>``) | ``rolling_usage`` (summed per cap id and key inside the cap's window) |
+| ``equity`` | ``strategy:<id>`` (a simulated account: ``run:<id>``, as below) | high-water mark, daily PnL and the window's starting equity |
 | ``deposit`` / ``withdraw`` | ``account`` | high-water mark (deposit raises it 1:1, a withdrawal scales it by after/before) and daily PnL (net flows are not PnL) |
 | ``trade_closed`` | ``strategy:<id>`` | consecutive losses, recent wins, ``last_close_at`` |
 | ``execution`` | ``strategy:<id>`` | consecutive execution failures |
@@ -49,6 +49,42 @@ def strategy_scope(strategy_id: str) -> str:
     return f"strategy:{strategy_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Whose policy state a run decides from and writes to.
+
+    The live account of a strategy (:func:`live_account`) is shared by its live runs: events in
+    ``strategy:<id>``, cap usage in the wallet-wide ``caps`` scope, orders counted by strategy,
+    the operator's pauses, approvals, deposits and global breaker trips apply. A simulated
+    account (:func:`run_account`: a replay, a paper or dry-run runner) is its own: every event
+    in ``run:<run_id>``, orders counted by run, so history never spends the wallet's caps or
+    trips a live breaker; ``operator`` says whether the operator's pause and global breaker
+    apply (the paper and dry-run runners: yes; a replay of history: no).
+    """
+
+    strategy_id: str
+    scope: str
+    caps_scope: str
+    run_id: str | None = None
+    operator: bool = True
+
+    @property
+    def shared(self) -> bool:
+        """The live account (wallet-wide caps, flows, approvals) rather than one run's own."""
+        return self.run_id is None
+
+
+def live_account(strategy_id: str) -> Account:
+    """The live, shared account of ``strategy_id``."""
+    return Account(strategy_id, strategy_scope(strategy_id), CAPS)
+
+
+def run_account(strategy_id: str, run_id: str, operator: bool) -> Account:
+    """The simulated account of one run (see :class:`Account`)."""
+    scope = f"run:{run_id}"
+    return Account(strategy_id, scope, scope, run_id, operator)
+
+
 class ApprovalError(DrydockError):
     """An approval or rejection that cannot be applied (unknown, expired, already decided)."""
 
@@ -65,19 +101,23 @@ def record_decision(
     decision: PolicyDecision,
     policy: Policy,
     ctx: PolicyContext,
+    account: Account | None = None,
 ) -> DecisionRecord:
-    """Journal a decision and, for an ALLOW, what it adds to each rolling cap, atomically; a
-    NEEDS_APPROVAL decision also opens a pending approval with its expiry."""
+    """Journal a decision and, for an ALLOW, what it adds to each rolling cap (in the account's
+    caps scope; default the wallet-wide one), atomically; a NEEDS_APPROVAL decision of a shared
+    account also opens a pending approval with its expiry (a simulated account has no operator
+    to approve: its held actions never execute)."""
+    caps_scope = account.caps_scope if account is not None else CAPS
     with journal.transaction():
         record = journal.record_decision(run_id, key, ts, action, decision, policy.version)
         if decision.verdict is Verdict.ALLOW:
             for (cap_id, cap_key), amount in cap_usage(action, ctx, policy).items():
                 journal.record_event(
-                    "cap_usage", CAPS, {"cap": cap_id, "key": cap_key, "amount": amount,
-                                        "decision_key": key},
+                    "cap_usage", caps_scope, {"cap": cap_id, "key": cap_key, "amount": amount,
+                                              "decision_key": key},
                     ts, key=f"{key}:cap:{cap_id}:{cap_key}",
                 )  # fmt: skip
-        elif decision.verdict is Verdict.NEEDS_APPROVAL:
+        elif decision.verdict is Verdict.NEEDS_APPROVAL and (account is None or account.shared):
             expires = ts + timedelta(minutes=policy.approvals.expiry_minutes)
             journal.record_event(
                 "approval_requested", APPROVALS,
@@ -141,12 +181,15 @@ def trip_breaker(
 
 
 def reset_breaker(
-    journal: JournalRepository, strategy_id: str | None, operator: str, reason: str, ts: datetime
-) -> None:
-    """The only way a tripped breaker clears: an operator's journaled reset with a reason."""
+    journal: JournalRepository, strategy_id: str | None, operator: str, reason: str, ts: datetime,
+    scope: str | None = None,
+) -> None:  # fmt: skip
+    """The only way a tripped breaker clears: an operator's journaled reset with a reason (of a
+    strategy's live account, the global breaker, or the given account ``scope``)."""
     if not reason.strip():
         raise DrydockError("A breaker reset needs a reason (--reason 'what was checked').")
-    scope = GLOBAL if strategy_id is None else strategy_scope(strategy_id)
+    if scope is None:
+        scope = GLOBAL if strategy_id is None else strategy_scope(strategy_id)
     journal.record_event("breaker_reset", scope, {"operator": operator, "reason": reason}, ts)
 
 
@@ -267,14 +310,15 @@ def is_approved(journal: JournalRepository, key: str, now: datetime) -> bool:
 
 
 def rolling_usage(
-    journal: JournalRepository, policy: Policy, now: datetime
+    journal: JournalRepository, policy: Policy, now: datetime, scope: str = CAPS
 ) -> dict[tuple[str, str], float]:
-    """Per (cap id, key), the amount allowed actions used inside each cap's window."""
+    """Per (cap id, key), the amount allowed actions used inside each cap's window (in the
+    wallet-wide ``caps`` scope, or a simulated account's own)."""
     caps = policy.transaction.rolling_caps
     if not caps:
         return {}
     widest = max(cap.window_hours for cap in caps)
-    events = journal.events_of(("cap_usage",), (CAPS,), now - timedelta(hours=widest), now)
+    events = journal.events_of(("cap_usage",), (scope,), now - timedelta(hours=widest), now)
     windows = {cap.id: now - timedelta(hours=cap.window_hours) for cap in caps}
     out: dict[tuple[str, str], float] = {}
     for event in events:
@@ -347,11 +391,15 @@ def build_context(
     kill_file_present: bool = False,
     operator_approved: bool = False,
     trades_today: int | None = None,
+    account: Account | None = None,
 ) -> PolicyContext:
-    """Every stateful counter of the context rebuilt from the journal at ``now``; the caller
-    passes what the venue knows (equity, positions, prices, the kill file)."""
-    scope = strategy_scope(strategy_id)
-    history = journal.events_of(("equity", "deposit", "withdraw"), (scope, ACCOUNT), None, now)
+    """Every stateful counter of the context rebuilt from the journal at ``now`` for ``account``
+    (default: the strategy's live account); the caller passes what the venue knows (equity,
+    positions, prices, the kill file)."""
+    account = account or live_account(strategy_id)
+    scope = account.scope
+    flows = (scope, ACCOUNT) if account.shared else (scope,)
+    history = journal.events_of(("equity", "deposit", "withdraw"), flows, None, now)
     start = daily_window_start(policy, now)
     pnl, base = daily_pnl(history, start, equity)
     trades = journal.events_of(("trade_closed",), (scope,), None, now)[-TRADE_HISTORY:]
@@ -370,14 +418,16 @@ def build_context(
         if event.detail.get("ok"):
             break
         failures += 1
-    breaker = journal.events_of(("breaker_trip", "breaker_reset"), (scope, GLOBAL), None, now)
+    breaker_scopes = (scope, GLOBAL) if account.operator else (scope,)
+    breaker = journal.events_of(("breaker_trip", "breaker_reset"), breaker_scopes, None, now)
     tripped = any(_latest([e for e in breaker if e.scope == s], "breaker_trip", "breaker_reset")
-                  for s in (scope, GLOBAL))  # fmt: skip
-    paused = _latest(journal.events_of(("pause", "resume"), (scope,), None, now), "pause", "resume")
+                  for s in breaker_scopes)  # fmt: skip
+    paused = account.operator and is_paused(journal, strategy_id, now)
     held = {k: abs(v) for k, v in (positions or {}).items() if v}
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    run_id = account.run_id
     if trades_today is None:  # orders since the UTC day began (the daily trade count)
-        trades_today = journal.orders_between(strategy_id, midnight - _TICK, now)
+        trades_today = journal.orders_between(strategy_id, midnight - _TICK, now, run_id)
     return PolicyContext(
         now=now,
         kill_file_present=kill_file_present or kill_journaled(journal),
@@ -391,10 +441,12 @@ def build_context(
         consecutive_failures=failures,
         breaker_tripped=tripped,
         prices_usd=dict(prices or {}),
-        rolling_usage=rolling_usage(journal, policy, now),
+        rolling_usage=rolling_usage(journal, policy, now, account.caps_scope),
         daily_pnl_usd=pnl,
         day_start_equity_usd=base,
-        orders_last_minute=journal.orders_between(strategy_id, now - timedelta(minutes=1), now),
+        orders_last_minute=journal.orders_between(
+            strategy_id, now - timedelta(minutes=1), now, run_id
+        ),
         last_close_at=closes,
         recent_trade_wins=wins,
         operator_approved=operator_approved,

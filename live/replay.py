@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -57,6 +56,7 @@ from drydock.policy import Policy, PolicyContext, cap_usage, evaluate, load_poli
 from drydock.settings import get_settings
 from drydock.timeframes import periods_per_year, timeframe_delta
 from drydock.types import Action, Bar, Fill, Order, OrderIntent, Position, Side, Verdict
+from live.account_state import AccountState
 from live.faults import checkpoint
 from live.journal import (
     DecisionRecord,
@@ -69,7 +69,14 @@ from live.journal import (
 from live.lease import LeaseHeld
 from live.lifecycle import OrderState, record_state, states_after
 from live.marks import MarkLog
-from live.policy_state import TRADE_HISTORY, kill_journaled
+from live.policy_state import (
+    Account,
+    build_context,
+    is_paused,
+    live_account,
+    record_decision,
+    run_account,
+)
 from live.portfolio import Book, size_order
 from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
 from live.venues.paper import PaperVenue
@@ -141,6 +148,7 @@ class _Replay:
         venue: Venue,
         execution: ExecutionModel,
         retry_wait: Any = None,
+        account: Account | None = None,
     ):
         self.run, self.policy, self.journal = run, policy, journal
         self.venue, self.execution = venue, execution
@@ -149,16 +157,13 @@ class _Replay:
         self.book = Book(run.strategy_id, run.symbol, Decimal(str(cash)))
         self.instrument = venue.instrument(run.symbol)
         self.kill_file = get_settings().kill_file
-        #: The operator's pause for this strategy, read when set (the live runner; a replay of
-        #: history is its own simulated account and ignores today's pause).
-        self.paused_now: Callable[[], bool] | None = None
+        #: Whose policy state this run decides from and writes (default: a replay's own
+        #: simulated account, without the operator's pause); see live.account_state.
+        self.account = account or run_account(run.strategy_id, run.run_id, operator=False)
+        self.acct = AccountState(journal, policy, self.account, self.kill_file)
         #: Called with (kind, text, detail) on fills, denials and breaker trips (the runner's
         #: notifications); None in a replay.
         self.on_event: Callable[[str, str, dict[str, Any]], None] | None = None
-        self.high_water = float(cash)
-        self.trades_by_day: dict[str, int] = {}
-        self.breaker_tripped = False
-        self.failures = 0
         self.rejected = {
             str(e.detail["client_order_id"])
             for e in journal.events(scope=run.run_id, kind="order_failed")
@@ -170,58 +175,27 @@ class _Replay:
             ),
             0,
         )  # fmt: skip
-        # Run-scoped state for the stateful rules, rebuilt deterministically on every rerun (a
-        # replay is its own simulated account; it never spends the live wallet's caps).
-        self.usage: list[tuple[datetime, dict[tuple[str, str], float]]] = []
-        self.day_start: dict[str, float] = {}
-        self.last_close: dict[str, datetime] = {}
-        self.order_times: list[datetime] = []
         #: Exits that got no fill, by symbol: retried every bar until one fills.
         self.stuck: dict[str, OrderIntent] = {}
 
     def context(self, bar: Bar) -> PolicyContext:
+        """What the policy reads at ``bar``'s open: a simulated account's cached counters, or,
+        for the shared live account (other runs and operators write it too), the journal's."""
         held = float(self.book.qty * Decimal(str(bar.open)))
         equity = float(self.book.equity(bar.open))
-        day = bar.ts.date().isoformat()
-        start = self.day_start.setdefault(day, equity)
-        return PolicyContext(
-            now=bar.ts,
-            kill_file_present=self.kill_file.exists() or kill_journaled(self.journal),
-            paused=self.paused_now() if self.paused_now is not None else False,
-            position_notional_usd={self.run.symbol: held} if held else {},
-            open_positions=1 if self.book.qty > 0 else 0,
-            trades_today=self.trades_by_day.get(day, 0),
-            equity_usd=equity,
-            equity_high_water_usd=self.high_water,
-            consecutive_losses=self.book.consecutive_losses,
-            consecutive_failures=self.failures,
-            breaker_tripped=self.breaker_tripped,
-            rolling_usage=self._rolling_usage(bar.ts),
-            daily_pnl_usd=equity - start,
-            day_start_equity_usd=start,
-            # order_times ascend (bars do): count those within the last minute by bisection
-            orders_last_minute=len(self.order_times)
-            - bisect_right(self.order_times, bar.ts - timedelta(minutes=1)),
-            last_close_at=dict(self.last_close),
-            # the journal-built context keeps the same window (policy_state.build_context)
-            recent_trade_wins=tuple(pnl > 0 for pnl in self.book.trade_pnl[-TRADE_HISTORY:]),
-        )
-
-    def _rolling_usage(self, now: datetime) -> dict[tuple[str, str], float]:
-        """What this run's allowed actions used inside each rolling cap's window."""
-        out: dict[tuple[str, str], float] = {}
-        caps = self.policy.transaction.rolling_caps
-        if caps and self.usage:  # bars ascend: usage older than the longest window never counts
-            oldest = now - timedelta(hours=max(cap.window_hours for cap in caps))
-            self.usage = [(ts, usage) for ts, usage in self.usage if ts > oldest]
-        for cap in caps:
-            since = now - timedelta(hours=cap.window_hours)
-            for ts, usage in self.usage:
-                if ts > since:
-                    for (cap_id, key), amount in usage.items():
-                        if cap_id == cap.id:
-                            out[(cap_id, key)] = out.get((cap_id, key), 0.0) + amount
-        return out
+        positions = {self.run.symbol: held} if held else {}
+        if self.account.shared:
+            ctx = build_context(
+                self.journal, strategy_id=self.run.strategy_id, policy=self.policy, now=bar.ts,
+                equity=equity, positions=positions, kill_file_present=self.kill_file.exists(),
+                account=self.account,
+            )  # fmt: skip
+            if self.acct.operator_now is None:
+                return ctx
+            # the operator's pause is the current one, as in the simulated accounts
+            at = self.acct.operator_now()
+            return replace(ctx, paused=is_paused(self.journal, self.run.strategy_id, at))
+        return self.acct.context(bar.ts, equity, positions)
 
     def decide(
         self, key: str, intent: OrderIntent, bar: Bar
@@ -257,9 +231,10 @@ class _Replay:
         ctx = self.context(bar)
         if record is None:
             decision = evaluate(action, ctx, self.policy)
-            record = self.journal.record_decision(
-                self.run.run_id, key, bar.ts, action, decision, self.policy.version
-            )
+            record = record_decision(
+                self.journal, self.run.run_id, key, bar.ts, action, decision, self.policy, ctx,
+                self.account,
+            )  # fmt: skip
             # Denials are rare and matter to an operator: info. Allows are every order: debug.
             (log.debug if decision.allowed else log.info)(
                 "replay.decision", run_id=self.run.run_id, client_order_id=key,
@@ -267,31 +242,25 @@ class _Replay:
                 rule_ids=[v.rule_id for v in decision.violations],
             )  # fmt: skip
         if record.allowed:
-            self.usage.append((bar.ts, cap_usage(action, ctx, self.policy)))
+            self.acct.used(bar.ts, cap_usage(action, ctx, self.policy))
         order = Order(
             key, self.run.strategy_id, self.run.venue, self.run.symbol, side, qty, price, bar.ts
         )
         return record, order
 
     def latch_breaker(self, record: DecisionRecord) -> None:
-        """A breaker deny trips the latch for the rest of the run, journaled once."""
+        """A breaker deny trips the account's latch (``breaker_trip``, journaled once): it holds
+        until an operator's ``drydock live reset-breaker`` (live/paper runners) or, in a replay of
+        history, for the rest of the run."""
         rules = [
             v["rule_id"]
             for v in record.explanation.get("violations", [])
             if v["layer"] == BREAKER_LAYER
         ]
-        if rules and not self.breaker_tripped:
-            self.breaker_tripped = True
-            if self.on_event is not None:
-                self.on_event("breaker", f"{self.run.strategy_id} breaker tripped: {', '.join(rules)}",
-                              {"run_id": self.run.run_id})  # fmt: skip
-            self.journal.record_event(
-                "breaker",
-                self.run.run_id,
-                {"rules": rules, "decision_key": record.decision_key},
-                record.ts,
-                key=f"{self.run.run_id}:breaker",
-            )
+        tripped = bool(rules) and self.acct.trip(rules, record.ts, f"{record.decision_key}:breaker")
+        if tripped and self.on_event is not None:
+            self.on_event("breaker", f"{self.run.strategy_id} breaker tripped: {', '.join(rules)}",
+                          {"run_id": self.run.run_id})  # fmt: skip
 
     def execute(self, intent: OrderIntent, bar: Bar) -> None:
         """Intent -> decision -> journaled order -> fill at ``bar``'s open -> fill + position."""
@@ -309,10 +278,12 @@ class _Replay:
                 checkpoint("decided")
                 if record.allowed:
                     order, created = self.journal.insert_order(self.run.run_id, order, record.id)
+                    self.acct.ordered(order.ts)
         else:
             record = self.journal.decision(key) or self._missing_decision(key)
+            self.acct.ordered(order.ts)  # the stored row counts as the first run counted it
             if record.allowed:  # resumed: count the stored order's usage as the first run did
-                self.usage.append((bar.ts, self._stored_usage(record)))
+                self.acct.used(bar.ts, self._stored_usage(record))
         if record.verdict is Verdict.NEEDS_APPROVAL:
             self.counts["held"] += 1
             return
@@ -329,7 +300,6 @@ class _Replay:
         unsent = stored and not self.journal.fills_for(key) and not self.venue.fills_for(key)
         if unsent and not self._still_allowed(key, order, bar):
             return
-        self.order_times.append(bar.ts)
         if created is None:
             order, created = self.journal.insert_order(self.run.run_id, order, record.id)
         self.counts["orders"] += 1
@@ -340,6 +310,8 @@ class _Replay:
         reduces = order.side is Side.SELL and self.book.qty > 0
         fetched = not journaled
         fills = journaled or self.fetch_fills(order)
+        if journaled:  # resumed: the venue answered the first run
+            self.acct.execution(True, order.ts, key=f"{order.client_order_id}:execution")
         if reduces:
             self._track_stuck(intent, order, fills, bar)
         closed = len(self.book.trade_pnl)
@@ -354,11 +326,9 @@ class _Replay:
             for fill in fills:
                 self.on_event("fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {fill.price}",
                               {"client_order_id": fill.client_order_id})  # fmt: skip
-        if len(self.book.trade_pnl) > closed:
-            self.last_close[self.run.symbol] = bar.ts
-        if fills:
-            day = bar.ts.date().isoformat()
-            self.trades_by_day[day] = self.trades_by_day.get(day, 0) + 1
+        for n in range(closed, len(self.book.trade_pnl)):
+            self.acct.trade_closed(self.run.symbol, self.book.trade_pnl[n], bar.ts,
+                                   key=f"{self.run.run_id}:trade:{n}")  # fmt: skip
 
     def _track_stuck(self, intent: OrderIntent, order: Order, fills: list[Fill], bar: Bar) -> None:
         """An exit that got no fill flags the symbol stuck (journaled, alerted once); the
@@ -432,7 +402,7 @@ class _Replay:
     def fetch_fills(self, order: Order) -> list[Fill]:
         """Reconcile with the venue, submit only if it knows nothing, journal what it did."""
         if order.client_order_id in self.rejected:
-            self._failed()
+            self._failed(order)
             return []
         try:
             fills = self._submit(order)
@@ -454,9 +424,9 @@ class _Replay:
                 key=f"{order.client_order_id}:failed",
             )
             self.rejected.add(order.client_order_id)
-            self._failed()
+            self._failed(order)
             return []
-        self.failures = 0
+        self.acct.execution(True, order.ts, key=f"{order.client_order_id}:execution")
         checkpoint("submitted")
         return fills
 
@@ -500,8 +470,8 @@ class _Replay:
         )  # fmt: skip
         return fills
 
-    def _failed(self) -> None:
-        self.failures += 1
+    def _failed(self, order: Order) -> None:
+        self.acct.execution(False, order.ts, key=f"{order.client_order_id}:execution")
         self.counts["failures"] += 1
 
     def _missing_decision(self, key: str) -> DecisionRecord:
@@ -512,7 +482,7 @@ class _Replay:
 
     def mark(self, bar: Bar, tf: timedelta) -> tuple[datetime, float]:
         equity = float(self.book.equity(bar.close))
-        self.high_water = max(self.high_water, equity)
+        self.acct.mark(bar.ts + tf, equity)
         return bar.ts + tf, equity
 
 
@@ -610,6 +580,7 @@ class Session:
         targets, mark equity at its close."""
         if not self.marks:
             self.marks.append(bar.ts, float(self.cash))
+            self.state.acct.mark(bar.ts, float(self.cash))
         if self.pending:
             self.venue.set_bar(bar)
         for intent in self.pending:
@@ -670,9 +641,10 @@ class Session:
         """Marks of bars the strategy ignores: no order, no decision, only equity at each close."""
         if not self.marks:
             self.marks.append(first_open, float(self.cash))
+            self.state.acct.mark(first_open, float(self.cash))
         book = self.state.book
         equity = float(book.cash) + float(book.qty) * close
-        self.state.high_water = max(self.state.high_water, float(equity.max()))
+        self.state.acct.mark_many(ns, equity)
         self.marks.extend(ns, equity)
         self.bars += close.shape[0]
 
@@ -728,9 +700,15 @@ def session(
     retry_wait: Any = None,
     extra_inputs: Mapping[str, object] | None = None,
     lease_ttl: timedelta = timedelta(seconds=300),
+    live_account_state: bool = False,
+    operator: bool = False,
 ) -> Iterator[Session]:
     """Open (or resume) a run: the lease, the run record, the inputs and hash-chain checks, the
-    venue and the per-bar state; the journal closes with the session when this opened it."""
+    venue and the per-bar state; the journal closes with the session when this opened it.
+
+    The run decides from its own simulated account (:func:`live.policy_state.run_account`;
+    ``operator``: the operator's pause and global breaker apply) unless ``live_account_state``
+    (live mode): then from the strategy's shared live account."""
     if execution.fill != FillTiming.NEXT_OPEN:
         raise ConfigError(
             f"Execution fill={execution.fill.value!r} is not available in a paper replay: it fills "
@@ -781,7 +759,12 @@ def session(
                 if venue is not None
                 else PaperVenue(key.exchange, execution, instruments={key.symbol: instrument})
             )
-            state = _Replay(record, policy, journal, paper, execution, retry_wait)
+            account = (
+                live_account(strategy.id)
+                if live_account_state
+                else run_account(strategy.id, run_id, operator)
+            )
+            state = _Replay(record, policy, journal, paper, execution, retry_wait, account)
             runner = IncrementalRunner(
                 strategy, dict(resolved), key.symbol, strategy_id=strategy.id
             )

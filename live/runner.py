@@ -263,13 +263,14 @@ def run_strategy(
         run_id=run_id, journal=journal, venue=venue, extra_inputs={"mode": mode.value},
         retry_wait=retry_wait,
         lease_ttl=2 * tf + settle + timedelta(minutes=1),  # outlives the longest sleep of the loop
+        live_account_state=mode is Mode.LIVE, operator=True,
     ) as run:  # fmt: skip
         shared = run.state.journal
 
         def paused_now() -> bool:
             return is_paused(shared, strategy.id, clock.now())
 
-        run.state.paused_now = paused_now
+        run.state.acct.operator_now = clock.now
         phase = Phase(run, strategy.warmup(dict(params)), paused_now)
         run.state.on_event = notifier.notify
         if breaker is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from drydock.policy import Policy
 from live.journal import JournalRepository
 from live.lifecycle import open_orders, order_states, stuck_symbols
-from live.policy_state import is_paused, rolling_usage
+from live.policy_state import GLOBAL, is_paused, rolling_usage, strategy_scope
 
 
 def _last(journal: JournalRepository, run_id: str, kind: str) -> Any:
@@ -53,6 +53,17 @@ def run_outcome(
     if state is not None and state.detail.get("state") == "stopped":
         return "stopped", f"at {state.ts:%Y-%m-%d %H:%M} UTC; resume with --run-id {run_id}"
     return "crashed", "it ended without a stop record (killed?)"
+
+
+def _breaker_tripped(journal: JournalRepository, run_id: str, strategy_id: str, mode: str) -> bool:
+    """Whether the policy breaker the run decides from is latched now (its own account's, or the
+    strategy's live account for a live runner, or the global one)."""
+    own = strategy_scope(strategy_id) if mode == "runner-live" else f"run:{run_id}"
+    events = journal.events_of(("breaker_trip", "breaker_reset"), (own, GLOBAL))
+    latched = {own: False, GLOBAL: False}
+    for event in events:
+        latched[event.scope] = event.kind == "breaker_trip"
+    return any(latched.values())
 
 
 def run_status(journal: JournalRepository, run_id: str, now: datetime) -> dict[str, Any]:
@@ -99,7 +110,7 @@ def run_status(journal: JournalRepository, run_id: str, now: datetime) -> dict[s
             {"at": reconciled.ts.isoformat(), **reconciled.detail} if reconciled else None
         ),
         "decisions": {k: counts[k] for k in ("decisions", "allowed", "denied")},
-        "policy_breaker": bool(journal.events(scope=run_id, kind="breaker")),
+        "policy_breaker": _breaker_tripped(journal, run_id, run.strategy_id, run.mode),
     }
 
 

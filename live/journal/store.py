@@ -269,6 +269,11 @@ class Queries:
                 o.c.strategy_id == key, o.c.ts > bindparam("since"), o.c.ts <= bindparam("until")
             )
         )
+        self.run_orders_between = self._prepare(
+            select(func.count()).where(
+                o.c.run_id == key, o.c.ts > bindparam("since"), o.c.ts <= bindparam("until")
+            )
+        )
         self._events = t.events
         self._events_of: dict[tuple[int, int | None, bool, bool], Prepared] = {}
 
@@ -666,10 +671,18 @@ class Journal:
         rows = self._fetch(self._q.orders, {"k": run_id})
         return [order_record(r) for r in rows]
 
-    def orders_between(self, strategy_id: str, since: datetime, until: datetime) -> int:
-        """Orders journaled for ``strategy_id`` with ``since < ts <= until``."""
-        values = {"k": strategy_id, "since": utc_iso(since), "until": utc_iso(until)}
-        return int(next(iter(self._fetch(self._q.orders_between, values)[0].values())))
+    def orders_between(
+        self, strategy_id: str, since: datetime, until: datetime, run_id: str | None = None
+    ) -> int:
+        """Orders journaled for ``strategy_id`` (or, given ``run_id``, for that run) with
+        ``since < ts <= until``."""
+        key, query = (
+            (strategy_id, self._q.orders_between)
+            if run_id is None
+            else (run_id, self._q.run_orders_between)
+        )
+        values = {"k": key, "since": utc_iso(since), "until": utc_iso(until)}
+        return int(next(iter(self._fetch(query, values)[0].values())))
 
     def record_fill(self, run_id: str, fill: Fill, fill_id: str | None = None) -> bool:
         """Journal a fill of a journaled order; a known fill id is a no-op (returns False)."""

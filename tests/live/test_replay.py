@@ -235,8 +235,10 @@ def test_breaker_trips_once_blocks_entries_and_lets_exits_out(
     assert result.trade_pnl == pytest.approx(baseline.trade_pnl[: first_loss + 1])
     assert result.denied > 0 and result.final_position.qty == 0
     with SqliteJournal(settings.journal_path) as j:
-        [event] = j.events(scope="guarded", kind="breaker")
+        # the policy state's vocabulary, in the replay's own account (live.policy_state)
+        [event] = j.events(scope="run:guarded", kind="breaker_trip")
         assert event.detail["rules"] == ["circuit_breakers.max_consecutive_losses"]
+        assert not j.events(kind="breaker")  # the old run-scoped kind is gone
         denied = [d for d in j.decisions("guarded") if not d.allowed]
     later = [v["rule_id"] for d in denied[1:] for v in d.explanation["violations"]]
     assert "circuit_breakers.tripped" in later
