@@ -194,8 +194,8 @@ def policy_eval_p99_us(n: int = 50_000) -> Figure:
     """p99 latency of one evaluation in microseconds, vs the foundation's per-call hash. Lower
     is better, so the ratio is baseline / value (>1: we win)."""
     policy, batch = parse_policy(BOOK), cases(n)
-    ours = _p99_us(_ours(policy), batch)
-    base = _p99_us(_foundation(policy), batch)
-    return Figure(
-        "policy_eval_p99_us", round(ours, 2), "us", round(base, 2), round(base / ours, 2), n
-    )
+    ours = round(_p99_us(_ours(policy), batch), 2)
+    base = round(_p99_us(_foundation(policy), batch), 2)
+    # The ratio of the printed values (at a ratio in the tens, rounding ours to 0.01 us moved the
+    # ratio by more than the 0.01 the line is checked to).
+    return Figure("policy_eval_p99_us", ours, "us", base, round(base / ours, 2), n)

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from drydock.policy import _plan
+from drydock.policy._build import critical
 from drydock.policy._config import SUPPORTED_ACTION_KINDS, Grant, Policy
 from drydock.policy._context import PolicyContext
 from drydock.policy._evm import evm_rules
@@ -60,12 +62,8 @@ APPROVAL = "approval"
 Rule = Callable[[Action, PolicyContext, Policy], list[Violation]]
 
 
-def _v(layer: str, rule: str, message: str, suggestion: str, severity: Severity) -> Violation:
-    return Violation(f"{layer}.{rule}", layer, severity, message, suggestion)
-
-
 def _critical(layer: str, rule: str, message: str, suggestion: str) -> Violation:
-    return _v(layer, rule, message, suggestion, Severity.CRITICAL)
+    return critical(f"{layer}.{rule}", layer, message, suggestion)
 
 
 def system_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
@@ -274,91 +272,108 @@ def risk_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Viola
     held = ctx.position_of(action.symbol)
     if action.reduces_position:
         if action.notional_usd > held * (1 + 1e-9) + 1e-9:
-            return [
-                _critical(
-                    RISK,
-                    "reduce_exceeds_position",
-                    f"an exit of {action.notional_usd:,.2f} USD exceeds the {held:,.2f} USD held "
-                    f"in {action.symbol}",
-                    "size exits from the current position",
-                )
-            ]
+            return [reduce_exceeds_position(action, held)]
         return []
     rules, out = policy.risk, []
     if rules.symbol_whitelist is not None and action.symbol not in rules.symbol_whitelist:
-        out.append(
-            _critical(
-                RISK,
-                "symbol_not_whitelisted",
-                f"symbol {action.symbol!r} is not whitelisted",
-                f"whitelisted: {', '.join(rules.symbol_whitelist) or '(none)'}",
-            )
-        )
+        out.append(symbol_not_whitelisted(action.symbol, rules.symbol_whitelist))
     notional = action.notional_usd
     if rules.min_order_notional_usd is not None and notional < rules.min_order_notional_usd:
-        out.append(
-            _critical(
-                RISK,
-                "min_order_notional",
-                f"order notional {notional:,.2f} USD is below the minimum "
-                f"{rules.min_order_notional_usd:,.2f} USD",
-                "skip dust orders or lower risk.min_order_notional_usd",
-            )
-        )
+        out.append(min_order_notional(notional, rules.min_order_notional_usd))
     if rules.max_order_notional_usd is not None and notional > rules.max_order_notional_usd:
-        out.append(
-            _critical(
-                RISK,
-                "max_order_notional",
-                f"order notional {notional:,.2f} USD exceeds the cap "
-                f"{rules.max_order_notional_usd:,.2f} USD",
-                "split or shrink the order, or raise risk.max_order_notional_usd",
-            )
-        )
+        out.append(max_order_notional(notional, rules.max_order_notional_usd))
     cap = rules.max_position_notional_usd
     if cap is not None and held + notional > cap:
-        out.append(
-            _critical(
-                RISK,
-                "max_position_notional",
-                f"position in {action.symbol} would reach {held + notional:,.2f} USD, over the "
-                f"cap {cap:,.2f} USD",
-                "trade smaller or raise risk.max_position_notional_usd",
-            )
-        )
+        out.append(max_position_notional(action.symbol, held + notional, cap))
     if rules.max_leverage is not None and action.leverage > rules.max_leverage:
-        out.append(
-            _critical(
-                RISK,
-                "max_leverage",
-                f"leverage {action.leverage:g}x exceeds the cap {rules.max_leverage:g}x",
-                "lower the leverage",
-            )
-        )
+        out.append(max_leverage(action.leverage, rules.max_leverage))
     if rules.max_daily_trades is not None and ctx.trades_today >= rules.max_daily_trades:
-        out.append(
-            _critical(
-                RISK,
-                "max_daily_trades",
-                f"{ctx.trades_today} trades today reach the daily cap {rules.max_daily_trades}",
-                "wait for the next UTC day or raise risk.max_daily_trades",
-            )
-        )
+        out.append(max_daily_trades(ctx.trades_today, rules.max_daily_trades))
     max_open = rules.max_concurrent_positions
     if max_open is not None and held == 0 and ctx.open_positions >= max_open:
-        out.append(
-            _critical(
-                RISK,
-                "max_concurrent_positions",
-                f"{ctx.open_positions} open positions reach the cap {max_open}",
-                "close a position first or raise risk.max_concurrent_positions",
-            )
-        )
+        out.append(max_concurrent_positions(ctx.open_positions, max_open))
     if rules.has_sizing_rules:
         out.extend(sizing_rules(action, ctx, rules, held))
     if rules.has_stateful_limits:
         out.extend(limit_rules(action, ctx, rules))
     return out
+
+
+# One builder per risk and breaker rule: the layer functions above and below and the compiled
+# plan (drydock.policy._plan) word every violation through these, and only when it applies.
+
+
+def reduce_exceeds_position(action: Action, held: float) -> Violation:
+    return critical(
+        "risk.reduce_exceeds_position",
+        RISK,
+        f"an exit of {action.notional_usd:,.2f} USD exceeds the {held:,.2f} USD held "
+        f"in {action.symbol}",
+        "size exits from the current position",
+    )
+
+
+def symbol_not_whitelisted(symbol: str, whitelist: list[str]) -> Violation:
+    return critical(
+        "risk.symbol_not_whitelisted",
+        RISK,
+        f"symbol {symbol!r} is not whitelisted",
+        f"whitelisted: {', '.join(whitelist) or '(none)'}",
+    )
+
+
+def min_order_notional(notional: float, minimum: float) -> Violation:
+    return critical(
+        "risk.min_order_notional",
+        RISK,
+        f"order notional {notional:,.2f} USD is below the minimum {minimum:,.2f} USD",
+        "skip dust orders or lower risk.min_order_notional_usd",
+    )
+
+
+def max_order_notional(notional: float, cap: float) -> Violation:
+    return critical(
+        "risk.max_order_notional",
+        RISK,
+        f"order notional {notional:,.2f} USD exceeds the cap {cap:,.2f} USD",
+        "split or shrink the order, or raise risk.max_order_notional_usd",
+    )
+
+
+def max_position_notional(symbol: str, after: float, cap: float) -> Violation:
+    return critical(
+        "risk.max_position_notional",
+        RISK,
+        f"position in {symbol} would reach {after:,.2f} USD, over the cap {cap:,.2f} USD",
+        "trade smaller or raise risk.max_position_notional_usd",
+    )
+
+
+def max_leverage(leverage: float, cap: float) -> Violation:
+    return critical(
+        "risk.max_leverage",
+        RISK,
+        f"leverage {leverage:g}x exceeds the cap {cap:g}x",
+        "lower the leverage",
+    )
+
+
+def max_daily_trades(trades: int, cap: int) -> Violation:
+    return critical(
+        "risk.max_daily_trades",
+        RISK,
+        f"{trades} trades today reach the daily cap {cap}",
+        "wait for the next UTC day or raise risk.max_daily_trades",
+    )
+
+
+def max_concurrent_positions(open_positions: int, cap: int) -> Violation:
+    return critical(
+        "risk.max_concurrent_positions",
+        RISK,
+        f"{open_positions} open positions reach the cap {cap}",
+        "close a position first or raise risk.max_concurrent_positions",
+    )
 
 
 def breaker_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Violation]:
@@ -368,47 +383,54 @@ def breaker_layer(action: Action, ctx: PolicyContext, policy: Policy) -> list[Vi
         return []
     rules, out = policy.circuit_breakers, []
     if ctx.breaker_tripped:
-        out.append(
-            _critical(
-                BREAKERS,
-                "tripped",
-                "a circuit breaker tripped earlier and has not been reset",
-                "review the journal's breaker events, then resume",
-            )
-        )
+        out.append(breaker_tripped())
     if rules.max_drawdown_pct is not None and ctx.drawdown_pct >= rules.max_drawdown_pct:
-        out.append(
-            _critical(
-                BREAKERS,
-                "max_drawdown",
-                f"equity is {ctx.drawdown_pct:.2f}% below its high-water mark "
-                f"(limit {rules.max_drawdown_pct:g}%)",
-                "review the strategy before resuming",
-            )
-        )
+        out.append(max_drawdown(ctx.drawdown_pct, rules.max_drawdown_pct))
     losses = rules.max_consecutive_losses
     if losses is not None and ctx.consecutive_losses >= losses:
-        out.append(
-            _critical(
-                BREAKERS,
-                "max_consecutive_losses",
-                f"{ctx.consecutive_losses} losing trades in a row (limit {losses})",
-                "review the strategy before resuming",
-            )
-        )
+        out.append(max_consecutive_losses(ctx.consecutive_losses, losses))
     failures = rules.max_consecutive_failures
     if failures is not None and ctx.consecutive_failures >= failures:
-        out.append(
-            _critical(
-                BREAKERS,
-                "max_consecutive_failures",
-                f"{ctx.consecutive_failures} execution failures in a row (limit {failures})",
-                "check the venue connection before resuming",
-            )
-        )
+        out.append(max_consecutive_failures(ctx.consecutive_failures, failures))
     if rules.min_win_rate_pct is not None:
         out.extend(_win_rate(ctx, policy))
     return out
+
+
+def breaker_tripped() -> Violation:
+    return critical(
+        "circuit_breakers.tripped",
+        BREAKERS,
+        "a circuit breaker tripped earlier and has not been reset",
+        "review the journal's breaker events, then resume",
+    )
+
+
+def max_drawdown(drawdown_pct: float, limit: float) -> Violation:
+    return critical(
+        "circuit_breakers.max_drawdown",
+        BREAKERS,
+        f"equity is {drawdown_pct:.2f}% below its high-water mark (limit {limit:g}%)",
+        "review the strategy before resuming",
+    )
+
+
+def max_consecutive_losses(losses: int, limit: int) -> Violation:
+    return critical(
+        "circuit_breakers.max_consecutive_losses",
+        BREAKERS,
+        f"{losses} losing trades in a row (limit {limit})",
+        "review the strategy before resuming",
+    )
+
+
+def max_consecutive_failures(failures: int, limit: int) -> Violation:
+    return critical(
+        "circuit_breakers.max_consecutive_failures",
+        BREAKERS,
+        f"{failures} execution failures in a row (limit {limit})",
+        "check the venue connection before resuming",
+    )
 
 
 def _win_rate(ctx: PolicyContext, policy: Policy) -> list[Violation]:
@@ -421,14 +443,16 @@ def _win_rate(ctx: PolicyContext, policy: Policy) -> list[Violation]:
     rate = sum(recent) / window * 100.0
     if rate >= floor:
         return []
-    return [
-        _critical(
-            BREAKERS,
-            "min_win_rate",
-            f"{rate:.1f}% of the last {window} closed trades won, under the {floor:g}% minimum",
-            "review the strategy before resuming",
-        )
-    ]
+    return [min_win_rate(rate, window, floor)]
+
+
+def min_win_rate(rate: float, window: int, floor: float) -> Violation:
+    return critical(
+        "circuit_breakers.min_win_rate",
+        BREAKERS,
+        f"{rate:.1f}% of the last {window} closed trades won, under the {floor:g}% minimum",
+        "review the strategy before resuming",
+    )
 
 
 #: Layers in evaluation order (DESIGN: system, session, transaction, risk, breakers).
@@ -479,13 +503,32 @@ def approval_required(action: Action, ctx: PolicyContext, policy: Policy) -> Vio
     )
 
 
+#: The layers :mod:`drydock.policy._plan` compiles for (a replaced :data:`LAYERS`, as in a test
+#: that adds a layer, is decided by :func:`evaluate_layers` instead).
+DESIGN_LAYERS = LAYERS
+
+
 def evaluate(action: Action, context: PolicyContext, policy: Policy) -> PolicyDecision:
     """Decide one action: the first layer with a critical violation denies; otherwise allow.
 
     Warnings never deny: they are collected from every layer consulted and returned with the
     verdict (an ALLOW carrying warnings, or a DENY listing the denying layer's violations after
     the warnings of the layers before it), so the journal explains both.
+
+    The policy is compiled once into a rule plan (:mod:`drydock.policy._plan`, cached by content
+    hash) that decides exactly as :func:`evaluate_layers`, building messages for denials only.
     """
+    if LAYERS is DESIGN_LAYERS:
+        plan = _plan.PLANS.get(policy.content_hash)
+        if plan is None:
+            plan = _plan.plan_for(policy)
+        return plan.decide(action, context)
+    return evaluate_layers(action, context, policy)
+
+
+def evaluate_layers(action: Action, context: PolicyContext, policy: Policy) -> PolicyDecision:
+    """:func:`evaluate` without the compiled plan: every layer function of :data:`LAYERS` in
+    turn (the definition the plan is tested against)."""
     warnings: list[Violation] = []
     for _, layer in LAYERS:
         violations = layer(action, context, policy)

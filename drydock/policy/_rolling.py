@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from drydock.policy._build import critical
 from drydock.policy._transaction import Spend
-from drydock.types import ORDER_KINDS, Action, Severity, Violation
+from drydock.types import ORDER_KINDS, Action, Violation
 
 if TYPE_CHECKING:
     from drydock.policy._config import Policy, RollingCap
@@ -29,7 +30,7 @@ LAYER = "transaction"
 
 
 def _deny(rule: str, message: str, suggestion: str) -> Violation:
-    return Violation(f"{LAYER}.{rule}", LAYER, Severity.CRITICAL, message, suggestion)
+    return critical(f"{LAYER}.{rule}", LAYER, message, suggestion)
 
 
 def spends_of(action: Action, policy: Policy) -> tuple[Spend, ...]:

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from drydock.types import Action, Severity, Side, Violation
+from drydock.policy._build import critical
+from drydock.types import Action, Side, Violation
 
 if TYPE_CHECKING:
     from drydock.policy._config import RiskRules
     from drydock.policy._context import PolicyContext
-
-
-def _deny(rule: str, message: str, suggestion: str) -> Violation:
-    return Violation(f"risk.{rule}", "risk", Severity.CRITICAL, message, suggestion)
 
 
 def sizing_rules(
@@ -27,51 +24,60 @@ def sizing_rules(
     after = held + action.notional_usd
     floor = rules.min_position_notional_usd
     if floor is not None and after < floor:
-        out.append(
-            _deny(
-                "min_position_notional",
-                f"position in {action.symbol} would be {after:,.2f} USD, under the minimum "
-                f"{floor:,.2f} USD",
-                "trade larger or lower risk.min_position_notional_usd",
-            )
-        )
+        out.append(min_position_notional(action.symbol, after, floor))
     share = rules.max_concentration_pct
     if share is not None:
         equity = ctx.equity_usd
         pct = after / equity * 100.0 if equity > 0 else float("inf")
         if pct > share:
-            shown = f"{pct:.2f}%" if equity > 0 else "all (equity is not positive)"
-            out.append(
-                _deny(
-                    "max_concentration",
-                    f"{action.symbol} would be {shown} of equity, over the {share:g}% cap",
-                    "trade smaller or raise risk.max_concentration_pct",
-                )
-            )
+            out.append(max_concentration(action.symbol, pct, equity, share))
     bps = rules.max_slippage_bps
     if bps is not None:
-        out.extend(_slippage(action, bps))
+        out.extend(slippage(action, bps))
     fee_cap = rules.max_fee_pct
     if fee_cap is not None and action.fee_usd / action.notional_usd * 100.0 > fee_cap:
-        pct = action.fee_usd / action.notional_usd * 100.0
-        out.append(
-            _deny(
-                "max_fee",
-                f"fee {action.fee_usd:,.2f} USD is {pct:.3f}% of the {action.notional_usd:,.2f} "
-                f"USD notional, over the {fee_cap:g}% cap",
-                "wait for cheaper gas or fees, trade larger, or raise risk.max_fee_pct",
-            )
-        )
+        out.append(max_fee(action, fee_cap))
     return out
 
 
-def _slippage(action: Action, bps: float) -> list[Violation]:
+def min_position_notional(symbol: str, after: float, floor: float) -> Violation:
+    return critical(
+        "risk.min_position_notional",
+        "risk",
+        f"position in {symbol} would be {after:,.2f} USD, under the minimum {floor:,.2f} USD",
+        "trade larger or lower risk.min_position_notional_usd",
+    )
+
+
+def max_concentration(symbol: str, pct: float, equity: float, share: float) -> Violation:
+    shown = f"{pct:.2f}%" if equity > 0 else "all (equity is not positive)"
+    return critical(
+        "risk.max_concentration",
+        "risk",
+        f"{symbol} would be {shown} of equity, over the {share:g}% cap",
+        "trade smaller or raise risk.max_concentration_pct",
+    )
+
+
+def max_fee(action: Action, fee_cap: float) -> Violation:
+    pct = action.fee_usd / action.notional_usd * 100.0
+    return critical(
+        "risk.max_fee",
+        "risk",
+        f"fee {action.fee_usd:,.2f} USD is {pct:.3f}% of the {action.notional_usd:,.2f} "
+        f"USD notional, over the {fee_cap:g}% cap",
+        "wait for cheaper gas or fees, trade larger, or raise risk.max_fee_pct",
+    )
+
+
+def slippage(action: Action, bps: float) -> list[Violation]:
     """The price may be worse than the quote by at most ``bps`` basis points (no quote: deny)."""
     quote = action.quoted_price
     if quote <= 0:
         return [
-            _deny(
-                "max_slippage",
+            critical(
+                "risk.max_slippage",
+                "risk",
                 "no quoted price was given, so slippage cannot be checked",
                 "pass the venue's quote as quoted_price",
             )
@@ -81,8 +87,9 @@ def _slippage(action: Action, bps: float) -> list[Violation]:
     if moved <= bps:
         return []
     return [
-        _deny(
-            "max_slippage",
+        critical(
+            "risk.max_slippage",
+            "risk",
             f"price {action.price:g} is {moved:.1f} bps worse than the quote {quote:g} "
             f"(limit {bps:g} bps)",
             "re-quote, use a limit price closer to the quote, or raise risk.max_slippage_bps",
