@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -94,6 +95,9 @@ RETRY_ATTEMPTS = 4
 #: Default backoff between attempts: exponential with full jitter, 0.5 s base, 8 s cap.
 DEFAULT_RETRY_WAIT = wait_random_exponential(multiplier=0.5, max=8)
 BREAKER_LAYER = "circuit_breakers"
+#: Longest stretch of stepping whose journal rows commit together on a venue that forgets on a
+#: crash (:meth:`Session.batched`); short enough that operators' writes are not held up.
+BATCH_SECONDS = 0.25
 _ACTION_INIT = frozenset(f.name for f in dataclass_fields(Action) if f.init)
 
 
@@ -569,6 +573,34 @@ class Session:
     marks: MarkLog = field(default_factory=MarkLog)
     lease: RunLease | None = None  # the run lease (file lock + row, or advisory lock + row)
 
+    @contextmanager
+    def batched(self) -> Iterator[Callable[[], None]]:
+        """Commit the journal in batches while stepping, when the venue forgets on a crash.
+
+        A venue whose book lives in this process (the paper venue: ``forgets_on_crash``) loses
+        its orders with the process, so the journal need not be durable order by order: the
+        rows of up to :data:`BATCH_SECONDS` of stepping commit together, and a crash loses the
+        batch and the venue's book alike; the rerun steps them again to the same result. Any
+        other venue (an exchange, a chain, the durable paper venue of the crash drill) keeps a
+        durable commit before every submit. Yields ``tick``, to call after each step.
+        """
+        if not getattr(self.venue, "forgets_on_crash", False):
+            yield lambda: None
+            return
+        journal = self.state.journal
+        with ExitStack() as stack:
+            stack.enter_context(journal.transaction())
+            started = time.monotonic()
+
+            def tick() -> None:
+                nonlocal started
+                if time.monotonic() - started >= BATCH_SECONDS:
+                    stack.close()  # commit this batch
+                    stack.enter_context(journal.transaction())
+                    started = time.monotonic()
+
+            yield tick
+
     def heartbeat(self) -> None:
         """Renew the run's lease row; raises LeaseLost if another runner took the run over."""
         if self.lease is not None:
@@ -614,8 +646,10 @@ class Session:
         close = frame["close"].to_numpy()
         targets = self.runner.strategy.step_many(self.runner.state, close, self.runner.params)
         if targets is None:
-            for bar in iter_bars(frame):
-                self.step(bar)
+            with self.batched() as tick:
+                for bar in iter_bars(frame):
+                    self.step(bar)
+                    tick()
             return
         # the whole frame's targets are known: a bad one stops the run before any of its orders
         check_targets(self.strategy_id, frame["ts"], targets)
@@ -625,17 +659,19 @@ class Session:
         ns = frame["ts"].dt.epoch("ns").to_numpy() + int(self.tf / timedelta(microseconds=1)) * 1000
         columns = frame.select("ts", "open", "high", "low", "close", "volume")
         i, k = 0, 0
-        while i < n:
-            if not (self.pending or self.state.stuck):
-                while k < changes.shape[0] and changes[k] < i:
-                    k += 1
-                j = int(changes[k]) if k < changes.shape[0] else n
-                if j > i:
-                    self._mark_segment(ns[i:j], close[i:j], columns.row(i)[0])
-                    i = j
-                    continue
-            self.step(Bar(*columns.row(i)), float(targets[i]))
-            i += 1
+        with self.batched() as tick:
+            while i < n:
+                if not (self.pending or self.state.stuck):
+                    while k < changes.shape[0] and changes[k] < i:
+                        k += 1
+                    j = int(changes[k]) if k < changes.shape[0] else n
+                    if j > i:
+                        self._mark_segment(ns[i:j], close[i:j], columns.row(i)[0])
+                        i = j
+                        continue
+                self.step(Bar(*columns.row(i)), float(targets[i]))
+                tick()
+                i += 1
 
     def _mark_segment(self, ns: np.ndarray, close: np.ndarray, first_open: datetime) -> None:
         """Marks of bars the strategy ignores: no order, no decision, only equity at each close."""
@@ -838,8 +874,10 @@ def replay(
         strategy, resolved, key, start, end, policy_file, execution, run_id=run_id,
         journal=journal, venue=venue, retry_wait=retry_wait,
     ) as run:  # fmt: skip
-        for bar in bars:
-            run.step(bar)
+        with run.batched() as tick:
+            for bar in bars:
+                run.step(bar)
+                tick()
         result = run.result(timeframe)
         run.state.journal.record_event(
             "run_finished", run.record.run_id,

@@ -131,6 +131,9 @@ class DryRunVenue:
     def __init__(self, inner: SimulatedVenue):
         self.name = inner.name
         self._inner = inner
+        #: Nothing is sent, so nothing outlives a crash but what the journal holds; an inner
+        #: venue with a durable book keeps the durable commits anyway.
+        self.forgets_on_crash = getattr(inner, "forgets_on_crash", False)
         self.would_send: list[Order] = []
 
     def instrument(self, symbol: str) -> Instrument:

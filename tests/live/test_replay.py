@@ -35,7 +35,13 @@ def policy_file(tmp_path: Path, body: str) -> Path:
 
 
 class CrashingVenue(PaperVenue):
-    """Raises ``error`` on the ``nth`` submit, after the runner journaled the order."""
+    """Raises ``error`` on the ``nth`` submit, after the runner journaled the order.
+
+    It stands for a venue that remembers orders across the client's crash (an exchange), so the
+    journal commits durably before each submit; the paper venue's batched path (a crash forgets
+    the batch and the book alike) is tested in tests/live/test_account_state.py."""
+
+    forgets_on_crash = False
 
     def __init__(self, nth: int, error: Exception):
         super().__init__("binance")
@@ -351,6 +357,8 @@ def test_a_stored_allow_does_not_outlive_the_kill_switch(
     ALLOW was reused and the BUY sent. Now it is decided again and denied, and nothing is sent."""
 
     class CrashThenCount(PaperVenue):
+        forgets_on_crash = False  # an exchange-like venue: the journal commits before submits
+
         def __init__(self) -> None:
             super().__init__("binance")
             self.submits = 0
