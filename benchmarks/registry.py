@@ -33,6 +33,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "conformance_cases": _lazy("benchmarks.engine", "conformance_cases"),
     "portfolio_vs_vectorbt_ratio": _lazy("benchmarks.portfolio", "portfolio_vs_vectorbt_ratio"),
     "bar_to_submit_p99_ms": _lazy("benchmarks.runner", "bar_to_submit_p99_ms"),
+    "event_to_submit_p99_ms": _lazy("benchmarks.runner", "event_to_submit_p99_ms"),
     "replay_bars_per_s": _lazy("benchmarks.runner", "replay_bars_per_s"),
     "runner_parity_strategies": _lazy("benchmarks.parity", "runner_parity_strategies"),
     "fault_injection_duplicates": _lazy("benchmarks.fault_injection", "fault_injection_duplicates"),

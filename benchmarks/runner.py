@@ -128,3 +128,71 @@ def replay_bars_per_s(bars: int = 525_600) -> Figure:
     return Figure(
         "replay_bars_per_s", round(rate), "bars/s", 1_000_000, round(rate / 1_000_000, 4), bars
     )
+
+
+class _EventTimedVenue(_TimedVenue):
+    """The paper venue, timing each submit from the event that caused it (:meth:`handed`)."""
+
+    def handed(self) -> None:
+        self._bar_at = time.perf_counter()
+
+    def set_bar(self, bar: Any) -> None:
+        self._inner.set_bar(bar)
+
+
+def event_to_submit_p99_ms(every: int = 4) -> Figure:
+    """p99 of (wallet swap handed to the loop -> the order it causes handed to the paper venue)
+    for the copy_wallet stub over the bundled SOL/USDT 1h sample (1,000 bars), with a swap of the
+    sample's watched wallet every ``every`` bars, buys and sells in turn (each one an order: sized,
+    policy-checked and journaled first, filled at the next bar's open). The loop's own time: in
+    live trading the order also waits for that open."""
+    import polars as pl
+
+    from drydock import ohlcv
+    from drydock.events import WalletSwap
+    from drydock.execution import ExecutionModel
+    from drydock.markets import instrument_for
+    from drydock.sample import read_sample
+    from drydock.settings import get_settings
+    from live.replay import session
+    from live.venues.paper import PaperVenue
+    from strategies.base import iter_bars
+    from strategies.copy_wallet import SOL_MINT, CopyWallet
+
+    usdc, wallet = (
+        "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+        "FCHTRYx6npkQCogtpZtEFLJeevAFGbDHhJyvqvT6F4kX",
+    )
+    key = ohlcv.SeriesKey("binance", "SOL/USDT", "1h")
+    frame = read_sample(key)
+    bars = iter_bars(frame)
+    with tempfile.TemporaryDirectory() as folder:
+        previous = _home_env(Path(folder))
+        try:
+            for (day,), part in frame.group_by(pl.col("ts").dt.date(), maintain_order=True):
+                ohlcv.write_day(key, day, part)
+            execution = ExecutionModel()
+            venue = _EventTimedVenue(PaperVenue("binance", execution,
+                                                {key.symbol: instrument_for("binance", key.symbol, {})}))  # fmt: skip
+            strategy = CopyWallet()
+            with session(
+                strategy, strategy.resolve_params(), key, None, None,
+                get_settings().policy_dir / "research.toml", execution, venue=venue,
+            ) as run:  # fmt: skip
+                for n, bar in enumerate(bars):
+                    events = []
+                    if n % every == 0:
+                        buy = (n // every) % 2 == 0
+                        legs = (usdc, SOL_MINT) if buy else (SOL_MINT, usdc)
+                        at = bar.ts + timedelta(minutes=20)
+                        events = [WalletSwap(at, "solana", wallet, legs[0], 1.0, legs[1], 1.0)]
+                        venue.handed()
+                    run.step(bar, events=events)
+        finally:
+            _restore(previous)
+    ms = sorted(x * 1000 for x in venue.latencies)
+    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
+    target = 5.0
+    return Figure(
+        "event_to_submit_p99_ms", round(p99, 3), "ms", target, round(target / p99, 2), len(ms)
+    )

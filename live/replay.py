@@ -87,6 +87,8 @@ from strategies.registry import get_strategy
 if TYPE_CHECKING:
     import polars as pl
 
+    from drydock.events import Event
+
 log = get_logger(__name__)
 
 MODE = "paper-replay"
@@ -606,10 +608,12 @@ class Session:
         if self.lease is not None:
             self.lease.heartbeat()
 
-    def step(self, bar: Bar, target: float | None = None) -> None:
-        """One closed bar: fill what the previous close decided at its open, let the strategy
-        see it (or take its ``target`` computed ahead by :meth:`advance`), check the new
-        targets, mark equity at its close."""
+    def step(self, bar: Bar, target: float | None = None, events: Sequence[Event] = ()) -> None:
+        """One closed bar: fill what the previous close decided at its open, hand the strategy
+        the ``events`` stamped since the previous close (each changed target an intent, as a
+        bar's), let it see the bar (or take its ``target`` computed ahead by :meth:`advance`),
+        check the new targets, mark equity at its close. The intents of one bar are netted: the
+        next open sends one order for the net change of its events and its own step."""
         if not self.marks:
             self.marks.append(bar.ts, float(self.cash))
             self.state.acct.mark(bar.ts, float(self.cash))
@@ -617,10 +621,16 @@ class Session:
             self.venue.set_bar(bar)
         for intent in self.pending:
             self.state.execute(intent, bar)
+        before = self.runner.target
+        self.pending = self.on_events(bar, events) if events else []
         if target is None:
-            self.pending = self.runner.on_bar(bar)
+            self.pending += self.runner.on_bar(bar)
         else:
-            self.pending = self.runner.emit(bar, target)
+            self.pending += self.runner.emit(bar, target)
+        if events:
+            from live.events import net_intents
+
+            self.pending = net_intents(self.pending, before)
         if self.state.stuck:
             self.pending += self.state.retry_intents(bar, self.pending)
         for intent in self.pending:
@@ -630,8 +640,23 @@ class Session:
         ts, value = self.state.mark(bar, self.tf)
         self.marks.append(ts, value)
 
-    def advance(self, frame: pl.DataFrame) -> None:
+    def on_events(self, bar: Bar, events: Sequence[Event]) -> list[OrderIntent]:
+        """Hand ``events`` (stamped up to ``bar``'s close, the loop's clock) to the strategy in
+        time order; the intents of the targets they change. An unknown kind or a stamp after
+        the close stops the run with one line naming the event."""
+        from drydock.events import check_event, sort_events
+
+        close, intents = bar.ts + self.tf, []
+        for event in sort_events(events):
+            check_event(event, close, f"Run {self.record.run_id}")
+            intents += self.runner.on_event(event)
+        return intents
+
+    def advance(self, frame: pl.DataFrame, events: Sequence[Event] = ()) -> None:
         """Step through many closed bars, skipping the bars on which nothing can happen.
+
+        ``events`` go with the bars they precede (:func:`live.events.assign`); a bar with an
+        event is always stepped, and the stretches between event bars fast-forward as below.
 
         With a strategy that has :meth:`~strategies.base.Strategy.step_many`, its targets for the
         whole frame come from one numba pass (bit-identical to stepping); only bars where the
@@ -642,6 +667,9 @@ class Session:
         ``step_many`` every bar is stepped.
         """
         if frame.height == 0:
+            return
+        if events:
+            self._advance_events(frame, events)
             return
         close = frame["close"].to_numpy()
         targets = self.runner.strategy.step_many(self.runner.state, close, self.runner.params)
@@ -672,6 +700,22 @@ class Session:
                 self.step(Bar(*columns.row(i)), float(targets[i]))
                 tick()
                 i += 1
+
+    def _advance_events(self, frame: pl.DataFrame, events: Sequence[Event]) -> None:
+        """:meth:`advance` split at the bars that carry events: those are stepped with their
+        events (the strategy's state moves bar by bar there), the stretches between advance."""
+        from live.events import assign
+
+        grouped = assign(frame["ts"].to_list(), self.tf, events, f"Run {self.record.run_id}")
+        columns = frame.select("ts", "open", "high", "low", "close", "volume")
+        i = 0
+        for j in sorted(grouped):
+            self.advance(frame.slice(i, j - i))
+            with self.batched() as tick:
+                self.step(Bar(*columns.row(j)), events=grouped[j])
+                tick()
+            i = j + 1
+        self.advance(frame.slice(i))
 
     def _mark_segment(self, ns: np.ndarray, close: np.ndarray, first_open: datetime) -> None:
         """Marks of bars the strategy ignores: no order, no decision, only equity at each close."""

@@ -36,6 +36,7 @@ from drydock.execution import ExecutionModel
 from drydock.logs import get_logger
 from drydock.timeframes import timeframe_delta
 from drydock.types import Bar, Fill, Instrument, Order
+from live.events import Event, EventSource, LakeEvents, assign, check_event
 from live.journal import JournalRepository
 from live.policy_state import is_paused
 from live.reconcile import reconcile
@@ -216,6 +217,7 @@ def run_strategy(
     breaker_cooldown: timedelta = timedelta(minutes=2),
     reconcile_every: timedelta = timedelta(minutes=15),
     fast_forward: bool = True,
+    events: EventSource | None = None,
 ) -> RunnerSummary:
     """Run ``strategy`` from ``start`` until ``until`` or ``max_bars`` bars.
 
@@ -230,6 +232,11 @@ def run_strategy(
     With ``fast_forward`` (default) and a feed that gives frames, bars on which the strategy
     cannot act are marked in bulk instead of stepped (:meth:`Session.advance`; same orders and
     fills, equity to ~1e-16); strategies without ``step_many`` are stepped bar by bar anyway.
+
+    ``events`` (called with a window ``(after, until]``) hands the strategy events beside bars;
+    by default a strategy that declares ``event_kinds`` gets those kinds from the lake
+    (:class:`live.events.LakeEvents`). Each event goes with the bar whose close follows it and
+    that bar is always stepped, fast-forward or not.
     """
     mode = Mode(mode)
     if mode is Mode.LIVE:
@@ -247,6 +254,8 @@ def run_strategy(
         raise ConfigError("Give the runner a stop: max_bars or until (the CLI's --until/--bars).")
     clock = clock or SystemClock()
     feed = feed or LakeFeed(key, start)
+    if events is None and strategy.event_kinds:
+        events = LakeEvents(tuple(strategy.event_kinds), key)
     if mode is Mode.DRY_RUN:
         from drydock.markets import instrument_for
 
@@ -294,11 +303,17 @@ def run_strategy(
                     if max_bars is not None:
                         frame = frame.head(max(max_bars - run.bars, 0))
                     if frame.height:
-                        run.advance(frame)
+                        opens = frame["ts"].to_list()
+                        run.advance(frame, _due_events(events, last, opens, tf, clock.now()))
                         last = frame["ts"][-1]
                 else:
-                    for bar in feed.closed_bars(last, horizon):
-                        run.step(bar)
+                    bars = feed.closed_bars(last, horizon)
+                    if max_bars is not None:
+                        bars = bars[: max(max_bars - run.bars, 0)]
+                    arrived = _due_events(events, last, [b.ts for b in bars], tf, clock.now())
+                    grouped = assign([b.ts for b in bars], tf, arrived, "The runner's events")
+                    for n, bar in enumerate(bars):
+                        run.step(bar, events=grouped.get(n, ()))
                         last = bar.ts
                         if max_bars is not None and run.bars >= max_bars:
                             break
@@ -324,6 +339,25 @@ def run_strategy(
         phase.set(state, clock.now(), last_bar=str(last))
         sent = len(venue.would_send) if isinstance(venue, DryRunVenue) else 0
         return RunnerSummary(mode, state, last, run.result(key.timeframe), sent)
+
+
+def _due_events(
+    source: EventSource | None,
+    last: datetime | None,
+    opens: list[datetime],
+    tf: timedelta,
+    now: datetime,
+) -> list[Event]:
+    """The source's events for the newly closed bars: stamped after the last stepped bar's close
+    (from the first new bar's open on a first read), up to the newest close. A stamp after the
+    clock is refused; later ones are left for the next read."""
+    if source is None or not opens:
+        return []
+    after = last + tf if last is not None else opens[0]
+    found = list(source(after, opens[-1] + tf))
+    for event in found:
+        check_event(event, now, "The runner's event source")
+    return [e for e in found if e.ts <= opens[-1] + tf]
 
 
 def _reconcile(run: Session, notifier: Notifier, now: datetime, into_book: bool = True) -> None:

@@ -4,7 +4,10 @@ A strategy declares its parameters (with sweep ranges), warm-up and required dat
 - ``signals(frame, params)``: vectorized over history; adds a float ``target`` column (+1 long,
   0 flat, -1 short) where the value at bar t uses only data up to t's close;
 - ``init_state(params)`` / ``step(state, bar, params)``: the incremental form for live trading,
-  returning the same target at each bar as the vectorized form.
+  returning the same target at each bar as the vectorized form;
+- optionally ``event_kinds`` and ``on_event(state, event, params)``: events beside bars (wallet
+  swaps, sentiment, whale transfers, funding, operator signals; ``drydock.events``) delivered
+  between bar closes; only the declared kinds ever reach the strategy.
 :class:`IncrementalRunner` turns target changes into :class:`OrderIntent` objects.
 """
 
@@ -25,6 +28,7 @@ if TYPE_CHECKING:  # polars and the domain types load on first use: listing stra
     import numpy as np
     import polars as pl
 
+    from drydock.events import Event
     from drydock.series import SeriesKey
     from drydock.types import Bar, OrderIntent
 
@@ -110,6 +114,16 @@ class Strategy(Parameterized, ABC):
     description: ClassVar[str]
     params: ClassVar[tuple[ParamSpec, ...]]
     requires: ClassVar[tuple[str, ...]] = ("ohlcv",)
+    #: The event kinds the strategy reads (``drydock.events.EVENT_KINDS``); no other kind
+    #: reaches :meth:`on_event`, and the runner loads only these from the lake.
+    event_kinds: ClassVar[tuple[str, ...]] = ()
+
+    def on_event(self, state: Any, event: Event, params: Params) -> float | None:
+        """An event of a declared kind, stamped after the previous bar's close and at or before
+        the next one's, seen before that bar's :meth:`step`: return the new target (an intent as
+        a bar's target change makes, filled at the next open) or None to leave it unchanged.
+        Keep the target in ``state`` so the following :meth:`step` returns it too."""
+        return None
 
     def fused_kernel(self) -> FusedKernel | None:
         """The strategy's fused numba sweep kernel, or None: sweeps then simulate its signals()."""
@@ -184,13 +198,30 @@ class IncrementalRunner:
         self.strategy_id = strategy_id or strategy.id
         self.state = strategy.init_state(params)
         self.target = 0.0
+        self.kinds = frozenset(strategy.event_kinds)
+        if self.kinds:
+            from drydock.events import check_kinds
+
+            check_kinds(self.kinds, f"Strategy {strategy.id!r}")
 
     def on_bar(self, bar: Bar) -> list[OrderIntent]:
         """Process one closed bar; return an intent if the desired exposure changed."""
         return self.emit(bar, self.strategy.step(self.state, bar, self.params))
 
+    def on_event(self, event: Event) -> list[OrderIntent]:
+        """Hand one event to the strategy if it declared its kind; an intent (stamped at the
+        event) if the target it returns changes exposure. Undeclared kinds never reach it."""
+        if event.kind not in self.kinds:
+            return []
+        target = self.strategy.on_event(self.state, event, self.params)
+        return [] if target is None else self.emit_at(event.ts, target)
+
     def emit(self, bar: Bar, new_target: float) -> list[OrderIntent]:
         """An intent if ``new_target`` (the strategy's target after ``bar``) changes exposure."""
+        return self.emit_at(bar.ts, new_target)
+
+    def emit_at(self, ts: datetime, new_target: float) -> list[OrderIntent]:
+        """An intent stamped ``ts`` if ``new_target`` changes exposure."""
         from drydock.types import OrderIntent, Side
 
         if new_target == self.target:
@@ -199,7 +230,7 @@ class IncrementalRunner:
         self.target = new_target
         return [
             OrderIntent(
-                self.strategy_id, self.symbol, bar.ts, side, new_target, reason=self.strategy.id
+                self.strategy_id, self.symbol, ts, side, new_target, reason=self.strategy.id
             )
         ]
 

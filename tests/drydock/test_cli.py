@@ -105,7 +105,7 @@ def test_console_script_help_exits_zero(home: Path) -> None:
     [
         (
             ["backtest", "ema_crossover"],
-            ["Unknown strategy 'ema_crossover'", "Valid choices: ema_cross"],
+            ["Unknown strategy 'ema_crossover'", "Valid choices: copy_wallet, ema_cross"],
         ),
         (["backtest", "ema_cross", "--param", "fast"], ["Malformed --param 'fast'", "name=value"]),
         (["backtest", "ema_cross", "-p", "speed=3"], ["Unknown parameter 'speed'", "fast, slow"]),
