@@ -75,6 +75,8 @@ class AccountState:
     #: The wall clock the operator's pause is read at (the runner's clock: a pause set now
     #: applies to the catch-up's bars too, as the kill switch does); None: the decision's time.
     operator_now: Callable[[], datetime] | None = None
+    _trades_seen: int = -1
+    _view: tuple[tuple[bool, ...], int, dict[str, datetime]] | None = None
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -164,6 +166,21 @@ class AccountState:
 
     # ---- reading ---------------------------------------------------------------------------
 
+    def _trade_view(self) -> tuple[tuple[bool, ...], int, dict[str, datetime]]:
+        """Recent wins, the loss streak and last close per symbol over the last
+        :data:`TRADE_HISTORY` trades, as build_context reads them; recomputed only after a close."""
+        if self._trades_seen != len(self.trades) or self._view is None:
+            recent = self.trades[-TRADE_HISTORY:]
+            wins = tuple(pnl > 0 for _, _, pnl in recent)
+            losses = 0
+            for won in reversed(wins):
+                if won:
+                    break
+                losses += 1
+            self._view = (wins, losses, {symbol: ts for ts, symbol, _ in recent})
+            self._trades_seen = len(self.trades)
+        return self._view
+
     def _breaker(self, now: datetime) -> bool:
         """The latch, cleared only by an operator's journaled reset (read while tripped)."""
         scopes = (self.account.scope, GLOBAL) if self.account.operator else (self.account.scope,)
@@ -213,13 +230,7 @@ class AccountState:
             self._journal_mark(previous[0], previous[1])
             self.last_mark = (previous[0], previous[1], True)
         pnl, base = self._daily(now, equity)
-        recent = self.trades[-TRADE_HISTORY:]
-        wins = tuple(pnl_ > 0 for _, _, pnl_ in recent)
-        losses = 0
-        for won in reversed(wins):
-            if won:
-                break
-            losses += 1
+        wins, losses, closes = self._trade_view()
         midnight = _midnight(now)
         times = self.order_times
         kill = (self.kill_file is not None and self.kill_file.exists()) or kill_journaled(
@@ -243,6 +254,6 @@ class AccountState:
             daily_pnl_usd=pnl,
             day_start_equity_usd=base,
             orders_last_minute=len(times) - bisect_right(times, now - timedelta(minutes=1)),
-            last_close_at={symbol: ts for ts, symbol, _ in recent},
+            last_close_at=dict(closes),
             recent_trade_wins=wins,
         )
