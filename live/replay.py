@@ -863,6 +863,20 @@ def session(
                 journal.close()
 
 
+def _replay_events(
+    strategy: Strategy, key: ohlcv.SeriesKey, bars: Sequence[Bar], lake_dir: Path | None
+) -> dict[int, list[Event]]:
+    """The lake's events of the kinds the strategy declares, by the index of the bar they go
+    with (the runner's rule: the first bar whose close is at or after the event)."""
+    from live.events import LakeEvents, assign
+
+    if not strategy.event_kinds or not bars:
+        return {}
+    tf = timeframe_delta(key.timeframe)
+    found = LakeEvents(tuple(strategy.event_kinds), key, lake_dir)(bars[0].ts, bars[-1].ts + tf)
+    return assign([b.ts for b in bars], tf, found, "The replay's events")
+
+
 def _record_failure(journal: JournalRepository, run_id: str, exc: Exception) -> None:
     """Journal ``run_failed`` with the error's one line (``drydock status`` shows the run as
     crashed with it); a journal that cannot take the row must not hide the original error."""
@@ -914,13 +928,14 @@ def replay(
     load_policy(policy_file)  # a bad policy fails before the bars are read, as before
     instrument_for(exchange, symbol, execution.overrides())
     bars = _load_bars(key, start, end, lake_dir, strategy, resolved)
+    grouped = _replay_events(strategy, key, bars, lake_dir)
     with session(
         strategy, resolved, key, start, end, policy_file, execution, run_id=run_id,
         journal=journal, venue=venue, retry_wait=retry_wait,
     ) as run:  # fmt: skip
         with run.batched() as tick:
-            for bar in bars:
-                run.step(bar)
+            for n, bar in enumerate(bars):
+                run.step(bar, events=grouped.get(n, ()))
                 tick()
         result = run.result(timeframe)
         run.state.journal.record_event(

@@ -304,3 +304,20 @@ def test_fast_forward_steps_every_bar_that_carries_an_event(
         (Side.BUY, datetime(2024, 1, 8, 16, tzinfo=UTC)),
     ]
     assert f.intents == plain.result.intents + 2
+
+
+def test_drydock_live_replay_reads_the_declared_events_too(
+    settings: Settings, sol_lake: tuple[datetime, datetime], tmp_path: Path
+) -> None:
+    """Regression: the module-level replay (``drydock live replay``) stepped bars only, so
+    copy_wallet stayed flat there while the runner traded the recorded swaps."""
+    from live.replay import replay
+
+    ingest_helius(settings, tmp_path)
+    start, end = sol_lake
+    result = replay("copy_wallet", {}, SOL.exchange, SOL.symbol, SOL.timeframe, start, end,
+                    settings.policy_dir / "research.toml", run_id="replayed")  # fmt: skip
+    assert (result.orders, result.fills, result.denied) == (3, 3, 0)
+    with SqliteJournal(settings.journal_path) as journal:
+        got = [(o.side, o.ts, float(o.price)) for o in journal.orders("replayed")]
+    assert got == EXPECTED
