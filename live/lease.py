@@ -24,12 +24,32 @@ class LeaseHeld(DrydockError):
     """Another process holds the run's lease."""
 
 
+def _lock_path(journal_path: Path, run_id: str) -> Path:
+    return (
+        journal_path.parent / "leases" / f"{hashlib.sha256(run_id.encode()).hexdigest()[:24]}.lock"
+    )
+
+
+def held_on_this_host(journal_path: Path, run_id: str) -> bool:
+    """Whether a live process of this host holds ``run_id``'s file lock now (the kernel drops
+    a dead process's lock, so False with a lease row of this host means its holder died)."""
+    path = _lock_path(journal_path, run_id)
+    if not path.exists():
+        return False
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 @contextmanager
 def run_lease(journal_path: Path, run_id: str) -> Iterator[str]:
     """Hold the exclusive lease of ``run_id`` for the block; yields the owner text."""
-    folder = journal_path.parent / "leases"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(run_id.encode()).hexdigest()[:24]}.lock"
+    path = _lock_path(journal_path, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+", encoding="utf-8")
     try:
         try:

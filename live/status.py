@@ -6,11 +6,14 @@ Everything is read from the journal (and the kill file); nothing is asked of a v
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from drydock.policy import Policy
 from live.journal import JournalRepository
+from live.lease import held_on_this_host
 from live.lifecycle import open_orders, order_states, stuck_symbols
 from live.policy_state import GLOBAL, is_paused, rolling_usage, strategy_scope
 
@@ -32,17 +35,26 @@ def run_outcome(
     or ``crashed`` (it journaled an error, or its holder stopped renewing the lease, or it ended
     without saying how). ``finished`` may be passed when the caller already knows it.
 
-    A process killed less than one lease time to live ago still reads as ``running`` (the lease
-    row is the only cross-host sign of life); it reads ``crashed`` once the row expires.
+    A killed process of this host reads ``crashed`` at once (its lease row is left but the kernel
+    dropped its file lock); another host's reads ``running`` until its row expires (the row is
+    the only cross-host sign of life).
     """
     if finished is None:
         finished = bool(journal.events(scope=run_id, kind="run_finished"))
     if finished:
         return "finished", ""
-    expiry = journal.lease_expiry(run_id)
-    if expiry is not None and expiry > now:
-        return "running", f"lease renewed until {expiry:%Y-%m-%d %H:%M:%S} UTC"
-    if expiry is not None:  # a holder that exits, even on an error, releases its row: it died
+    lease = journal.lease_expiry(run_id)
+    if lease is not None:
+        expiry, host = lease
+        path = getattr(journal, "path", None)
+        local = isinstance(path, Path) and host == socket.gethostname()
+        if local and not held_on_this_host(path, run_id):  # type: ignore[arg-type]
+            # the row is this host's and no live process holds the run's file lock: its holder
+            # died (a SIGKILL or a power cut) before the row could expire
+            return "crashed", "its process on this host is gone (it left its lease row behind)"
+        if expiry > now:
+            return "running", f"lease renewed until {expiry:%Y-%m-%d %H:%M:%S} UTC"
+        # a holder that exits, even on an error, releases its row: it died or hangs
         return "crashed", f"its holder stopped renewing the lease ({expiry:%Y-%m-%d %H:%M} UTC)"
     state = _last(journal, run_id, "runner_state")
     failed = _last(journal, run_id, "run_failed")

@@ -514,15 +514,20 @@ class Journal:
             self.record_event("lease", run_id, {"owner": lease.owner}, self.clock())
             yield lease
 
-    def lease_expiry(self, run_id: str) -> datetime | None:
-        """When the run's lease row expires, or None when nobody holds it (released or never
-        taken); a past expiry is a holder that stopped renewing (a crash or a hung process)."""
+    def lease_expiry(self, run_id: str) -> tuple[datetime, str] | None:
+        """When the run's lease row expires and the host holding it, or None when nobody holds
+        it (released or never taken); a past expiry is a holder that stopped renewing (a crash
+        or a hung process)."""
         leases = self._t.run_leases
         try:
-            rows = self._rows(select(leases.c.expires_at).where(leases.c.run_id == run_id))
+            rows = self._rows(
+                select(leases.c.expires_at, leases.c.host).where(leases.c.run_id == run_id)
+            )
         except OperationalError:  # a SQLite journal that never held a row lease has no table yet
             return None
-        return datetime.fromisoformat(rows[0]["expires_at"]) if rows else None
+        return (
+            (datetime.fromisoformat(rows[0]["expires_at"]), str(rows[0]["host"])) if rows else None
+        )
 
     def start_run(self, run: RunRecord) -> RunRecord:
         """Register a run, or return the one already stored under ``run.run_id``."""

@@ -79,6 +79,19 @@ def test_runs_read_as_finished_stopped_crashed_or_running(
         assert run_outcome(journal, "broke", live_now)[0] == "running"
         word, why = run_outcome(journal, "broke", live_now + timedelta(minutes=10))
         assert word == "crashed" and "stopped renewing the lease" in why
+    # A process of this host killed mid-run leaves its row but not its file lock: crashed at
+    # once, not "running" until the row expires.
+    import socket
+
+    from live.lease_row import RowLease
+
+    left = RowLease(settings.journal_path, "broke", "pid 1", timedelta(minutes=5),
+                    host=socket.gethostname())  # fmt: skip
+    left.acquire()
+    left.close()
+    with SqliteJournal(settings.journal_path) as journal:
+        word, why = run_outcome(journal, "broke", datetime.now(UTC))
+        assert word == "crashed" and "process on this host is gone" in why
 
     result = CliRunner().invoke(build_app(), ["status"], terminal_width=400)
     assert result.exit_code == 0, result.output
