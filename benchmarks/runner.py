@@ -39,6 +39,13 @@ class _TimedVenue:
         return self._inner.fills_for(client_order_id)
 
 
+def _p99_figure(name: str, seconds: list[float], target_ms: float = 5.0) -> Figure:
+    """The p99 of latencies in ms against the issue's ``target_ms`` (ratio = target / p99)."""
+    ms = sorted(x * 1000 for x in seconds)
+    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
+    return Figure(name, round(p99, 3), "ms", target_ms, round(target_ms / p99, 2), len(ms))
+
+
 def _home_env(home: Path) -> dict[str, str | None]:
     previous = {"DRYDOCK_HOME": os.environ.get("DRYDOCK_HOME")}
     os.environ["DRYDOCK_HOME"] = str(home)
@@ -81,12 +88,7 @@ def bar_to_submit_p99_ms() -> Figure:
                          clock=SimulatedClock(end), until=end, venue=venue)  # fmt: skip
         finally:
             _restore(previous)
-    ms = sorted(x * 1000 for x in venue.latencies)
-    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
-    target = 5.0
-    return Figure(
-        "bar_to_submit_p99_ms", round(p99, 3), "ms", target, round(target / p99, 2), len(ms)
-    )
+    return _p99_figure("bar_to_submit_p99_ms", venue.latencies)
 
 
 def replay_bars_per_s(bars: int = 525_600) -> Figure:
@@ -190,9 +192,4 @@ def event_to_submit_p99_ms(every: int = 4) -> Figure:
                     run.step(bar, events=events)
         finally:
             _restore(previous)
-    ms = sorted(x * 1000 for x in venue.latencies)
-    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
-    target = 5.0
-    return Figure(
-        "event_to_submit_p99_ms", round(p99, 3), "ms", target, round(target / p99, 2), len(ms)
-    )
+    return _p99_figure("event_to_submit_p99_ms", venue.latencies)

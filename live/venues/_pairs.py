@@ -4,6 +4,7 @@ two tokens it swaps (e.g. ``WETH`` and ``USDC``), checked once when the venue is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from drydock.errors import ConfigError
@@ -34,3 +35,18 @@ def sides(symbol: str) -> tuple[str, str]:
     """The symbol's own base and quote names (what the journal and reconciliation use)."""
     base, _, quote = symbol.partition("/")
     return base, quote
+
+
+def to_raw(amount: Decimal, decimals: int) -> int:
+    """Whole units to raw token units, rounded down (never spend or promise more)."""
+    return int((amount * (Decimal(10) ** decimals)).to_integral_value(ROUND_DOWN))
+
+
+def from_raw(raw: int, decimals: int) -> Decimal:
+    """Raw token units to whole units."""
+    return Decimal(raw).scaleb(-decimals)
+
+
+def shown(raw: int, decimals: int) -> str:
+    """Raw token units as a plain decimal for messages."""
+    return f"{from_raw(raw, decimals).normalize():f}"

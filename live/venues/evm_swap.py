@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any, cast
 
 from drydock.adapters.evm import block_time, erc20, receipt_transfers, v2_router
@@ -32,7 +32,7 @@ from drydock.errors import ConfigError
 from drydock.execution import below_min_notional
 from drydock.logs import get_logger
 from drydock.types import Bar, Fill, Instrument, Order, Side
-from live.venues._pairs import resolve_pairs, sides
+from live.venues._pairs import from_raw, resolve_pairs, shown, sides, to_raw
 from live.venues.base import InsufficientFundsError, MinNotionalError, VenueError
 from live.venues.evm import EvmVenue
 
@@ -89,19 +89,6 @@ class SwapMarket:
 
 #: Fill prices (quote paid or received / base) are rounded to 18 decimal places.
 PRICE_QUANTUM = Decimal("1e-18")
-
-
-def to_raw(amount: Decimal, decimals: int) -> int:
-    """Whole units to raw token units, rounded down (never spend or promise more)."""
-    return int((amount * (Decimal(10) ** decimals)).to_integral_value(ROUND_DOWN))
-
-
-def from_raw(raw: int, decimals: int) -> Decimal:
-    return Decimal(raw).scaleb(-decimals)
-
-
-def _shown(raw: int, decimals: int) -> str:
-    return f"{from_raw(raw, decimals).normalize():f}"
 
 
 class EvmSwapVenue:
@@ -173,8 +160,8 @@ class EvmSwapVenue:
         held = int(self._erc20[token_in.symbol].functions.balanceOf(self.evm.address).call())
         if held < amount_in:
             raise InsufficientFundsError(
-                f"order {cid}: the wallet holds {_shown(held, token_in.decimals)} "
-                f"{token_in.symbol}, the swap needs {_shown(amount_in, token_in.decimals)}"
+                f"order {cid}: the wallet holds {shown(held, token_in.decimals)} "
+                f"{token_in.symbol}, the swap needs {shown(amount_in, token_in.decimals)}"
             )
         self._ensure_allowance(cid, token_in, amount_in)
         latest = int(self.evm.w3.eth.get_block("latest")["timestamp"])

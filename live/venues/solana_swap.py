@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import cast
 
 from solders.instruction import Instruction
@@ -38,7 +38,7 @@ from drydock.errors import ConfigError
 from drydock.execution import below_min_notional
 from drydock.policy import SolanaTx
 from drydock.types import Bar, Fill, Instrument, Order, Side
-from live.venues._pairs import resolve_pairs, sides
+from live.venues._pairs import from_raw, resolve_pairs, shown, sides, to_raw
 from live.venues.base import InsufficientFundsError, MinNotionalError, VenueError
 from live.venues.solana import SolanaVenue
 
@@ -90,18 +90,6 @@ class SettlementPool:
         return cast(dict[str, tuple[str, str]], self.pairs)
 
 
-def _raw(amount: Decimal, decimals: int) -> int:
-    return int((amount * (Decimal(10) ** decimals)).to_integral_value(ROUND_DOWN))
-
-
-def _units(raw: int, decimals: int) -> Decimal:
-    return Decimal(raw).scaleb(-decimals)
-
-
-def _shown(raw: int, decimals: int) -> str:
-    return f"{_units(raw, decimals).normalize():f}"
-
-
 class SolanaSwapVenue:
     """Market orders as atomic settlements against one counterparty pool, from one keypair."""
 
@@ -131,7 +119,7 @@ class SolanaSwapVenue:
                 token = self.pool.tokens[held]
                 raw = self.venue.client.token_amount(token.wallet_account)
                 if raw:
-                    out[name] = _units(raw, token.decimals)
+                    out[name] = from_raw(raw, token.decimals)
         return out
 
     def quote(self, amount_in: int, token_in: SplToken, token_out: SplToken) -> int:
@@ -153,12 +141,12 @@ class SolanaSwapVenue:
         keep = 1 - Decimal(self.pool.slippage_bps) / 10_000
         if order.side is Side.BUY:
             token_in, token_out = quote, base
-            amount_in = _raw(order.qty * order.price, quote.decimals)
-            min_out = _raw(order.qty * keep, base.decimals)
+            amount_in = to_raw(order.qty * order.price, quote.decimals)
+            min_out = to_raw(order.qty * keep, base.decimals)
         else:
             token_in, token_out = base, quote
-            amount_in = _raw(order.qty, base.decimals)
-            min_out = _raw(order.qty * order.price * keep, quote.decimals)
+            amount_in = to_raw(order.qty, base.decimals)
+            min_out = to_raw(order.qty * order.price * keep, quote.decimals)
 
         def legs() -> list[Instruction]:  # read when a new attempt is built, not on a resend
             if amount_in <= 0 or min_out <= 0:
@@ -166,15 +154,15 @@ class SolanaSwapVenue:
             held = self.venue.client.token_amount(token_in.wallet_account)
             if held < amount_in:
                 raise InsufficientFundsError(
-                    f"order {cid}: the wallet holds {_shown(held, token_in.decimals)} "
-                    f"{token_in.symbol}, the settlement needs {_shown(amount_in, token_in.decimals)}"
+                    f"order {cid}: the wallet holds {shown(held, token_in.decimals)} "
+                    f"{token_in.symbol}, the settlement needs {shown(amount_in, token_in.decimals)}"
                 )
             out = self.quote(amount_in, token_in, token_out)
             if out < min_out:
                 raise VenueError(
-                    f"order {cid}: the pool pays {_shown(out, token_out.decimals)} "
+                    f"order {cid}: the pool pays {shown(out, token_out.decimals)} "
                     f"{token_out.symbol}, below the slippage bound "
-                    f"{_shown(min_out, token_out.decimals)}; nothing was signed"
+                    f"{shown(min_out, token_out.decimals)}; nothing was signed"
                 )
             authority = self.pool.authority.pubkey()
             return [
@@ -233,7 +221,7 @@ class SolanaSwapVenue:
                 side, base_raw, quote_raw = Side.SELL, paid[b], got[q]
             else:
                 continue
-            qty = _units(base_raw, base.decimals)
-            price = (_units(quote_raw, quote.decimals) / qty).quantize(PRICE_QUANTUM)
+            qty = from_raw(base_raw, base.decimals)
+            price = (from_raw(quote_raw, quote.decimals) / qty).quantize(PRICE_QUANTUM)
             return [Fill(client_order_id, self.name, symbol, side, qty, price, Decimal(0), ts)]
         return []
