@@ -11,7 +11,7 @@ from benchmarks.harness import Figure, median_time
 from drydock.execution import ExecutionModel
 from drydock.indicators import ema
 from research.engine import EngineConfig, run_backtest
-from research.engine import reference as ref
+from drydock.fills import reference as ref
 
 BARS = 120_000
 CONFIG = EngineConfig(

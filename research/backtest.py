@@ -215,7 +215,7 @@ def engine_config(
 ) -> Any:
     """The research engine's configuration for a plain backtest: the shared costs and the
     instrument's increments, no exit rules (the strategy's targets are the only orders)."""
-    from research.engine.model import EngineConfig
+    from drydock.fills.model import EngineConfig
 
     return EngineConfig(
         execution=execution,

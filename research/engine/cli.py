@@ -193,7 +193,7 @@ def _simulate_orders(
         console.print(f"note: {note}", soft_wrap=True)
     if track:
         from drydock.settings import get_settings
-        from research.engine.model import EngineConfig
+        from drydock.fills.model import EngineConfig
         from research.engine.tracking import log_simulation
 
         config = EngineConfig(execution=execution, lot_size=float(instrument.lot_size),

@@ -12,7 +12,7 @@ exit disarms the target: the position re-enters only when the target changes aga
 whose equity falls to <= 0 is ruined: it sends no signal order after that bar.
 
 The account lives in the small state vector ``st`` (S_* positions) that the helpers update in
-place; the Python reference (:mod:`research.engine.reference`) is the same model as a loop.
+place; the Python reference (:mod:`drydock.fills.reference`) is the same model as a loop.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from drydock.runtime import prepare_numba
 prepare_numba()
 from numba import njit  # noqa: E402  (NUMBA_CACHE_DIR must be set before numba loads)
 
-from research.engine.model import (  # noqa: E402
+from drydock.fills.model import (  # noqa: E402
     LOT_ABS_SLACK,
     LOT_REL_SLACK,
     P_CASH,
@@ -72,7 +72,7 @@ def _sign(x: float) -> float:
 
 @njit(cache=True)
 def floor_lots(qty: float, lot: float) -> float:
-    """:func:`research.engine.model.floor_lots` for numba (one rule, relative slack)."""
+    """:func:`drydock.fills.model.floor_lots` for numba (one rule, relative slack)."""
     return math.floor(qty / lot * (1 + LOT_REL_SLACK) + LOT_ABS_SLACK) * lot
 
 

@@ -19,7 +19,7 @@ import polars as pl
 
 from drydock import metrics
 from drydock.errors import ConfigError
-from research.engine.model import Reason
+from drydock.fills.model import Reason
 from research.engine.portfolio_model import PortfolioConfig
 
 _REASON_NAMES = np.array([r.name.lower() for r in Reason])

@@ -30,7 +30,7 @@ from research.engine.portfolio_model import (  # noqa: E402
     Q_SLIP,
 )
 
-SIGNAL, LIQUIDATION, END_CLOSE = 0, 5, 6  # research.engine.model.Reason codes
+SIGNAL, LIQUIDATION, END_CLOSE = 0, 5, 6  # drydock.fills.model.Reason codes
 #: Order record columns: bar, asset, signed qty, fill price, fee, reason.
 ORDER_COLUMNS = 6
 #: Counters: orders, closed trades, min-notional rejections, band skips, funding, fees, turnover,

@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from research.engine.model import Reason, floor_lots
+from drydock.fills.model import Reason, floor_lots
 from research.engine.portfolio_model import PortfolioConfig
 
 

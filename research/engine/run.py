@@ -13,7 +13,7 @@ import polars as pl
 
 from drydock import metrics
 from drydock.errors import ConfigError
-from research.engine.model import EngineConfig, Reason
+from drydock.fills.model import EngineConfig, Reason
 
 _REASON_NAMES = np.array([r.name.lower() for r in Reason])
 #: Bars per year by calendar: crypto trades 24/7; a session venue's daily bars annualize by 252.

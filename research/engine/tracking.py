@@ -15,7 +15,7 @@ import polars as pl
 from drydock import ohlcv
 from drydock.series import SeriesKey
 from drydock.settings import Settings, get_settings
-from research.engine.model import EngineConfig
+from drydock.fills.model import EngineConfig
 from research.engine.run import EngineResult
 
 EXPERIMENT = "simulations"

@@ -15,7 +15,7 @@ from drydock.indicators import ema
 from drydock.sample import read_sample, read_sample_funding
 from drydock.series import SeriesKey
 from research.engine import EngineConfig, run_backtest
-from research.engine import reference as ref
+from drydock.fills import reference as ref
 
 pytestmark = pytest.mark.integration  # backtesting.py and 8,784-bar reference loops
 

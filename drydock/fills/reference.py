@@ -1,15 +1,25 @@
 """The execution model as a plain Python loop: the readable statement of docs/backtesting.md.
 
 It shares no code with the numba kernel beyond the config; the conformance suite runs both on
-hand-built scenarios and on real data and requires the same fills, equity and trades.
+hand-built scenarios and on real data and requires the same fills, equity and trades. The live
+core steps the same model bar by bar (:class:`Stepper`) with a ``gate`` on the account: every
+order the model decides goes through the gate (policy, journal, venue) instead of filling here,
+and the venue's fills are booked back with :func:`book_fill`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from research.engine.model import EndRule, EngineConfig, Reason, floor_lots
+from drydock.fills.model import EndRule, EngineConfig, Reason, floor_lots
+
+
+#: ``gate(account, bar, delta, price, fill_price, fee, reason)``: sends the order the model
+#: decided (``delta`` units at the reference ``price``; the model's own ``fill_price`` and
+#: ``fee``) and books what filled with :func:`book_fill` (nothing when it was denied or failed).
+Gate = Callable[["Account", int, float, float, float, float, "Reason"], None]
 
 
 @dataclass
@@ -32,6 +42,7 @@ class Account:
     goal: float | None = None  # position (units) an order capped by participation still works to
     goal_reason: Reason = Reason.SIGNAL
     ruined_at: int = -1  # bar where equity fell to <= 0 (no orders after it); -1: never
+    gate: Gate | None = None  # the live core's order path; None: fill here (research)
 
     @property
     def side(self) -> float:
@@ -104,6 +115,16 @@ def _fill(acct: Account, cfg: EngineConfig, bar: int, delta: float, price: float
     px = _fill_price(cfg, delta, price, volume)
     rate = e.taker_fee + (cfg.liquidation_fee if reason is Reason.LIQUIDATION else 0.0)
     fee = abs(delta) * px * rate + e.fixed_fee
+    if acct.gate is not None:
+        acct.gate(acct, bar, delta, price, px, fee, reason)
+        return
+    book_fill(acct, bar, delta, px, fee, reason)
+
+
+def book_fill(acct: Account, bar: int, delta: float, px: float, fee: float,
+              reason: Reason) -> None:  # fmt: skip
+    """Book one fill of ``delta`` units at ``px`` paying ``fee``: cash, position, average entry,
+    trade PnL and the closed trades."""
     acct.cash -= delta * px + fee
     acct.orders.append((bar, delta, px, fee, reason))
     new = acct.qty + delta
@@ -285,6 +306,67 @@ def _intrabar(acct: Account, cfg: EngineConfig, bar: int, o: float, h: float, lo
     _favourable(acct, cfg, bar, o, h if s > 0 else lo, volume)
 
 
+class Stepper:
+    """The model one bar at a time: funding at the open, the order decided at the previous close
+    (or a capped order's next slice), exits inside the bar, then the bar's target."""
+
+    def __init__(self, cfg: EngineConfig, acct: Account | None = None) -> None:
+        self.cfg = cfg
+        self.acct = acct if acct is not None else Account(cfg.execution.init_cash)
+        self.next_open = cfg.execution.fill.value == "next_open"
+        self.active = 0.0  # the target in force
+        self.pending: float | None = None  # a target decided at a close, due at the next open
+
+    def _fund(self, o: float, rate: float) -> None:
+        acct = self.acct
+        if rate and acct.qty:
+            paid = acct.qty * o * rate
+            acct.cash -= paid
+            acct.trade_pnl -= paid
+            acct.funding_paid += paid
+
+    def open(self, t: int, bar: tuple[float, float, float, float, float],
+             rate_open: float = 0.0, rate_inside: float = 0.0) -> None:  # fmt: skip
+        """Bar ``t`` up to its close: funding stamped at its open (on the position held into
+        it), the pending order or a capped remainder at the open, funding stamped inside it
+        (on the position held after the open), then the exits its range reveals."""
+        acct, cfg = self.acct, self.cfg
+        o, h, lo, _c, v = bar
+        self._fund(o, rate_open)
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            _rebalance(acct, cfg, t, pending, o, v)
+        elif acct.goal is not None:
+            _work(acct, cfg, t, o, v)
+        self._fund(o, rate_inside)
+        if acct.qty:
+            _intrabar(acct, cfg, t, o, h, lo, v)
+            if acct.qty:
+                acct.best = max(acct.best, h) if acct.qty > 0 else min(acct.best, lo)
+
+    def close(self, t: int, bar: tuple[float, float, float, float, float],
+              target: float) -> float:  # fmt: skip
+        """Bar ``t``'s target, decided at its close (due at the next open, or filled at this
+        close under ``fill=close``); the equity marked at the close."""
+        if target != self.active:
+            if self.next_open:
+                self.pending = target
+            else:
+                _rebalance(self.acct, self.cfg, t, target, bar[3], bar[4])
+            self.active = target
+        return self.acct.cash + self.acct.qty * bar[3]
+
+    def end(self, t: int, bar: tuple[float, float, float, float, float]) -> bool:
+        """Apply the end-of-run rule at the last bar ``t``; whether it closed a position."""
+        end = self.cfg.end_rule
+        if end is EndRule.MARK or not self.acct.qty:
+            return False
+        o, _h, _lo, c, v = bar
+        _fill(self.acct, self.cfg, t, -self.acct.qty, o if end is EndRule.OPEN else c, v,
+              Reason.END_CLOSE)  # fmt: skip
+        return True
+
+
 def simulate(
     bars: list[tuple[float, float, float, float, float]],
     targets: list[float],
@@ -294,44 +376,13 @@ def simulate(
 ) -> ReferenceRun:
     """Run the model over ``bars`` of (open, high, low, close, volume) tuples; ``funding`` holds
     the rate due at each bar's open, ``funding_inside`` the rate of stamps inside each bar."""
-    next_open = cfg.execution.fill.value == "next_open"
-    acct = Account(cfg.execution.init_cash)
+    stepper = Stepper(cfg)
     equity, position = [], []
-    active, pending = 0.0, None
-    for t, (o, h, lo, c, v) in enumerate(bars):
-        rate = funding[t] if funding else 0.0
-        if rate and acct.qty:  # a stamp at this open: on the position held into it
-            paid = acct.qty * o * rate
-            acct.cash -= paid
-            acct.trade_pnl -= paid
-            acct.funding_paid += paid
-        if pending is not None:
-            _rebalance(acct, cfg, t, pending, o, v)
-            pending = None
-        elif acct.goal is not None:
-            _work(acct, cfg, t, o, v)
-        rate = funding_inside[t] if funding_inside else 0.0
-        if rate and acct.qty:  # a stamp inside this bar: on the position held after its open
-            paid = acct.qty * o * rate
-            acct.cash -= paid
-            acct.trade_pnl -= paid
-            acct.funding_paid += paid
-        if acct.qty:
-            _intrabar(acct, cfg, t, o, h, lo, v)
-            if acct.qty:
-                acct.best = max(acct.best, h) if acct.qty > 0 else min(acct.best, lo)
-        if targets[t] != active:
-            if next_open:
-                pending = targets[t]
-            else:
-                _rebalance(acct, cfg, t, targets[t], c, v)
-            active = targets[t]
-        equity.append(acct.cash + acct.qty * c)
-        position.append(acct.qty)
-    end = cfg.end_rule
-    if end is not EndRule.MARK and acct.qty and bars:
-        o, h, lo, c, v = bars[-1]
-        _fill(acct, cfg, len(bars) - 1, -acct.qty, o if end is EndRule.OPEN else c, v,
-              Reason.END_CLOSE)  # fmt: skip
-        equity[-1], position[-1] = acct.cash, 0.0
-    return ReferenceRun(equity, position, acct)
+    for t, bar in enumerate(bars):
+        stepper.open(t, bar, funding[t] if funding else 0.0,
+                     funding_inside[t] if funding_inside else 0.0)  # fmt: skip
+        equity.append(stepper.close(t, bar, targets[t]))
+        position.append(stepper.acct.qty)
+    if bars and stepper.end(len(bars) - 1, bars[-1]):
+        equity[-1], position[-1] = stepper.acct.cash, 0.0
+    return ReferenceRun(equity, position, stepper.acct)
