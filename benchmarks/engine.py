@@ -9,9 +9,9 @@ import numpy as np
 from benchmarks.data import minute_bars
 from benchmarks.harness import Figure, median_time
 from drydock.execution import ExecutionModel
+from drydock.fills import reference as ref
 from drydock.indicators import ema
 from research.engine import EngineConfig, run_backtest
-from drydock.fills import reference as ref
 
 BARS = 120_000
 CONFIG = EngineConfig(

@@ -192,8 +192,8 @@ def _simulate_orders(
     for note in result.notes:
         console.print(f"note: {note}", soft_wrap=True)
     if track:
-        from drydock.settings import get_settings
         from drydock.fills.model import EngineConfig
+        from drydock.settings import get_settings
         from research.engine.tracking import log_simulation
 
         config = EngineConfig(execution=execution, lot_size=float(instrument.lot_size),

@@ -15,8 +15,8 @@ import polars as pl
 
 from drydock import metrics
 from drydock.execution import ExecutionModel
-from drydock.matching import CancelOrder, Execution, OrderBook, OrderKind, PlaceOrder
 from drydock.fills.model import Reason
+from drydock.matching import CancelOrder, Execution, OrderBook, OrderKind, PlaceOrder
 from research.engine.run import EngineResult
 from strategies.base import Params, iter_bars
 from strategies.order_based import Account, OrderStrategy

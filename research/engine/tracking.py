@@ -13,9 +13,9 @@ from typing import Any
 import polars as pl
 
 from drydock import ohlcv
+from drydock.fills.model import EngineConfig
 from drydock.series import SeriesKey
 from drydock.settings import Settings, get_settings
-from drydock.fills.model import EngineConfig
 from research.engine.run import EngineResult
 
 EXPERIMENT = "simulations"

@@ -13,8 +13,8 @@ import pytest
 
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming
-from research.engine import EngineConfig, run_backtest
 from drydock.fills import reference as ref
+from research.engine import EngineConfig, run_backtest
 from research.engine.run import split_funding
 
 FREE = ExecutionModel(init_cash=1_000.0, taker_fee=0.0, slippage_bps=0.0)

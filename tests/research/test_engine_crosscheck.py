@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drydock.execution import ExecutionModel
+from drydock.fills import reference as ref
 from drydock.indicators import ema
 from drydock.sample import read_sample, read_sample_funding
 from drydock.series import SeriesKey
 from research.engine import EngineConfig, run_backtest
-from drydock.fills import reference as ref
 
 pytestmark = pytest.mark.integration  # backtesting.py and 8,784-bar reference loops
 
