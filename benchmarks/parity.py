@@ -44,7 +44,7 @@ CASES = (
     ParityCase("rebalance", "rebalance", {}, {}),
     ParityCase(
         "ema_long_short_stops_ladder",
-        "ema_cross",
+        "ema_long_short",
         {"fast": 12, "slow": 26},
         {
             "allow_short": True,
@@ -64,19 +64,46 @@ class ParityResult:
     reason: str
 
 
+def _engine_config(case: ParityCase, key: Any) -> Any:
+    """The case's engine rules over the default costs and the market's increments (None: the
+    case runs the plain backtest)."""
+    if not case.engine_options:
+        return None
+    from drydock.execution import ExecutionModel
+    from drydock.fills import EngineConfig
+    from drydock.markets import instrument_for
+
+    execution = ExecutionModel()
+    instrument = instrument_for(key.exchange, key.symbol, execution.overrides())
+    return EngineConfig(
+        execution=execution, lot_size=float(instrument.lot_size),
+        min_notional=float(instrument.min_notional), **case.engine_options,
+    )  # fmt: skip
+
+
 def _engine_fills(
     case: ParityCase, key: Any
 ) -> tuple[list[tuple[datetime, str, float, float]], float]:
     """The research engine's fills (fill time, side, qty, price) and final equity."""
     from drydock.ohlcv import read
     from research.backtest import backtest
+    from research.engine import run_backtest
     from strategies import get_strategy
 
-    if case.engine_options:
-        raise NotImplementedError("the engine options of this case are not wired here")
     strategy = get_strategy(case.strategy)
-    result = backtest(strategy, strategy.resolve_params(case.params), key)
-    ts = read(key)["ts"].to_list()
+    params = strategy.resolve_params(case.params)
+    frame = read(key)
+    ts = frame["ts"].to_list()
+    config = _engine_config(case, key)
+    if config is not None:
+        target = strategy.signals(frame, params)["target"].to_numpy()
+        run = run_backtest(frame, target, config)
+        fills = [
+            (ts[int(r[0])], "buy" if r[1] > 0 else "sell", abs(float(r[1])), float(r[2]))
+            for r in run.order_records
+        ]
+        return fills, float(run.equity_values[-1])
+    result = backtest(strategy, params, key)
     assert result.fills is not None
     fills = [
         (ts[int(r["bar"])], str(r["side"]), float(r["qty"]), float(r["price"]))
@@ -92,13 +119,9 @@ def _runner_fills(
     from live.journal import open_journal
     from live.replay import replay
 
-    if case.engine_options:
-        raise NotImplementedError(
-            "the runner trades spot 0/1 targets: shorts, stops and scale-out ladders are not "
-            "in its execution path yet"
-        )
     result = replay(case.strategy, case.params, key.exchange, key.symbol, key.timeframe,
-                    policy_path=policy, run_id=f"parity-{case.name}")  # fmt: skip
+                    policy_path=policy, run_id=f"parity-{case.name}",
+                    engine=_engine_config(case, key))  # fmt: skip
     with open_journal() as journal:
         fills = [
             (f.ts, f.side.value, float(f.qty), float(f.price)) for f in journal.fills(result.run_id)

@@ -95,6 +95,13 @@ class MarkLog:
             self._parts = [(ns, eq)]
         return self._parts[0]
 
+    def replace_last(self, equity: float) -> None:
+        """Set the last mark's equity (the end-of-run rule closed the position at that close)."""
+        _ns, eq = self._arrays()
+        if eq.shape[0]:
+            self._parts = [(_ns, eq.copy())]
+            self._parts[0][1][-1] = equity
+
     def times(self) -> Times:
         return Times(self._arrays()[0])
 

@@ -50,6 +50,7 @@ from drydock.execution import (
     check_target,
     check_targets,
 )
+from drydock.fills import EngineConfig, check_exposures
 from drydock.logs import get_logger
 from drydock.markets import instrument_for
 from drydock.metrics import summarize
@@ -58,6 +59,7 @@ from drydock.settings import get_settings
 from drydock.timeframes import periods_per_year, timeframe_delta
 from drydock.types import Action, Bar, Fill, Order, OrderIntent, Position, Side, Verdict
 from live.account_state import AccountState
+from live.engine_book import EngineBook
 from live.faults import checkpoint
 from live.journal import (
     DecisionRecord,
@@ -160,7 +162,7 @@ class _Replay:
         self.venue, self.execution = venue, execution
         self.retry_wait = retry_wait if retry_wait is not None else DEFAULT_RETRY_WAIT
         cash = execution.init_cash
-        self.book = Book(run.strategy_id, run.symbol, Decimal(str(cash)))
+        self.book: Book | EngineBook = Book(run.strategy_id, run.symbol, Decimal(str(cash)))
         self.instrument = venue.instrument(run.symbol)
         self.kill_file = get_settings().kill_file
         #: Whose policy state this run decides from and writes (default: a replay's own
@@ -184,11 +186,14 @@ class _Replay:
         #: Exits that got no fill, by symbol: retried every bar until one fills.
         self.stuck: dict[str, OrderIntent] = {}
 
-    def context(self, bar: Bar) -> PolicyContext:
-        """What the policy reads at ``bar``'s open: a simulated account's cached counters, or,
-        for the shared live account (other runs and operators write it too), the journal's."""
-        held = float(self.book.qty * Decimal(str(bar.open)))
-        equity = float(self.book.equity(bar.open))
+    def context(self, bar: Bar, price: Decimal | None = None) -> PolicyContext:
+        """What the policy reads at ``bar``'s open (or at ``price``, where an exit the core
+        released inside the bar is priced): a simulated account's cached counters, or, for the
+        shared live account (other runs and operators write it too), the journal's. Positions
+        are absolute notionals (a short's too), valued at the price the order is judged at."""
+        px = Decimal(str(bar.open)) if price is None else price
+        held = abs(float(self.book.qty * px))
+        equity = float(self.book.equity(px))
         positions = {self.run.symbol: held} if held else {}
         if self.account.shared:
             ctx = build_context(
@@ -207,6 +212,7 @@ class _Replay:
         self, key: str, intent: OrderIntent, bar: Bar
     ) -> tuple[DecisionRecord, Order] | None:
         """Size the intent at ``bar``'s open and decide it (or reuse the journaled decision)."""
+        assert isinstance(self.book, Book), "an engine-kept run sizes in its EngineBook"
         sized = size_order(self.book, intent.target, bar.open, self.execution, self.instrument)
         if sized is None:
             self.counts["skipped"] += 1
@@ -223,6 +229,27 @@ class _Replay:
                 min_notional=str(self.instrument.min_notional),
             )  # fmt: skip
             return None
+        return self.judge(key, side, qty, price, bar)
+
+    def reduces(self, side: Side, qty: Decimal) -> bool:
+        """Whether ``qty`` on ``side`` only reduces the position held (long or short)."""
+        held = self.book.qty
+        return (side is Side.SELL and 0 < qty <= held) or (side is Side.BUY and 0 < qty <= -held)
+
+    def leverage_after(self, side: Side, qty: Decimal, price: Decimal) -> float:
+        """Gross exposure after the order over equity, both at ``price`` (1 for spot: a spot
+        buy never borrows); what the policy's ``max_leverage`` judges."""
+        after = self.book.qty + (qty if side is Side.BUY else -qty)
+        equity = self.book.equity(price)
+        if equity <= 0:
+            return 1e6  # nothing left to lever: any new exposure is unbounded leverage
+        ratio = float(abs(after) * price / equity)
+        return ratio if ratio > 1 + 1e-9 else 1.0
+
+    def judge(
+        self, key: str, side: Side, qty: Decimal, price: Decimal, bar: Bar
+    ) -> tuple[DecisionRecord, Order]:
+        """Decide a sized order at ``bar`` (or reuse the journaled decision) and build it."""
         action = Action(
             kind="order",
             venue=self.run.venue,
@@ -231,10 +258,11 @@ class _Replay:
             quantity=float(qty),
             price=float(price),
             strategy_id=self.run.strategy_id,
-            reduces_position=side is Side.SELL and qty <= self.book.qty,
+            reduces_position=self.reduces(side, qty),
+            leverage=self.leverage_after(side, qty, price),
         )
         record = self.journal.decision(key)
-        ctx = self.context(bar)
+        ctx = self.context(bar, price)
         if record is None:
             decision = evaluate(action, ctx, self.policy)
             record = record_decision(
@@ -271,13 +299,35 @@ class _Replay:
     def execute(self, intent: OrderIntent, bar: Bar) -> None:
         """Intent -> decision -> journaled order -> fill at ``bar``'s open -> fill + position."""
         key = client_order_id(self.run.run_id, intent.symbol, intent.ts, intent.side)
+        self.dispatch(key, bar, lambda: self.decide(key, intent, bar), intent)
+
+    def send_sized(self, seq: int, side: Side, qty: Decimal, price: Decimal, bar: Bar,
+                   at: Bar, reason: object) -> None:  # fmt: skip
+        """An order the shared model sized (:class:`live.engine_book.EngineBook`): the
+        ``seq``-th of ``bar``, priced at ``price``; the simulated venue fills it at ``at``'s
+        open (the level of an exit released inside the bar)."""
+        key = client_order_id(f"{self.run.run_id}#{seq}", self.run.symbol, bar.ts, side)
+        set_bar = getattr(self.venue, "set_bar", None)
+        if set_bar is not None:
+            set_bar(at)
+        self.dispatch(key, bar, lambda: self.judge(key, side, qty, price, bar), None)
+
+    def dispatch(
+        self,
+        key: str,
+        bar: Bar,
+        decide: Callable[[], tuple[DecisionRecord, Order] | None],
+        intent: OrderIntent | None,
+    ) -> None:
+        """Decision -> journaled order -> venue -> fills booked and journaled, resumably: a
+        stored order is never sent twice. ``intent`` (a target's order) tracks stuck exits."""
         order = self.journal.order(key)
         stored = order is not None or self.journal.decision(key) is not None
         created: bool | None = None  # set when the order row is written with its decision
         if order is None:
             # One commit for the decision and its order: one fsync on the bar-to-submit path.
             with self.journal.transaction():
-                decided = self.decide(key, intent, bar)
+                decided = decide()
                 if decided is None:
                     return
                 record, order = decided
@@ -298,7 +348,8 @@ class _Replay:
         if not record.allowed:
             if self.on_event is not None and not stored:
                 rules = [v["rule_id"] for v in record.explanation.get("violations", [])]
-                self.on_event("denial", f"{intent.side.value} {self.run.symbol} denied: "
+                side = order.side.value if order is not None else "order"
+                self.on_event("denial", f"{side} {self.run.symbol} denied: "
                               f"{', '.join(rules)}", {"client_order_id": key})  # fmt: skip
             return
         # A decision made before a crash is about to be sent for the first time: decide again
@@ -313,12 +364,12 @@ class _Replay:
         journaled = self.journal.fills_for(key)
         if not journaled:  # a crash point only where work is left (not in a finished catch-up)
             checkpoint("ordered")
-        reduces = order.side is Side.SELL and self.book.qty > 0
+        reduces = intent is not None and order.side is Side.SELL and self.book.qty > 0
         fetched = not journaled
         fills = journaled or self.fetch_fills(order)
         if journaled:  # resumed: the venue answered the first run
             self.acct.execution(True, order.ts, key=f"{order.client_order_id}:execution")
-        if reduces:
+        if reduces and intent is not None:
             self._track_stuck(intent, order, fills, bar)
         closed = len(self.book.trade_pnl)
         for fill in fills:
@@ -380,9 +431,9 @@ class _Replay:
         action = Action(
             kind="order", venue=self.run.venue, symbol=self.run.symbol, side=order.side,
             quantity=float(order.qty), price=float(order.price), strategy_id=self.run.strategy_id,
-            reduces_position=order.side is Side.SELL and order.qty <= self.book.qty,
+            reduces_position=self.reduces(order.side, order.qty),
         )  # fmt: skip
-        decision = evaluate(action, self.context(bar), self.policy)
+        decision = evaluate(action, self.context(bar, order.price), self.policy)
         if decision.allowed:
             return True
         self.journal.record_decision(
@@ -499,23 +550,28 @@ def _load_bars(
     lake_dir: Path | None,
     strategy: Strategy,
     params: Mapping[str, float],
+    engine: EngineConfig | None = None,
 ) -> list[Bar]:
     """Bars of the window, checked by the strategy exactly as a backtest checks them."""
     frame = ohlcv.read(key, start, end, lake_dir)
     strategy.require_history(frame, key, dict(params), start, end, lake_dir)
-    check_target_series(strategy, params, frame)
+    check_target_series(strategy, params, frame, engine)
     return iter_bars(frame)
 
 
 def check_target_series(
-    strategy: Strategy, params: Mapping[str, float], frame: pl.DataFrame
+    strategy: Strategy,
+    params: Mapping[str, float],
+    frame: pl.DataFrame,
+    engine: EngineConfig | None = None,
 ) -> None:
     """Refuse a window whose targets the execution model cannot trade before the first order.
 
     The targets come from the strategy's numba ``step_many`` (bit-identical to stepping) or, for
     a strategy without one, its research form ``signals`` (held equal to ``step`` by the parity
-    tests); the error is the backtest's :class:`~drydock.execution.UnsupportedTargetError`. A run
-    that stopped half-way on a bad bar would hold the entries journaled before it.
+    tests); the error is the backtest's :class:`~drydock.execution.UnsupportedTargetError`, or
+    for an engine-kept run (``engine``) the engine's own check (NaN, the leverage cap, shorts). A
+    run that stopped half-way on a bad bar would hold the entries journaled before it.
     """
     if frame.height == 0:
         return
@@ -523,7 +579,10 @@ def check_target_series(
     targets = strategy.step_many(strategy.init_state(resolved), frame["close"].to_numpy(), resolved)
     if targets is None:
         targets = strategy.signals(frame, resolved)["target"].to_numpy()
-    check_targets(strategy.id, frame["ts"], targets)
+    if engine is not None:
+        check_exposures(np.asarray(targets, dtype=np.float64), engine, frame["ts"])
+    else:
+        check_targets(strategy.id, frame["ts"], targets)
 
 
 def _check_inputs(journal: JournalRepository, run_id: str, inputs: Mapping[str, object]) -> None:
@@ -548,12 +607,27 @@ def _check_inputs(journal: JournalRepository, run_id: str, inputs: Mapping[str, 
         )
 
 
-def _extra_run_parts(execution: ExecutionModel) -> dict[str, object]:
-    """Cost settings beyond cash/fee/slippage, only when set (so older run ids stay stable)."""
+def _extra_run_parts(
+    execution: ExecutionModel, engine: EngineConfig | None = None
+) -> dict[str, object]:
+    """Cost settings beyond cash/fee/slippage and the engine's rules, only when set (so older
+    run ids stay stable)."""
     parts: dict[str, object] = dict(execution.overrides())
     if execution.fixed_fee:
         parts["fixed_fee"] = execution.fixed_fee
+    if engine is not None:
+        parts["engine"] = engine_parts(engine)
     return parts
+
+
+def engine_parts(engine: EngineConfig) -> dict[str, object]:
+    """The engine rules of a run as plain values (its inputs and its run id)."""
+    skip = {"execution"}
+    return {
+        f.name: (list(map(list, v)) if f.name == "scale_out" else getattr(v, "value", v))
+        for f in dataclass_fields(engine)
+        if f.name not in skip and (v := getattr(engine, f.name)) is not None
+    }
 
 
 @dataclass
@@ -617,6 +691,9 @@ class Session:
         if not self.marks:
             self.marks.append(bar.ts, float(self.cash))
             self.state.acct.mark(bar.ts, float(self.cash))
+        if self.engine is not None:
+            self._step_engine(self.engine, bar, target, events)
+            return
         if self.pending:
             self.venue.set_bar(bar)
         for intent in self.pending:
@@ -638,6 +715,32 @@ class Session:
         self.intents += len(self.pending)
         self.bars += 1
         ts, value = self.state.mark(bar, self.tf)
+        self.marks.append(ts, value)
+
+    @property
+    def engine(self) -> EngineBook | None:
+        """The shared model keeping this run's book, when the run has an engine config."""
+        book = self.state.book
+        return book if isinstance(book, EngineBook) else None
+
+    def _step_engine(
+        self, engine: EngineBook, bar: Bar, target: float | None, events: Sequence[Event]
+    ) -> None:
+        """:meth:`step` for a run kept by the shared model: the order due at ``bar``'s open and
+        the exits the bar reveals go out through the policy and the venue as the model decides
+        them; then the strategy's target at the close (checked against the run's leverage and
+        short rules), due at the next open."""
+        index = self.bars
+        engine.open(index, bar)
+        intents = self.on_events(bar, events) if events else []
+        intents += self.runner.on_bar(bar) if target is None else self.runner.emit(bar, target)
+        wanted = self.runner.target
+        check_exposures(np.array([wanted], dtype=np.float64), engine.config, [bar.ts])
+        self.intents += len(intents)
+        self.bars += 1
+        value = engine.close(index, bar, wanted)
+        ts = bar.ts + self.tf
+        self.state.acct.mark(ts, value)
         self.marks.append(ts, value)
 
     def on_events(self, bar: Bar, events: Sequence[Event]) -> list[OrderIntent]:
@@ -680,7 +783,11 @@ class Session:
                     tick()
             return
         # the whole frame's targets are known: a bad one stops the run before any of its orders
-        check_targets(self.strategy_id, frame["ts"], targets)
+        engine = self.engine
+        if engine is not None:
+            check_exposures(np.asarray(targets, dtype=np.float64), engine.config, frame["ts"])
+        else:
+            check_targets(self.strategy_id, frame["ts"], targets)
         n = close.shape[0]
         previous = np.concatenate(([self.runner.target], targets[:-1]))
         changes = np.flatnonzero(targets != previous)
@@ -689,7 +796,7 @@ class Session:
         i, k = 0, 0
         with self.batched() as tick:
             while i < n:
-                if not (self.pending or self.state.stuck):
+                if not (self.pending or self.state.stuck or (engine is not None and engine.busy)):
                     while k < changes.shape[0] and changes[k] < i:
                         k += 1
                     j = int(changes[k]) if k < changes.shape[0] else n
@@ -716,6 +823,12 @@ class Session:
                 tick()
             i = j + 1
         self.advance(frame.slice(i))
+
+    def mark_final(self) -> None:
+        """Re-mark the last close after the end-of-run rule closed the position there."""
+        engine = self.engine
+        if engine is not None and engine.last_close is not None:
+            self.marks.replace_last(float(engine.equity(engine.last_close)))
 
     def _mark_segment(self, ns: np.ndarray, close: np.ndarray, first_open: datetime) -> None:
         """Marks of bars the strategy ignores: no order, no decision, only equity at each close."""
@@ -782,13 +895,23 @@ def session(
     lease_ttl: timedelta = timedelta(seconds=300),
     live_account_state: bool = False,
     operator: bool = False,
+    engine: EngineConfig | None = None,
 ) -> Iterator[Session]:
     """Open (or resume) a run: the lease, the run record, the inputs and hash-chain checks, the
     venue and the per-bar state; the journal closes with the session when this opened it.
 
     The run decides from its own simulated account (:func:`live.policy_state.run_account`;
     ``operator``: the operator's pause and global breaker apply) unless ``live_account_state``
-    (live mode): then from the strategy's shared live account."""
+    (live mode): then from the strategy's shared live account.
+
+    ``engine`` (its ``execution`` must be ``execution``): the run's book is kept by the shared
+    execution model (:class:`live.engine_book.EngineBook`): targets in [-L, L] and the exits
+    the engine manages, every order through the policy and the venue."""
+    if engine is not None and engine.execution != execution:
+        raise ConfigError(
+            "The engine config's execution model differs from the run's; pass one "
+            "ExecutionModel (the engine's) for both."
+        )
     if execution.fill != FillTiming.NEXT_OPEN:
         raise ConfigError(
             f"Execution fill={execution.fill.value!r} is not available in a paper replay: it fills "
@@ -802,7 +925,7 @@ def session(
         "symbol": key.symbol, "timeframe": key.timeframe, "start": start, "end": end,
         "cash": execution.init_cash, "fee": execution.taker_fee,
         "slippage_bps": execution.slippage_bps, "policy": policy.content_hash,
-    } | _extra_run_parts(execution) | dict(extra_inputs or {})  # fmt: skip
+    } | _extra_run_parts(execution, engine) | dict(extra_inputs or {})  # fmt: skip
     if venue is not None and venue.name != key.exchange:
         inputs["venue"] = venue.name
     run_id = run_id or default_run_id(inputs)
@@ -845,6 +968,10 @@ def session(
                 else run_account(strategy.id, run_id, operator)
             )
             state = _Replay(record, policy, journal, paper, execution, retry_wait, account)
+            if engine is not None:
+                book = EngineBook(strategy.id, key.symbol, engine)
+                book.send = state.send_sized
+                state.book = book
             runner = IncrementalRunner(
                 strategy, dict(resolved), key.symbol, strategy_id=strategy.id
             )
@@ -908,14 +1035,25 @@ def replay(
     lake_dir: Path | None = None,
     execution: ExecutionModel | None = None,
     retry_wait: Any = None,
+    engine: EngineConfig | None = None,
 ) -> ReplayResult:
     """Replay a strategy (id or instance) on lake bars through policy, journal and paper venue.
 
     ``execution`` (default: ``cash``, ``fee`` as taker fee, ``slippage_bps``) is the cost model;
     ``retry_wait`` a tenacity wait for transient venue errors (tests pass ``wait_none()``).
+    ``engine``: the research engine's rules (shorts, leverage, stops, trailing stop, take
+    profit, scale-out ladder, end rule), run by the shared model with every order through the
+    policy and the venue; its ``execution`` is the cost model.
     """
     strategy = strategy_id if isinstance(strategy_id, Strategy) else get_strategy(strategy_id)
     resolved = strategy.resolve_params(params)
+    if engine is not None:
+        if execution is not None and execution != engine.execution:
+            raise ConfigError(
+                "replay() got an execution model and an engine config with another one; pass "
+                "the costs once, in the engine config."
+            )
+        execution = engine.execution
     if execution is None:
         execution = ExecutionModel(init_cash=cash, taker_fee=fee, slippage_bps=slippage_bps)
     if execution.fill != FillTiming.NEXT_OPEN:
@@ -927,16 +1065,18 @@ def replay(
     key = ohlcv.SeriesKey(exchange, symbol, timeframe)
     load_policy(policy_file)  # a bad policy fails before the bars are read, as before
     instrument_for(exchange, symbol, execution.overrides())
-    bars = _load_bars(key, start, end, lake_dir, strategy, resolved)
+    bars = _load_bars(key, start, end, lake_dir, strategy, resolved, engine)
     grouped = _replay_events(strategy, key, bars, lake_dir)
     with session(
         strategy, resolved, key, start, end, policy_file, execution, run_id=run_id,
-        journal=journal, venue=venue, retry_wait=retry_wait,
+        journal=journal, venue=venue, retry_wait=retry_wait, engine=engine,
     ) as run:  # fmt: skip
         with run.batched() as tick:
             for n, bar in enumerate(bars):
                 run.step(bar, events=grouped.get(n, ()))
                 tick()
+            if run.engine is not None and run.engine.finish():  # the engine's end-of-run rule
+                run.mark_final()
         result = run.result(timeframe)
         run.state.journal.record_event(
             "run_finished", run.record.run_id,

@@ -43,7 +43,7 @@ class EmaCross(Strategy):
     def warmup(self, params: Params) -> int:
         return int(params["slow"])
 
-    def fused_kernel(self) -> FusedKernel:
+    def fused_kernel(self) -> FusedKernel | None:
         """EMAs, crossover and simulation in one numba pass per (fast, slow) set."""
         return FusedKernel(
             "research.sweep.ema_cross:sweep",

@@ -8,7 +8,7 @@ sent through the policy engine and a venue (docs/backtesting.md, docs/live.md).
 
 from __future__ import annotations
 
-from drydock.fills.model import EndRule, EngineConfig, Reason, floor_lots
+from drydock.fills.model import EndRule, EngineConfig, Reason, check_exposures, floor_lots
 from drydock.fills.reference import Account, Gate, Stepper, book_fill, simulate
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Reason",
     "Stepper",
     "book_fill",
+    "check_exposures",
     "floor_lots",
     "simulate",
 ]

@@ -11,12 +11,42 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming
+
+__all__ = [
+    "END_CODES",
+    "LOT_ABS_SLACK",
+    "LOT_REL_SLACK",
+    "N_PARAMS",
+    "P_CASH",
+    "P_CLOSE_END",
+    "P_FEE",
+    "P_FIXED",
+    "P_IMPACT",
+    "P_LEVERAGE",
+    "P_LIQ_FEE",
+    "P_LOT",
+    "P_MAX_PART",
+    "P_MIN_NOTIONAL",
+    "P_MM",
+    "P_NEXT_OPEN",
+    "P_SL",
+    "P_SLIP",
+    "P_TP",
+    "P_TSL",
+    "P_TSL_ACT",
+    "EndRule",
+    "EngineConfig",
+    "Reason",
+    "check_exposures",
+    "floor_lots",
+]
 
 
 class Reason(IntEnum):
@@ -217,3 +247,34 @@ class EngineConfig:
         gains = np.array([g for g, _ in self.scale_out], dtype=np.float64)
         shares = np.array([s for _, s in self.scale_out], dtype=np.float64)
         return gains, shares
+
+
+def check_exposures(target: npt.NDArray[np.float64], config: EngineConfig, ts: Any) -> None:
+    """Refuse NaN/inf targets, targets beyond the leverage cap, and shorts a spot run cannot take,
+    naming the first offending bar (the same rule for the vectorized path and the replay)."""
+    if target.size:  # two vectorized reductions clear the common case (NaN propagates in both)
+        low, high = float(np.min(target)), float(np.max(target))
+        ok = math.isfinite(low) and math.isfinite(high)
+        ok = ok and max(high, -low) <= config.leverage + 1e-12
+        if ok and (config.short_allowed or low >= 0):
+            return
+    bad = ~np.isfinite(target)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ConfigError(
+            f"Target {target[i]!r} at {ts[i]} is not a finite number; a strategy must emit an "
+            "exposure in [-L, L] on every bar (use 0 for flat)."
+        )
+    over = np.abs(target) > config.leverage + 1e-12
+    if over.any():
+        i = int(np.argmax(over))
+        raise ConfigError(
+            f"Target {target[i]:g} at {ts[i]} exceeds the leverage cap {config.leverage:g}; "
+            "scale the strategy's targets or raise leverage."
+        )
+    if not config.short_allowed and (target < 0).any():
+        i = int(np.argmax(target < 0))
+        raise ConfigError(
+            f"Target {target[i]:g} at {ts[i]} is a short, but this run is spot without "
+            "allow_short; set allow_short=True (or leverage > 1) to backtest shorts."
+        )

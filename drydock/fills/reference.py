@@ -15,6 +15,15 @@ from dataclasses import dataclass, field
 
 from drydock.fills.model import EndRule, EngineConfig, Reason, floor_lots
 
+__all__ = [
+    "Account",
+    "Gate",
+    "ReferenceRun",
+    "Stepper",
+    "book_fill",
+    "simulate",
+]
+
 #: ``gate(account, bar, delta, price, fill_price, fee, reason)``: sends the order the model
 #: decided (``delta`` units at the reference ``price``; the model's own ``fill_price`` and
 #: ``fee``) and books what filled with :func:`book_fill` (nothing when it was denied or failed).

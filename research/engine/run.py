@@ -13,7 +13,7 @@ import polars as pl
 
 from drydock import metrics
 from drydock.errors import ConfigError
-from drydock.fills.model import EngineConfig, Reason
+from drydock.fills.model import EngineConfig, Reason, check_exposures
 
 _REASON_NAMES = np.array([r.name.lower() for r in Reason])
 #: Bars per year by calendar: crypto trades 24/7; a session venue's daily bars annualize by 252.
@@ -73,37 +73,6 @@ class EngineResult:
         )
 
 
-def check_targets(target: npt.NDArray[np.float64], config: EngineConfig, ts: Any) -> None:
-    """Refuse NaN/inf targets, targets beyond the leverage cap, and shorts a spot run cannot take,
-    naming the first offending bar (the same rule for the vectorized path and the replay)."""
-    if target.size:  # two vectorized reductions clear the common case (NaN propagates in both)
-        low, high = float(np.min(target)), float(np.max(target))
-        ok = math.isfinite(low) and math.isfinite(high)
-        ok = ok and max(high, -low) <= config.leverage + 1e-12
-        if ok and (config.short_allowed or low >= 0):
-            return
-    bad = ~np.isfinite(target)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ConfigError(
-            f"Target {target[i]!r} at {ts[i]} is not a finite number; a strategy must emit an "
-            "exposure in [-L, L] on every bar (use 0 for flat)."
-        )
-    over = np.abs(target) > config.leverage + 1e-12
-    if over.any():
-        i = int(np.argmax(over))
-        raise ConfigError(
-            f"Target {target[i]:g} at {ts[i]} exceeds the leverage cap {config.leverage:g}; "
-            "scale the strategy's targets or raise leverage."
-        )
-    if not config.short_allowed and (target < 0).any():
-        i = int(np.argmax(target < 0))
-        raise ConfigError(
-            f"Target {target[i]:g} at {ts[i]} is a short, but this run is spot without "
-            "allow_short; set allow_short=True (or leverage > 1) to backtest shorts."
-        )
-
-
 def split_funding(
     ts: pl.Series, funding: pl.DataFrame | None
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -159,7 +128,7 @@ def run_backtest(
     tgt = np.ascontiguousarray(np.asarray(target, dtype=np.float64))
     if tgt.shape != (bars.height,):
         raise ConfigError(f"{tgt.shape[0]} targets for {bars.height} bars; pass one per bar.")
-    check_targets(tgt, config, bars["ts"])
+    check_exposures(tgt, config, bars["ts"])
     cols = {c: np.ascontiguousarray(bars[c].to_numpy(), dtype=np.float64)
             for c in ("open", "high", "low", "close", "volume")}  # fmt: skip
     rates, rates_inside = split_funding(bars["ts"], funding)

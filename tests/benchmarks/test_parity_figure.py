@@ -11,7 +11,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_parity_counts_equal_runs_and_names_why_others_differ() -> None:
-    cases = tuple(c for c in CASES if c.name in ("ema_cross_busy", "ema_long_short_stops_ladder"))
-    busy, long_short = parity_results(cases)
+    names = ("ema_cross_busy", "grid", "ema_long_short_stops_ladder")
+    busy, grid, long_short = parity_results(tuple(c for c in CASES if c.name in names))
     assert busy.equal and busy.reason == "277 fills equal"  # EMA 3/8 over 2024-Q1, fill by fill
-    assert not long_short.equal and "shorts, stops and scale-out" in long_short.reason
+    # shorts, a stop loss, a trailing stop and a scale-out ladder, kept by the shared model
+    assert long_short.equal and long_short.reason == "96 fills equal"
+    assert not grid.equal and "grid" in grid.reason

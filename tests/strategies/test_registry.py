@@ -52,13 +52,14 @@ def test_library_strategy_comes_from_its_entry_point(home: Path) -> None:
     assert origins == {
         "copy_wallet": "entry point copy_wallet = strategies.copy_wallet:CopyWallet",
         "ema_cross": "entry point ema_cross = strategies.ema_cross:EmaCross",
+        "ema_long_short": "entry point ema_long_short = strategies.ema_long_short:EmaLongShort",
     }
 
 
 def test_user_folder_strategy_is_discovered_with_its_file(home: Path) -> None:
     path = write_strategy(home / "strategies", "up_bar.py")
     (home / "strategies" / "_helpers.py").write_text("raise RuntimeError('never imported')\n")
-    assert strategy_ids() == ["copy_wallet", "ema_cross", "up_bar"]
+    assert strategy_ids() == ["copy_wallet", "ema_cross", "ema_long_short", "up_bar"]
     origins = {s.id: s.origin for s in strategy_sources()}
     assert origins["up_bar"] == str(path)
     strategy = get_strategy("up_bar")
@@ -72,7 +73,7 @@ def test_strategy_path_setting_lists_files_and_folders(
     write_strategy(tmp_path / "b", "two.py", sid="two")
     write_strategy(home / "strategies", "ignored.py", sid="ignored")  # default folder replaced
     monkeypatch.setenv("DRYDOCK_STRATEGY_PATH", f"{one}:{tmp_path / 'b'}")
-    assert strategy_ids() == ["copy_wallet", "ema_cross", "one", "two"]
+    assert strategy_ids() == ["copy_wallet", "ema_cross", "ema_long_short", "one", "two"]
     monkeypatch.setenv("DRYDOCK_STRATEGY_PATH", str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match=r"missing \(from DRYDOCK_STRATEGY_PATH\) does not"):
         strategy_ids()

@@ -1,0 +1,127 @@
+"""A run's account kept by the shared execution model (drydock.fills), every order sent for real.
+
+The research engine's model decides what to trade on each bar: the target at the next open
+(shorts, fractions and leverage up to its cap), a capped order's remainder, and the exits it
+manages for every position (stop loss, trailing stop with its activation, take profit, the
+scale-out ladder, the end-of-run rule). Here its account carries a gate: each order it decides
+becomes a journaled decision of the policy engine and, if allowed, an order to the venue; only
+the venue's fills are booked back (:func:`drydock.fills.book_fill`). So a paper run over history
+trades what the engine trades, fill for fill, while a denial, a venue rejection or a partial fill
+leaves the model holding what the venue really holds.
+
+An exit that triggers inside a bar is emulated by the core, as NautilusTrader's OrderEmulator
+does for venues without native stops: when the bar reveals the level, the exit is released as a
+market order at that level (the simulated venue is moved to it: the rest of the bar opens
+there). A denied or failed exit is tried again on the next bar while its level stays breached
+(then at that bar's open).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+
+from drydock.fills import Account, EngineConfig, Reason, Stepper, book_fill
+from drydock.types import Bar, Fill, Position, Side
+
+#: Sends one sized order: (order index within the bar, side, quantity, reference price, the bar
+#: the order belongs to, the bar as the simulated venue should see it, why it was sent).
+Send = Callable[[int, Side, Decimal, Decimal, Bar, Bar, Reason], None]
+
+
+def _dec(value: float) -> Decimal:
+    """A float as the shortest Decimal that reads back as it (0.1 -> Decimal('0.1'))."""
+    return Decimal(repr(float(value)))
+
+
+class EngineBook:
+    """The run's book as the replay reads it (cash, signed quantity, trades, equity, position),
+    kept by the shared model with every order going out through ``send``."""
+
+    def __init__(self, strategy_id: str, symbol: str, config: EngineConfig) -> None:
+        self.strategy_id, self.symbol, self.config = strategy_id, symbol, config
+        self.stepper = Stepper(config)
+        self.acct: Account = self.stepper.acct
+        self.acct.gate = self._gate
+        self.send: Send | None = None  # set by the session before the first bar
+        self._bar: Bar | None = None
+        self._index = 0  # model bar index of the bar being stepped
+        self._seq = 0  # orders sent for the current bar (part of their client order id)
+        self._booking: tuple[int, Reason] = (0, Reason.SIGNAL)
+        self._lot = _dec(config.lot_size)
+
+    # -- the Book surface the replay reads ---------------------------------------------------
+
+    @property
+    def cash(self) -> Decimal:
+        return _dec(self.acct.cash)
+
+    @property
+    def qty(self) -> Decimal:
+        return _dec(self.acct.qty)
+
+    @property
+    def trade_pnl(self) -> list[float]:
+        return self.acct.trades
+
+    def equity(self, price: float | Decimal) -> Decimal:
+        """Cash plus the signed position marked at ``price``."""
+        return _dec(self.acct.cash + self.acct.qty * float(price))
+
+    def position(self) -> Position:
+        return Position(self.strategy_id, self.symbol, self.qty, _dec(self.acct.entry))
+
+    def apply(self, fill: Fill) -> None:
+        """Book one venue fill of the order being sent (its reason and bar)."""
+        bar, reason = self._booking
+        signed = float(fill.qty) if fill.side is Side.BUY else -float(fill.qty)
+        book_fill(self.acct, bar, signed, float(fill.price), float(fill.fee), reason)
+
+    # -- stepping ----------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """Whether the next bar can trade without a new target: a position (its exits), an
+        order due at the open or a capped order's remainder."""
+        return bool(self.acct.qty) or self.stepper.pending is not None or self.acct.goal is not None
+
+    def open(self, index: int, bar: Bar) -> None:
+        """Bar ``index`` up to its close: the order due at its open, then the exits it reveals."""
+        self._bar, self._index, self._seq = bar, index, 0
+        self.stepper.open(index, (bar.open, bar.high, bar.low, bar.close, bar.volume))
+
+    def close(self, index: int, bar: Bar, target: float) -> float:
+        """The target decided at ``bar``'s close; the equity marked there."""
+        return self.stepper.close(index, (bar.open, bar.high, bar.low, bar.close, bar.volume),
+                                  target)  # fmt: skip
+
+    @property
+    def last_close(self) -> float | None:
+        """The close of the last bar stepped (None before the first)."""
+        return None if self._bar is None else self._bar.close
+
+    def finish(self) -> bool:
+        """The engine's end-of-run rule at the last bar stepped; whether it sent a close."""
+        bar = self._bar
+        if bar is None:
+            return False
+        return self.stepper.end(self._index, (bar.open, bar.high, bar.low, bar.close, bar.volume))
+
+    def _gate(self, acct: Account, index: int, delta: float, price: float, px: float,
+              fee: float, reason: Reason) -> None:  # fmt: skip
+        """The model decided an order: send it (policy, journal, venue); fills book back."""
+        bar, send = self._bar, self.send
+        if bar is None or send is None:
+            raise RuntimeError("EngineBook stepped outside a session (no bar or no send)")
+        # The model's quantities are whole lots up to float residue (a position summed from
+        # fills): the order goes out as the nearest whole number of lots.
+        lot = self._lot
+        lots = round(abs(delta) / float(lot))
+        if lots == 0:
+            return
+        seq, self._seq = self._seq, self._seq + 1
+        at = bar if price == bar.open else replace(bar, open=price)
+        self._booking = (index, reason)
+        side = Side.BUY if delta > 0 else Side.SELL
+        send(seq, side, lots * lot, _dec(price), bar, at, reason)
