@@ -295,6 +295,94 @@ class CostOptions:
         )  # fmt: skip
 
 
+def parse_ladder(raw: str | None) -> tuple[tuple[float, float], ...]:
+    """``"1.0:0.5,2.0:0.25"`` -> ((1.0, 0.5), (2.0, 0.25)): gain:fraction pairs."""
+    if not raw:
+        return ()
+    out = []
+    for part in raw.split(","):
+        gain, sep, share = part.partition(":")
+        try:
+            out.append((float(gain), float(share)))
+        except ValueError:
+            raise ConfigError(
+                f"--scale-out {raw!r}: {part!r} is not gain:fraction, e.g. --scale-out "
+                "1.0:0.5,2.0:0.25 (50% at +100%, 25% at +200%)."
+            ) from None
+        if not sep:
+            raise ConfigError(
+                f"--scale-out {raw!r}: {part!r} needs a ':' between gain and fraction."
+            )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """The execution model's rules beyond costs (:class:`drydock.fills.EngineConfig`): shorts,
+    leverage, exits managed by the core, margin, end rule. One option set for ``drydock
+    simulate``, ``drydock live replay`` and ``drydock live run``."""
+
+    option_group = True
+
+    leverage: Annotated[float, typer.Option(help="Cap on |target| (1 = spot).")] = 1.0
+    allow_short: Annotated[
+        bool, typer.Option(help="Let a spot (leverage 1) run go short.")
+    ] = False
+    stop_loss: Annotated[
+        float | None, typer.Option(help="Stop loss, fraction of entry, e.g. 0.05.")
+    ] = None
+    trailing_stop: Annotated[
+        float | None, typer.Option(help="Trailing stop fraction, e.g. 0.03.")
+    ] = None
+    trailing_activation: Annotated[float, typer.Option(help="Gain before the trail arms.")] = 0.0
+    take_profit: Annotated[
+        float | None, typer.Option(help="Take profit, fraction, e.g. 0.1.")
+    ] = None
+    scale_out: Annotated[
+        str | None, typer.Option(help="Ladder gain:fraction,... e.g. 1.0:0.5,2.0:0.25")
+    ] = None
+    maintenance_margin: Annotated[
+        float | None, typer.Option(help="Liquidation check, e.g. 0.005.")
+    ] = None
+    impact: Annotated[float, typer.Option(help="Volume-aware slippage coefficient.")] = 0.0
+    close_at_end: Annotated[
+        bool, typer.Option(help="Close an open position at the last bar's close.")
+    ] = False
+    end_rule: Annotated[
+        str | None,
+        typer.Option(
+            help="End of run: mark (keep open, marked at the last close), close (at the last "
+            "close) or open (at the last bar's open, as backtesting.py)."
+        ),
+    ] = None
+    liquidation_fee: Annotated[
+        float, typer.Option(help="Liquidation fee, fraction of the liquidated notional.")
+    ] = 0.0
+
+    def used(self) -> list[str]:
+        """The options set away from their defaults, as the user typed them."""
+        return [
+            "--" + f.name.replace("_", "-")
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        ]
+
+    def config(self, execution: ExecutionModel, lot_size: float, min_notional: float) -> Any:
+        """The :class:`~drydock.fills.EngineConfig` over ``execution`` and the market's
+        increments (validated: a bad value is one line naming the option)."""
+        from drydock.fills import EngineConfig
+
+        return EngineConfig(
+            execution=execution, lot_size=lot_size, min_notional=min_notional,
+            leverage=self.leverage, allow_short=self.allow_short, stop_loss=self.stop_loss,
+            trailing_stop=self.trailing_stop, trailing_activation=self.trailing_activation,
+            take_profit=self.take_profit, scale_out=parse_ladder(self.scale_out),
+            maintenance_margin=self.maintenance_margin, impact=self.impact,
+            close_at_end=self.close_at_end, end=self.end_rule,
+            liquidation_fee=self.liquidation_fee,
+        )  # fmt: skip
+
+
 _GROUPS: tuple[type, ...] = (SeriesOptions, CostOptions)
 F = TypeVar("F", bound=Callable[..., Any])
 

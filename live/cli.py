@@ -54,10 +54,18 @@ def replay_command(
     run_id: Annotated[
         str | None, typer.Option(help="Resume or name a run (default: derived from inputs).")
     ] = None,
+    rules: opt.EngineOptions = opt.EngineOptions(),
 ) -> None:
-    """Replay a strategy on lake bars with paper fills, every order through the policy engine."""
-    from live.replay import replay
+    """Replay a strategy on lake bars with paper fills, every order through the policy engine.
 
+    With engine rules (--allow-short, --leverage, --stop-loss, --trailing-stop, --take-profit,
+    --scale-out, --end-rule, ...) the run is kept by the research engine's model: the same
+    fills as ``drydock simulate`` with the same rules."""
+    from live.replay import replay
+    from live.run_cli import engine_config
+
+    execution = costs.execution()
+    engine = engine_config(rules, series.key, execution)
     result = replay(
         strategy,
         opt.parse_param_options(param),
@@ -68,7 +76,8 @@ def replay_command(
         series.end,
         policy,
         run_id=run_id,
-        execution=costs.execution(),
+        execution=None if engine is not None else execution,
+        engine=engine,
     )
     Console().print(summary_table(result))
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from drydock import cli_options as opt
 
 
+@opt.option_groups(fill=False)
 def run_command(
     strategy: Annotated[str, typer.Argument(help="A promoted strategy id (drydock promote).")],
     mode: Annotated[str, typer.Option(help="paper, dry-run or live.")] = "paper",
@@ -49,6 +50,7 @@ def run_command(
         opt.exchange_option("ccxt id of the exchange orders go to (default: the series')."),
     ] = None,
     sandbox: Annotated[bool, typer.Option(help="Use the exchange's test environment.")] = False,
+    rules: opt.EngineOptions = opt.EngineOptions(),
 ) -> None:
     """Trade a promoted strategy on schedule: catch up from --start, then one step per bar."""
     from datetime import UTC, timedelta
@@ -75,7 +77,7 @@ def run_command(
     summary = run_strategy(
         config.strategy, config.params, config.key, first, config.policy_file, config.execution,
         chosen, run_id=run_id, confirm_live=confirm_live, settle=timedelta(seconds=settle),
-        max_bars=bars, until=until, venue=adapter,
+        max_bars=bars, until=until, venue=adapter, engine=engine_config(rules, config.key, config.execution),
     )  # fmt: skip
     console = Console()
     console.print(summary_table(summary.result))
@@ -90,6 +92,17 @@ def run_command(
     )
     if chosen is Mode.DRY_RUN:
         console.print(DRY_RUN_NOTE, soft_wrap=True)
+
+
+def engine_config(rules: opt.EngineOptions, key: Any, execution: Any) -> Any:
+    """The run's engine rules (None: none given, the spot 0/1 book) over its costs and the
+    market's increments."""
+    if not rules.used():
+        return None
+    from drydock.markets import instrument_for
+
+    instrument = instrument_for(key.exchange, key.symbol, execution.overrides())
+    return rules.config(execution, float(instrument.lot_size), float(instrument.min_notional))
 
 
 #: What a dry-run is, printed under its summary (the figures above are those of a run without fills).

@@ -33,6 +33,7 @@ from drydock import ohlcv
 from drydock.adapters.notify import Notifier
 from drydock.errors import ConfigError, DrydockError
 from drydock.execution import ExecutionModel
+from drydock.fills import EngineConfig
 from drydock.logs import get_logger
 from drydock.timeframes import timeframe_delta
 from drydock.types import Bar, Fill, Instrument, Order
@@ -218,6 +219,7 @@ def run_strategy(
     reconcile_every: timedelta = timedelta(minutes=15),
     fast_forward: bool = True,
     events: EventSource | None = None,
+    engine: EngineConfig | None = None,
 ) -> RunnerSummary:
     """Run ``strategy`` from ``start`` until ``until`` or ``max_bars`` bars.
 
@@ -232,6 +234,11 @@ def run_strategy(
     With ``fast_forward`` (default) and a feed that gives frames, bars on which the strategy
     cannot act are marked in bulk instead of stepped (:meth:`Session.advance`; same orders and
     fills, equity to ~1e-16); strategies without ``step_many`` are stepped bar by bar anyway.
+
+    ``engine`` (:class:`drydock.fills.EngineConfig`): the run's book is kept by the shared
+    execution model (shorts, leverage, the exits the core manages; live/engine_book.py). A live
+    runner sees closed bars, so an exit the core emulates goes out when the bar that crossed its
+    level has closed, and books what the venue fills.
 
     ``events`` (called with a window ``(after, until]``) hands the strategy events beside bars;
     by default a strategy that declares ``event_kinds`` gets those kinds from the lake
@@ -275,7 +282,7 @@ def run_strategy(
         run_id=run_id, journal=journal, venue=venue, extra_inputs={"mode": mode.value},
         retry_wait=retry_wait,
         lease_ttl=2 * tf + settle + timedelta(minutes=1),  # outlives the longest sleep of the loop
-        live_account_state=mode is Mode.LIVE, operator=True,
+        live_account_state=mode is Mode.LIVE, operator=True, engine=engine,
     ) as run:  # fmt: skip
         shared = run.state.journal
 

@@ -19,67 +19,13 @@ from drydock.execution import ExecutionModel
 from drydock.series import SeriesKey
 
 
-def parse_ladder(raw: str | None) -> tuple[tuple[float, float], ...]:
-    """``"1.0:0.5,2.0:0.25"`` -> ((1.0, 0.5), (2.0, 0.25)): gain:fraction pairs."""
-    if not raw:
-        return ()
-    out = []
-    for part in raw.split(","):
-        gain, sep, share = part.partition(":")
-        try:
-            out.append((float(gain), float(share)))
-        except ValueError:
-            raise ConfigError(
-                f"--scale-out {raw!r}: {part!r} is not gain:fraction, e.g. --scale-out "
-                "1.0:0.5,2.0:0.25 (50% at +100%, 25% at +200%)."
-            ) from None
-        if not sep:
-            raise ConfigError(
-                f"--scale-out {raw!r}: {part!r} needs a ':' between gain and fraction."
-            )
-    return tuple(out)
-
-
 @opt.option_groups()
 def simulate_command(
     strategy: Annotated[str, typer.Argument(help="Strategy id, see `drydock strategies`.")],
     series: opt.SeriesOptions = opt.SeriesOptions(),
     param: Annotated[list[str] | None, opt.param_option()] = None,
     costs: opt.CostOptions = opt.CostOptions(),
-    leverage: Annotated[float, typer.Option(help="Cap on |target| (1 = spot).")] = 1.0,
-    allow_short: Annotated[
-        bool, typer.Option(help="Let a spot (leverage 1) run go short.")
-    ] = False,
-    stop_loss: Annotated[
-        float | None, typer.Option(help="Stop loss, fraction of entry, e.g. 0.05.")
-    ] = None,
-    trailing_stop: Annotated[
-        float | None, typer.Option(help="Trailing stop fraction, e.g. 0.03.")
-    ] = None,
-    trailing_activation: Annotated[float, typer.Option(help="Gain before the trail arms.")] = 0.0,
-    take_profit: Annotated[
-        float | None, typer.Option(help="Take profit, fraction, e.g. 0.1.")
-    ] = None,
-    scale_out: Annotated[
-        str | None, typer.Option(help="Ladder gain:fraction,... e.g. 1.0:0.5,2.0:0.25")
-    ] = None,
-    maintenance_margin: Annotated[
-        float | None, typer.Option(help="Liquidation check, e.g. 0.005.")
-    ] = None,
-    impact: Annotated[float, typer.Option(help="Volume-aware slippage coefficient.")] = 0.0,
-    close_at_end: Annotated[
-        bool, typer.Option(help="Close an open position at the last bar's close.")
-    ] = False,
-    end_rule: Annotated[
-        str | None,
-        typer.Option(
-            help="End of run: mark (keep open, marked at the last close), close (at the last "
-            "close) or open (at the last bar's open, as backtesting.py)."
-        ),
-    ] = None,
-    liquidation_fee: Annotated[
-        float, typer.Option(help="Liquidation fee, fraction of the liquidated notional.")
-    ] = 0.0,
+    rules: opt.EngineOptions = opt.EngineOptions(),
     funding: Annotated[bool, typer.Option(help="Charge funding from the lake (perps).")] = True,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow (--no-track to skip).")] = True,
 ) -> None:
@@ -90,15 +36,11 @@ def simulate_command(
     exchange, symbol, timeframe = series.exchange, series.symbol, series.timeframe
     start, end = series.start, series.end
     if strategy in order_strategies():
-        exits = {"--stop-loss": stop_loss, "--trailing-stop": trailing_stop,
-                 "--take-profit": take_profit, "--scale-out": scale_out,
-                 "--maintenance-margin": maintenance_margin}  # fmt: skip
-        used = [name for name, value in exits.items() if value is not None]
-        if used or leverage != 1.0 or allow_short:
+        used = rules.used()
+        if used:
             raise ConfigError(
                 f"{strategy} is an order-level strategy (spot, long-only): its exits are its own "
-                f"orders; drop {', '.join(used) or '--leverage/--allow-short'} (see `drydock "
-                "strategies` for its parameters)."
+                f"orders; drop {', '.join(used)} (see `drydock strategies` for its parameters)."
             )
         _simulate_orders(strategy, exchange, symbol, timeframe, param, start, end,
                          costs.execution(), track)  # fmt: skip
@@ -107,7 +49,7 @@ def simulate_command(
     from drydock.markets import instrument_for
     from drydock.timeframes import periods_per_year, timeframe_seconds
     from research.cli import metrics_table
-    from research.engine import EngineConfig, run_backtest
+    from research.engine import run_backtest
     from strategies.registry import get_strategy
 
     timeframe_seconds(timeframe)
@@ -116,14 +58,7 @@ def simulate_command(
     execution = costs.execution()
     key = SeriesKey(exchange, symbol, timeframe)
     instrument = instrument_for(exchange, symbol, execution.overrides())
-    config = EngineConfig(
-        execution=execution, lot_size=float(instrument.lot_size),
-        min_notional=float(instrument.min_notional), leverage=leverage, allow_short=allow_short,
-        stop_loss=stop_loss, trailing_stop=trailing_stop, trailing_activation=trailing_activation,
-        take_profit=take_profit, scale_out=parse_ladder(scale_out),
-        maintenance_margin=maintenance_margin, impact=impact, close_at_end=close_at_end,
-        end=end_rule, liquidation_fee=liquidation_fee,
-    )  # fmt: skip
+    config = rules.config(execution, float(instrument.lot_size), float(instrument.min_notional))
     bars = ohlcv.read(key, start, end)
     strat.require_history(bars, key, params, start, end)
     rates = None

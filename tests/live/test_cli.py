@@ -161,3 +161,38 @@ def test_parsers() -> None:
     when = parse_when("2024-01-02T03:00:00+02:00", "--end")
     assert when is not None and when.hour == 1
     assert parse_when(None, "--end") is None
+
+
+def test_replay_with_engine_rules_equals_drydock_simulate(
+    app: typer.Typer, lake: SeriesKey, settings: Settings
+) -> None:
+    """The same rules on both commands give the same run: `live replay` keeps the book with
+    the engine's model, every order through the policy."""
+    from drydock.cli_options import EngineOptions
+    from drydock.execution import ExecutionModel
+    from drydock.markets import instrument_for
+    from drydock.ohlcv import read
+    from research.engine import run_backtest
+    from strategies import get_strategy
+
+    rules = ["--allow-short", "--stop-loss", "0.01", "--trailing-stop", "0.015",
+             "--scale-out", "0.006:0.5,0.012:0.25"]  # fmt: skip
+    argv = ["live", "replay", "ema_long_short", "-s", "BTC/USDT", "--param", "fast=5",
+            "--param", "slow=20", *rules]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    execution = ExecutionModel()
+    instrument = instrument_for("binance", "BTC/USDT", execution.overrides())
+    cfg = EngineOptions(allow_short=True, stop_loss=0.01, trailing_stop=0.015,
+                        scale_out="0.006:0.5,0.012:0.25").config(
+        execution, float(instrument.lot_size), float(instrument.min_notional))  # fmt: skip
+    strategy = get_strategy("ema_long_short")
+    frame = read(lake)
+    target = strategy.signals(frame, strategy.resolve_params({"fast": 5, "slow": 20}))["target"]
+    expected = run_backtest(frame, target.to_numpy(), cfg)
+    assert f"{float(expected.equity_values[-1]):,.2f}" in result.output
+    with SqliteJournal(settings.journal_path) as j:
+        [summary] = j.runs()
+        assert len(j.fills(summary.run.run_id)) == expected.order_records.shape[0]
+    spot = CliRunner().invoke(app, [*argv[:-7], "--stop-loss", "0.01"])
+    assert spot.exit_code != 0 and "allow_short" in str(spot.exception or spot.output)

@@ -301,3 +301,43 @@ def test_until_bounds_the_catch_up_not_only_the_clock(
     assert summary.result.bars == 10 * 24  # 1h bars from START; the last one closes at `until`
     assert summary.last_bar == until - timedelta(hours=1)
     assert summary.state == "stopped"
+
+
+@pytest.mark.parametrize("fast_forward", [True, False])
+def test_paper_runner_keeps_an_engine_run_fill_for_fill(
+    btc_lake: SeriesKey, settings: Settings, fast_forward: bool
+) -> None:
+    """Long/short EMA with a stop loss, a trailing stop and a scale-out ladder through the
+    scheduled runner on a simulated clock: the research engine's fills, fill for fill."""
+    from drydock.fills import EngineConfig
+    from drydock.ohlcv import read
+    from research.engine import run_backtest
+
+    strategy = get_strategy("ema_long_short")
+    params = strategy.resolve_params(PARAMS)
+    cfg = EngineConfig(
+        execution=ExecutionModel(), lot_size=1e-5, allow_short=True, stop_loss=0.03,
+        trailing_stop=0.05, scale_out=((0.02, 0.5), (0.04, 0.25)),
+    )  # fmt: skip
+    frame = read(btc_lake)
+    expected = run_backtest(frame, strategy.signals(frame, params)["target"].to_numpy(), cfg)
+    summary = run_strategy(
+        strategy, params, btc_lake, START, settings.policy_dir / "research.toml",
+        ExecutionModel(), Mode.PAPER, clock=SimulatedClock(END), until=END, engine=cfg,
+        fast_forward=fast_forward, run_id=f"engine-runner-{fast_forward}",
+    )  # fmt: skip
+    rep = summary.result
+    ts = frame["ts"].to_list()
+    with SqliteJournal(settings.journal_path) as journal:
+        fills = [
+            (f.ts, f.side.value, float(f.qty), float(f.price)) for f in journal.fills(rep.run_id)
+        ]
+    want = [
+        (ts[int(r[0])], "buy" if r[1] > 0 else "sell", abs(float(r[1])), float(r[2]))
+        for r in expected.order_records
+    ]
+    assert len(want) > 79  # exits on top of the signal orders
+    assert [f[:2] for f in fills] == [w[:2] for w in want]
+    np.testing.assert_allclose([f[2:] for f in fills], [w[2:] for w in want], rtol=1e-9)
+    assert rep.final_equity == pytest.approx(float(expected.equity_values[-1]), rel=1e-9)
+    assert rep.denied == 0 and rep.bars == 2_184
