@@ -325,9 +325,7 @@ class EngineOptions:
     option_group = True
 
     leverage: Annotated[float, typer.Option(help="Cap on |target| (1 = spot).")] = 1.0
-    allow_short: Annotated[
-        bool, typer.Option(help="Let a spot (leverage 1) run go short.")
-    ] = False
+    allow_short: Annotated[bool, typer.Option(help="Let a spot (leverage 1) run go short.")] = False
     stop_loss: Annotated[
         float | None, typer.Option(help="Stop loss, fraction of entry, e.g. 0.05.")
     ] = None
@@ -335,9 +333,9 @@ class EngineOptions:
         float | None, typer.Option(help="Trailing stop fraction, e.g. 0.03.")
     ] = None
     trailing_activation: Annotated[float, typer.Option(help="Gain before the trail arms.")] = 0.0
-    take_profit: Annotated[
-        float | None, typer.Option(help="Take profit, fraction, e.g. 0.1.")
-    ] = None
+    take_profit: Annotated[float | None, typer.Option(help="Take profit, fraction, e.g. 0.1.")] = (
+        None
+    )
     scale_out: Annotated[
         str | None, typer.Option(help="Ladder gain:fraction,... e.g. 1.0:0.5,2.0:0.25")
     ] = None
