@@ -150,9 +150,10 @@ class ExecutionModel:
         base = Decimal(str(price))
         return base * (1 + slip) if buy else base * (1 - slip)
 
-    def fee_of_dec(self, qty: Decimal, fill_price: Decimal) -> Decimal:
-        """Decimal :meth:`fee_of`."""
-        return qty * fill_price * Decimal(str(self.taker_fee)) + Decimal(str(self.fixed_fee))
+    def fee_of_dec(self, qty: Decimal, fill_price: Decimal, maker: bool = False) -> Decimal:
+        """Decimal :meth:`fee_of` (``maker``: a resting limit's fill, at the maker fee)."""
+        rate = self.maker_fee if maker else self.taker_fee
+        return qty * fill_price * Decimal(str(rate)) + Decimal(str(self.fixed_fee))
 
     def all_in_qty_dec(self, cash: Decimal, fill_price: Decimal, lot: Decimal) -> Decimal:
         """Decimal :meth:`all_in_qty`."""

@@ -17,11 +17,16 @@ The rules (docs/backtesting.md, "Order intents"), shared by research and the pap
   (whole lots) and a sell larger than the position is cut to it; what is left below the min
   notional is rejected and counted. Quantities round down to the lot.
 - ``expire_after=N``: an order not filled within N live bars is cancelled.
+
+The live core matches with the same book: with a ``gate`` set, each execution the book decides
+is sent (policy, journal, venue) instead of booked here, and the venue's fill is booked back
+with :meth:`OrderBook.book` (live/order_keeper.py).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -29,7 +34,15 @@ from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel
 from drydock.types import Bar, Side
 
-__all__ = ["CancelOrder", "Execution", "OrderBook", "OrderKind", "PlaceOrder"]
+__all__ = [
+    "CancelOrder",
+    "Execution",
+    "OrderBook",
+    "OrderGate",
+    "OrderKind",
+    "PlaceOrder",
+    "TradeLedger",
+]
 
 
 class OrderKind(StrEnum):
@@ -93,6 +106,12 @@ class Execution:
     kind: OrderKind
 
 
+#: ``gate(bar, order, signed qty, price before slippage, fill price, fee)``: sends the
+#: execution the book decided and returns what the venue filled (booked with
+#: :meth:`OrderBook.book`), or None when nothing filled.
+OrderGate = Callable[[int, "PlaceOrder", float, float, float, float], "Execution | None"]
+
+
 @dataclass(slots=True)
 class _Live:
     order: PlaceOrder
@@ -112,6 +131,7 @@ class OrderBook:
     live: dict[str, _Live] = field(init=False, default_factory=dict)
     rejected: int = field(init=False, default=0)
     expired: int = field(init=False, default=0)
+    gate: OrderGate | None = field(default=None, repr=False)
     _seq: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -125,6 +145,20 @@ class OrderBook:
             )
         self._seq += 1
         self.live[order.tag] = _Live(order, self._seq, bar + 1)
+
+    def take(self, intents: Iterable[PlaceOrder | CancelOrder], bar: int, owner: str) -> None:
+        """Apply a strategy's answer at ``bar``'s close: each PlaceOrder queued, each
+        CancelOrder done; anything else is one error naming ``owner`` and the fix."""
+        for intent in intents:
+            if isinstance(intent, CancelOrder):
+                self.cancel(intent.tag)
+            elif isinstance(intent, PlaceOrder):
+                self.place(intent, bar)
+            else:
+                raise TypeError(
+                    f"Strategy {owner!r} returned {intent!r}; return PlaceOrder or CancelOrder "
+                    "objects."
+                )
 
     def cancel(self, tag: str) -> bool:
         """Cancel one live order (or all with ``"*"``); whether anything was cancelled."""
@@ -182,9 +216,15 @@ class OrderBook:
             return None
         fee = qty * px * fee_rate + e.fixed_fee
         signed = qty if buy else -qty
+        if self.gate is not None:
+            return self.gate(t, order, signed, price, px, fee)
+        return self.book(t, order, signed, px, fee)
+
+    def book(self, t: int, order: PlaceOrder, signed: float, px: float, fee: float) -> Execution:
+        """Book one fill of ``order``: cash and position; the execution the strategy sees."""
         self.cash -= signed * px + fee
         self.position += signed
-        if abs(self.position) < 1e-12 * max(qty, 1.0):
+        if abs(self.position) < 1e-12 * max(abs(signed), 1.0):
             self.position = 0.0
         return Execution(t, order.tag, signed, px, fee, order.kind)
 
@@ -220,3 +260,26 @@ def _fill_price(order: PlaceOrder, bar: Bar) -> float:
     if order.kind is OrderKind.LIMIT:
         return min(bar.open, p) if buy else max(bar.open, p)
     return max(bar.open, p) if buy else min(bar.open, p)
+
+
+class TradeLedger:
+    """Average entry and closed-trade PnL (fees in) of one long-only position, from fills."""
+
+    def __init__(self) -> None:
+        self.qty = self.avg = self.pnl = 0.0
+        self.closed: list[float] = []
+
+    def add(self, fill: Execution) -> None:
+        if fill.qty > 0:
+            if self.qty == 0:
+                self.pnl = 0.0
+            self.avg = (self.avg * self.qty + fill.price * fill.qty) / (self.qty + fill.qty)
+            self.qty += fill.qty
+            self.pnl -= fill.fee
+            return
+        sold = -fill.qty
+        self.pnl += sold * (fill.price - self.avg) - fill.fee
+        self.qty -= sold
+        if self.qty <= 1e-12 * sold:
+            self.closed.append(self.pnl)
+            self.qty = self.avg = self.pnl = 0.0

@@ -162,6 +162,11 @@ class Order:
     price: Decimal
     ts: datetime
     status: OrderStatus = OrderStatus.NEW
+    #: How a simulated venue prices it: ``market`` (the bar's open, slipped, taker fee; an exit
+    #: the core released at its level has the level as that open), ``limit`` (a resting limit
+    #: the core matched: its price, no slippage, maker fee), ``stop`` (a resting stop the core
+    #: triggered: its price, slipped, taker fee). Kept in the decision's action (``extra``).
+    kind: str = "market"
 
 
 @dataclass(frozen=True, slots=True)

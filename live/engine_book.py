@@ -26,13 +26,20 @@ from drydock.fills import Account, EngineConfig, Reason, Stepper, book_fill
 from drydock.types import Bar, Fill, Position, Side
 
 #: Sends one sized order: (order index within the bar, side, quantity, reference price, the bar
-#: the order belongs to, the bar as the simulated venue should see it, why it was sent).
-Send = Callable[[int, Side, Decimal, Decimal, Bar, Bar, Reason], None]
+#: the order belongs to, the bar as the simulated venue should see it, why it was sent, its kind:
+#: market, limit or stop).
+Send = Callable[[int, Side, Decimal, Decimal, Bar, Bar, object, str], None]
 
 
 def _dec(value: float) -> Decimal:
     """A float as the shortest Decimal that reads back as it (0.1 -> Decimal('0.1'))."""
     return Decimal(repr(float(value)))
+
+
+def whole_lots(qty: float, lot: Decimal) -> Decimal:
+    """|``qty``| as the nearest whole number of lots: a model's quantities are whole lots up to
+    float residue (a position summed from fills), and the venue takes whole lots."""
+    return round(abs(qty) / float(lot)) * lot
 
 
 class EngineBook:
@@ -114,14 +121,11 @@ class EngineBook:
         bar, send = self._bar, self.send
         if bar is None or send is None:
             raise RuntimeError("EngineBook stepped outside a session (no bar or no send)")
-        # The model's quantities are whole lots up to float residue (a position summed from
-        # fills): the order goes out as the nearest whole number of lots.
-        lot = self._lot
-        lots = round(abs(delta) / float(lot))
-        if lots == 0:
+        qty = whole_lots(delta, self._lot)
+        if qty == 0:
             return
         seq, self._seq = self._seq, self._seq + 1
         at = bar if price == bar.open else replace(bar, open=price)
         self._booking = (index, reason)
         side = Side.BUY if delta > 0 else Side.SELL
-        send(seq, side, lots * lot, _dec(price), bar, at, reason)
+        send(seq, side, qty, _dec(price), bar, at, reason, "market")

@@ -72,6 +72,7 @@ from live.journal import (
 from live.lease import LeaseHeld
 from live.lifecycle import OrderState, record_state, states_after
 from live.marks import MarkLog
+from live.order_keeper import OrderKeeper, OrderStrategyRun
 from live.policy_state import (
     Account,
     build_context,
@@ -139,6 +140,12 @@ class ReplayResult:
         return self.equity[-1]
 
 
+def _order_kind(record: DecisionRecord) -> str:
+    """The kind of a journaled order, from its decision's action (``market`` unless kept)."""
+    extra = (record.explanation.get("action") or {}).get("extra") or {}
+    return str(extra.get("order_type", "market"))
+
+
 def default_run_id(parts: Mapping[str, object]) -> str:
     """Same inputs and policy -> same run id, so rerunning a replay resumes it."""
     blob = json.dumps(dict(parts), sort_keys=True, default=str)
@@ -162,7 +169,9 @@ class _Replay:
         self.venue, self.execution = venue, execution
         self.retry_wait = retry_wait if retry_wait is not None else DEFAULT_RETRY_WAIT
         cash = execution.init_cash
-        self.book: Book | EngineBook = Book(run.strategy_id, run.symbol, Decimal(str(cash)))
+        self.book: Book | EngineBook | OrderKeeper = Book(
+            run.strategy_id, run.symbol, Decimal(str(cash))
+        )
         self.instrument = venue.instrument(run.symbol)
         self.kill_file = get_settings().kill_file
         #: Whose policy state this run decides from and writes (default: a replay's own
@@ -247,9 +256,10 @@ class _Replay:
         return ratio if ratio > 1 + 1e-9 else 1.0
 
     def judge(
-        self, key: str, side: Side, qty: Decimal, price: Decimal, bar: Bar
+        self, key: str, side: Side, qty: Decimal, price: Decimal, bar: Bar, kind: str = "market"
     ) -> tuple[DecisionRecord, Order]:
-        """Decide a sized order at ``bar`` (or reuse the journaled decision) and build it."""
+        """Decide a sized order at ``bar`` (or reuse the journaled decision) and build it; a
+        ``kind`` other than market is kept in the action's ``extra`` (``order_type``)."""
         action = Action(
             kind="order",
             venue=self.run.venue,
@@ -260,6 +270,7 @@ class _Replay:
             strategy_id=self.run.strategy_id,
             reduces_position=self.reduces(side, qty),
             leverage=self.leverage_after(side, qty, price),
+            extra={} if kind == "market" else {"order_type": kind},
         )
         record = self.journal.decision(key)
         ctx = self.context(bar, price)
@@ -278,8 +289,9 @@ class _Replay:
         if record.allowed:
             self.acct.used(bar.ts, cap_usage(action, ctx, self.policy))
         order = Order(
-            key, self.run.strategy_id, self.run.venue, self.run.symbol, side, qty, price, bar.ts
-        )
+            key, self.run.strategy_id, self.run.venue, self.run.symbol, side, qty, price, bar.ts,
+            kind=kind,
+        )  # fmt: skip
         return record, order
 
     def latch_breaker(self, record: DecisionRecord) -> None:
@@ -302,15 +314,23 @@ class _Replay:
         self.dispatch(key, bar, lambda: self.decide(key, intent, bar), intent)
 
     def send_sized(self, seq: int, side: Side, qty: Decimal, price: Decimal, bar: Bar,
-                   at: Bar, reason: object) -> None:  # fmt: skip
-        """An order the shared model sized (:class:`live.engine_book.EngineBook`): the
-        ``seq``-th of ``bar``, priced at ``price``; the simulated venue fills it at ``at``'s
-        open (the level of an exit released inside the bar)."""
+                   at: Bar, reason: object, kind: str = "market") -> None:  # fmt: skip
+        """An order the shared model sized (:class:`live.engine_book.EngineBook`,
+        :class:`live.order_keeper.OrderKeeper`): the ``seq``-th of ``bar``, priced at ``price``;
+        the simulated venue fills it at ``at``'s open (the level of an exit released inside the
+        bar, a matched limit's price). ``kind`` ``limit``/``stop``: a resting order the core
+        matched, which only a venue that prices such orders takes (the paper venues)."""
+        if kind != "market" and not getattr(self.venue, "takes_resting_orders", False):
+            raise ConfigError(
+                f"Venue {self.venue.name!r} does not take the {kind} orders the core matches for "
+                f"strategy {self.run.strategy_id!r} (resting orders are emulated on paper only); "
+                "run it with --mode paper or --venue paper."
+            )
         key = client_order_id(f"{self.run.run_id}#{seq}", self.run.symbol, bar.ts, side)
         set_bar = getattr(self.venue, "set_bar", None)
         if set_bar is not None:
             set_bar(at)
-        self.dispatch(key, bar, lambda: self.judge(key, side, qty, price, bar), None)
+        self.dispatch(key, bar, lambda: self.judge(key, side, qty, price, bar, kind), None)
 
     def dispatch(
         self,
@@ -333,10 +353,11 @@ class _Replay:
                 record, order = decided
                 checkpoint("decided")
                 if record.allowed:
-                    order, created = self.journal.insert_order(self.run.run_id, order, record.id)
+                    order, created = self._insert(order, record)
                     self.acct.ordered(order.ts)
         else:
             record = self.journal.decision(key) or self._missing_decision(key)
+            order = replace(order, kind=_order_kind(record))  # the row keeps no kind
             self.acct.ordered(order.ts)  # the stored row counts as the first run counted it
             if record.allowed:  # resumed: count the stored order's usage as the first run did
                 self.acct.used(bar.ts, self._stored_usage(record))
@@ -358,7 +379,7 @@ class _Replay:
         if unsent and not self._still_allowed(key, order, bar):
             return
         if created is None:
-            order, created = self.journal.insert_order(self.run.run_id, order, record.id)
+            order, created = self._insert(order, record)
         self.counts["orders"] += 1
         self.counts["new_orders"] += int(created)
         journaled = self.journal.fills_for(key)
@@ -386,6 +407,12 @@ class _Replay:
         for n in range(closed, len(self.book.trade_pnl)):
             self.acct.trade_closed(self.run.symbol, self.book.trade_pnl[n], bar.ts,
                                    key=f"{self.run.run_id}:trade:{n}")  # fmt: skip
+
+    def _insert(self, order: Order, record: DecisionRecord) -> tuple[Order, bool]:
+        """Journal ``order`` under its decision; the stored order, with its kind (the row
+        keeps none: it lives in the decision's action)."""
+        stored, created = self.journal.insert_order(self.run.run_id, order, record.id)
+        return replace(stored, kind=order.kind), created
 
     def _track_stuck(self, intent: OrderIntent, order: Order, fills: list[Fill], bar: Bar) -> None:
         """An exit that got no fill flags the symbol stuck (journaled, alerted once); the
@@ -694,6 +721,9 @@ class Session:
         if self.engine is not None:
             self._step_engine(self.engine, bar, target, events)
             return
+        if isinstance(self.state.book, OrderKeeper):
+            self._step_orders(self.state.book, bar)
+            return
         if self.pending:
             self.venue.set_bar(bar)
         for intent in self.pending:
@@ -743,6 +773,16 @@ class Session:
         self.state.acct.mark(ts, value)
         self.marks.append(ts, value)
 
+    def _step_orders(self, keeper: OrderKeeper, bar: Bar) -> None:
+        """:meth:`step` for an order-level strategy: the core matches its resting orders
+        against ``bar`` (each match sent through the policy and the venue), the strategy
+        answers at the close; equity marked there."""
+        value = keeper.step(self.bars, bar)
+        self.bars += 1
+        ts = bar.ts + self.tf
+        self.state.acct.mark(ts, value)
+        self.marks.append(ts, value)
+
     def on_events(self, bar: Bar, events: Sequence[Event]) -> list[OrderIntent]:
         """Hand ``events`` (stamped up to ``bar``'s close, the loop's clock) to the strategy in
         time order; the intents of the targets they change. An unknown kind or a stamp after
@@ -773,6 +813,12 @@ class Session:
             return
         if events:
             self._advance_events(frame, events)
+            return
+        if isinstance(self.state.book, OrderKeeper):  # resting orders: every bar can fill one
+            with self.batched() as tick:
+                for bar in iter_bars(frame):
+                    self.step(bar)
+                    tick()
             return
         close = frame["close"].to_numpy()
         targets = self.runner.strategy.step_many(self.runner.state, close, self.runner.params)
@@ -972,6 +1018,13 @@ def session(
                 book = EngineBook(strategy.id, key.symbol, engine)
                 book.send = state.send_sized
                 state.book = book
+            elif isinstance(strategy, OrderStrategyRun):
+                keeper = OrderKeeper(
+                    strategy.id, key.symbol, strategy.inner, dict(resolved), execution,
+                    float(instrument.lot_size), float(instrument.min_notional),
+                )  # fmt: skip
+                keeper.send = state.send_sized
+                state.book = keeper
             runner = IncrementalRunner(
                 strategy, dict(resolved), key.symbol, strategy_id=strategy.id
             )
@@ -1002,6 +1055,15 @@ def _replay_events(
     tf = timeframe_delta(key.timeframe)
     found = LakeEvents(tuple(strategy.event_kinds), key, lake_dir)(bars[0].ts, bars[-1].ts + tf)
     return assign([b.ts for b in bars], tf, found, "The replay's events")
+
+
+def _strategy(strategy_id: str) -> Strategy:
+    """A target strategy by id, or an order-level one (grid, dca) in the session's view."""
+    from strategies.order_based import get_order_strategy, order_strategies
+
+    if strategy_id in order_strategies():
+        return OrderStrategyRun.of(get_order_strategy(strategy_id))
+    return get_strategy(strategy_id)
 
 
 def _record_failure(journal: JournalRepository, run_id: str, exc: Exception) -> None:
@@ -1045,8 +1107,13 @@ def replay(
     profit, scale-out ladder, end rule), run by the shared model with every order through the
     policy and the venue; its ``execution`` is the cost model.
     """
-    strategy = strategy_id if isinstance(strategy_id, Strategy) else get_strategy(strategy_id)
+    strategy = strategy_id if isinstance(strategy_id, Strategy) else _strategy(strategy_id)
     resolved = strategy.resolve_params(params)
+    if engine is not None and isinstance(strategy, OrderStrategyRun):
+        raise ConfigError(
+            f"{strategy.id} is an order-level strategy (spot, long-only): its exits are its own "
+            "orders; drop the engine rules (--allow-short, --stop-loss, ...)."
+        )
     if engine is not None:
         if execution is not None and execution != engine.execution:
             raise ConfigError(

@@ -136,6 +136,7 @@ class DryRunVenue:
         #: Nothing is sent, so nothing outlives a crash but what the journal holds; an inner
         #: venue with a durable book keeps the durable commits anyway.
         self.forgets_on_crash = getattr(inner, "forgets_on_crash", False)
+        self.takes_resting_orders = getattr(inner, "takes_resting_orders", False)
         self.would_send: list[Order] = []
 
     def instrument(self, symbol: str) -> Instrument:

@@ -1,15 +1,18 @@
-"""A paper venue: market orders fill at the open of the bar it is given, under drydock.execution.
+"""A paper venue: orders fill at the open of the bar it is given, under drydock.execution.
 
 The rule is the backtest's: a signal on bar t's close is filled at bar t+1's open. The runner
 calls :meth:`PaperVenue.set_bar` with bar t+1 before submitting what bar t decided. Prices, fees,
 lot rounding and the min-notional check are the execution model's Decimal helpers, so paper fills
 match research to the cent. Like an exchange, it rejects orders that round to zero lots or fall
-below the instrument's min notional (the runner skips those before sending them).
+below the instrument's min notional (the runner skips those before sending them). A resting
+order the core matched against a bar (``Order.kind`` ``limit``) arrives with the bar opened at its
+fill price and fills there without slippage, at the maker fee.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 from drydock.execution import ExecutionModel, below_min_notional
 from drydock.markets import instrument_for
@@ -24,6 +27,8 @@ class PaperVenue:
     #: (:meth:`live.replay.Session.batched`). A venue that remembers orders across a crash
     #: (an exchange, a chain, :class:`~live.venues.paper_store.DurablePaperVenue`) must not.
     forgets_on_crash = True
+    #: It fills resting orders the core matched (``Order.kind`` limit or stop) at their price.
+    takes_resting_orders = True
 
     def __init__(
         self,
@@ -62,7 +67,12 @@ class PaperVenue:
                 f"order {order.client_order_id} qty {order.qty} rounds to zero lots of "
                 f"{instrument.lot_size}"
             )
-        price = self.execution.slipped_price_dec(self._bar.open, buy=order.side is Side.BUY)
+        maker = order.kind == "limit"  # a resting limit the core matched: its price, maker fee
+        price = (
+            Decimal(str(self._bar.open))
+            if maker
+            else self.execution.slipped_price_dec(self._bar.open, buy=order.side is Side.BUY)
+        )
         if below_min_notional(qty, price, instrument.min_notional):
             raise MinNotionalError(
                 f"order {order.client_order_id}: {qty} {order.symbol} at {price} is "
@@ -75,7 +85,7 @@ class PaperVenue:
             order.side,
             qty,
             price,
-            self.execution.fee_of_dec(qty, price),
+            self.execution.fee_of_dec(qty, price, maker),
             self._bar.ts,
         )
         self._fills[order.client_order_id] = [fill]

@@ -51,6 +51,7 @@ class DurablePaperVenue:
     ):
         self.name = name
         self._paper = PaperVenue(name, execution, instruments)
+        self.takes_resting_orders = True  # the paper venue's pricing of core-matched orders
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

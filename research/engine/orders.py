@@ -16,7 +16,7 @@ import polars as pl
 from drydock import metrics
 from drydock.execution import ExecutionModel
 from drydock.fills.model import Reason
-from drydock.matching import CancelOrder, Execution, OrderBook, OrderKind, PlaceOrder
+from drydock.matching import OrderBook, OrderKind, TradeLedger
 from research.engine.run import EngineResult
 from strategies.base import Params, iter_bars
 from strategies.order_based import Account, OrderStrategy
@@ -26,29 +26,6 @@ _REASON = {
     OrderKind.LIMIT: Reason.LIMIT,
     OrderKind.STOP: Reason.STOP,
 }
-
-
-class _Trades:
-    """Average entry and closed-trade PnL (fees in) of one long-only position."""
-
-    def __init__(self) -> None:
-        self.qty = self.avg = self.pnl = 0.0
-        self.closed: list[float] = []
-
-    def add(self, fill: Execution) -> None:
-        if fill.qty > 0:
-            if self.qty == 0:
-                self.pnl = 0.0
-            self.avg = (self.avg * self.qty + fill.price * fill.qty) / (self.qty + fill.qty)
-            self.qty += fill.qty
-            self.pnl -= fill.fee
-            return
-        sold = -fill.qty
-        self.pnl += sold * (fill.price - self.avg) - fill.fee
-        self.qty -= sold
-        if self.qty <= 1e-12 * sold:
-            self.closed.append(self.pnl)
-            self.qty = self.avg = self.pnl = 0.0
 
 
 def run_orders(
@@ -64,7 +41,7 @@ def run_orders(
 ) -> EngineResult:
     """Run ``strategy`` over ``bars`` (ts, open, high, low, close, volume) with one spot account."""
     book = OrderBook(execution or ExecutionModel(), lot_size, min_notional)
-    trades = _Trades()
+    trades = TradeLedger()
     state = strategy.init_state(params)
     n = bars.height
     equity, position = np.empty(n), np.empty(n)
@@ -75,16 +52,7 @@ def run_orders(
             trades.add(fill)
             records.append((t, fill.qty, fill.price, fill.fee, float(_REASON[fill.kind])))
         account = Account(book.cash, book.position, trades.avg, frozenset(book.live))
-        for intent in strategy.on_bar(state, t, bar, fills, account, params):
-            if isinstance(intent, CancelOrder):
-                book.cancel(intent.tag)
-            elif isinstance(intent, PlaceOrder):
-                book.place(intent, t)
-            else:
-                raise TypeError(
-                    f"Strategy {strategy.id!r} returned {intent!r}; return PlaceOrder or "
-                    "CancelOrder objects."
-                )
+        book.take(strategy.on_bar(state, t, bar, fills, account, params), t, strategy.id)
         equity[t] = book.cash + book.position * bar.close
         position[t] = book.position
         if progress is not None:

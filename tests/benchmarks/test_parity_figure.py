@@ -11,9 +11,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_parity_counts_equal_runs_and_names_why_others_differ() -> None:
-    names = ("ema_cross_busy", "grid", "ema_long_short_stops_ladder")
-    busy, grid, long_short = parity_results(tuple(c for c in CASES if c.name in names))
+    names = ("ema_cross_busy", "grid", "rebalance", "ema_long_short_stops_ladder")
+    busy, grid, rebalance, long_short = parity_results(tuple(c for c in CASES if c.name in names))
     assert busy.equal and busy.reason == "277 fills equal"  # EMA 3/8 over 2024-Q1, fill by fill
     # shorts, a stop loss, a trailing stop and a scale-out ladder, kept by the shared model
     assert long_short.equal and long_short.reason == "96 fills equal"
-    assert not grid.equal and "grid" in grid.reason
+    assert grid.equal and grid.reason == "60 fills equal"  # resting limits matched by the core
+    assert not rebalance.equal and "several instruments" in rebalance.reason

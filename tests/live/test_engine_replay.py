@@ -295,7 +295,7 @@ def test_any_target_path_and_exit_mix_replays_as_the_reference_model(
 
 def open_policy(settings: Settings) -> Path:
     """A policy without limits: the property is about the model, not the rules."""
-    path = settings.policy_dir / "open.toml"
+    path = settings.journal_path.parent / "open.toml"  # in the test's home, not the repo
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('version = "open"\n', encoding="utf-8")
     return path
