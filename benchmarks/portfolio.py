@@ -12,7 +12,7 @@ from benchmarks.data import minute_bars
 from benchmarks.harness import Figure, median_time
 from drydock.execution import ExecutionModel
 from research.engine.portfolio import run_portfolio
-from research.engine.portfolio_model import PortfolioConfig
+from drydock.fills.portfolio_model import PortfolioConfig
 from strategies.rebalance import inverse_volatility_weights
 
 BARS = 525_600

@@ -9,6 +9,8 @@ sent through the policy engine and a venue (docs/backtesting.md, docs/live.md).
 from __future__ import annotations
 
 from drydock.fills.model import EndRule, EngineConfig, Reason, check_exposures, floor_lots
+from drydock.fills.portfolio_model import PortfolioConfig
+from drydock.fills.portfolio_reference import PortfolioStepper
 from drydock.fills.reference import Account, Gate, Stepper, book_fill, simulate
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "EndRule",
     "EngineConfig",
     "Gate",
+    "PortfolioConfig",
+    "PortfolioStepper",
     "Reason",
     "Stepper",
     "book_fill",

@@ -20,7 +20,7 @@ import polars as pl
 from drydock import metrics
 from drydock.errors import ConfigError
 from drydock.fills.model import Reason
-from research.engine.portfolio_model import PortfolioConfig
+from drydock.fills.portfolio_model import PortfolioConfig
 
 _REASON_NAMES = np.array([r.name.lower() for r in Reason])
 

@@ -62,7 +62,7 @@ def portfolio_command(
     from drydock.timeframes import periods_per_year, timeframe_seconds
     from research.cli import metrics_table
     from research.engine.portfolio import align_bars, run_portfolio
-    from research.engine.portfolio_model import PortfolioConfig
+    from drydock.fills.portfolio_model import PortfolioConfig
     from strategies.rebalance import scheme_weights
 
     timeframe_seconds(timeframe)

@@ -1,4 +1,4 @@
-"""The portfolio model as one numba pass (semantics: :mod:`research.engine.portfolio_reference`).
+"""The portfolio model as one numba pass (semantics: :mod:`drydock.fills.portfolio_reference`).
 
 State per asset lives in small arrays (position, average entry, open trade PnL); cash is one
 float shared by every asset. Float operations follow the reference loop's order so both agree
@@ -18,7 +18,7 @@ prepare_numba()
 from numba import njit  # noqa: E402  (NUMBA_CACHE_DIR must be set before numba loads)
 
 from research.engine.kernel import floor_lots  # noqa: E402
-from research.engine.portfolio_model import (  # noqa: E402
+from drydock.fills.portfolio_model import (  # noqa: E402
     Q_BAND,
     Q_CASH,
     Q_CLOSE_END,

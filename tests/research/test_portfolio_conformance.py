@@ -15,9 +15,9 @@ import pytest
 
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming
-from research.engine import portfolio_reference as ref
+from drydock.fills import portfolio_reference as ref
 from research.engine.portfolio import align_bars, run_portfolio
-from research.engine.portfolio_model import PortfolioConfig
+from drydock.fills.portfolio_model import PortfolioConfig
 
 FREE = ExecutionModel(init_cash=1_000.0, taker_fee=0.0, slippage_bps=0.0)
 PCT = ExecutionModel(init_cash=1_000.0, taker_fee=0.01, slippage_bps=0.0)

@@ -20,11 +20,17 @@ more (sizing from negative equity would invert every weight).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from drydock.fills.model import Reason, floor_lots
-from research.engine.portfolio_model import PortfolioConfig
+from drydock.fills.portfolio_model import PortfolioConfig
+
+__all__ = ["Book", "PortfolioGate", "PortfolioRun", "PortfolioStepper", "book_fill", "simulate"]
+
+#: ``gate(book, bar, asset, delta, price, fill_price, fee, reason)``: sends the order the model
+#: decided for asset ``asset`` and books what filled with :func:`book_fill` (the live core).
+PortfolioGate = Callable[["Book", int, int, float, float, float, float, Reason], None]
 
 
 def _lots(qty: float, lot: float) -> float:
@@ -51,6 +57,7 @@ class Book:
     skipped: int = 0
     funding_paid: float = 0.0
     ruined_at: int = -1  # bar where a rebalance found equity <= 0 (no orders after it)
+    gate: PortfolioGate | None = None  # the live core's order path; None: fill here
 
     def value(self, prices: Sequence[float]) -> float:
         total = self.cash  # summed in asset order, as the kernel does
@@ -71,6 +78,15 @@ def _fill(book: Book, cfg: PortfolioConfig, bar: int, j: int, delta: float, pric
     e = cfg.execution
     px = _fill_price(cfg, delta, price)
     fee = abs(delta) * px * e.taker_fee + e.fixed_fee
+    if book.gate is not None:
+        book.gate(book, bar, j, delta, price, px, fee, reason)
+        return
+    book_fill(book, bar, j, delta, px, fee, reason)
+
+
+def book_fill(book: Book, bar: int, j: int, delta: float, px: float, fee: float,
+              reason: Reason) -> None:  # fmt: skip
+    """Book one fill of asset ``j``: shared cash, its position, entry and trade PnL."""
     book.cash -= delta * px + fee
     book.orders.append((bar, j, delta, px, fee, reason))
     qty = book.qty[j]
@@ -145,6 +161,68 @@ def _rebalance(book: Book, cfg: PortfolioConfig, bar: int, weights: Sequence[flo
                 _fill(book, cfg, bar, j, deltas[j], prices[j], Reason.SIGNAL)
 
 
+class PortfolioStepper:
+    """The portfolio model one bar at a time (the loop of :func:`simulate`)."""
+
+    def __init__(self, cfg: PortfolioConfig, k: int, book: Book | None = None) -> None:
+        self.cfg, self.k = cfg, k
+        self.book = (
+            book
+            if book is not None
+            else Book(cfg.execution.init_cash, [0.0] * k, [0.0] * k, [0.0] * k)
+        )
+        self.next_open = cfg.execution.fill == "next_open"
+        self.active: list[float] = [0.0] * k
+        self.pending: list[float] | None = None
+        self.last_decision = -1
+
+    def _fund(self, opens: Sequence[float], rates: Sequence[float] | None) -> None:
+        if rates is None:
+            return
+        book = self.book
+        for j in range(self.k):
+            rate = rates[j]
+            if rate and book.qty[j]:
+                paid = book.qty[j] * opens[j] * rate
+                book.cash -= paid
+                book.trade_pnl[j] -= paid
+                book.funding_paid += paid
+
+    def open(self, t: int, opens: Sequence[float], rates_open: Sequence[float] | None = None,
+             rates_inside: Sequence[float] | None = None) -> None:  # fmt: skip
+        """Bar ``t`` up to its close: funding at its open, the queued rebalance at its opens,
+        funding stamped inside it."""
+        self._fund(opens, rates_open)
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            _rebalance(self.book, self.cfg, t, pending, opens)
+        self._fund(opens, rates_inside)
+
+    def close(self, t: int, closes: Sequence[float], weights: Sequence[float]) -> float:
+        """The weights decided at bar ``t``'s close (a rebalance queued when they changed or
+        ``rebalance_every`` bars passed); the equity marked at the close."""
+        row = list(weights)
+        every = self.cfg.rebalance_every
+        due = every is not None and self.last_decision >= 0 and t - self.last_decision >= every
+        if row != self.active or due:
+            if self.next_open:
+                self.pending = row
+            else:
+                _rebalance(self.book, self.cfg, t, row, closes)
+            self.active, self.last_decision = row, t
+        return self.book.value(closes)
+
+    def end(self, t: int, closes: Sequence[float]) -> bool:
+        """``close_at_end``: close every position at the last close; whether it did."""
+        book = self.book
+        if not (self.cfg.close_at_end and any(book.qty)):
+            return False
+        for j in range(self.k):
+            if book.qty[j]:
+                _fill(book, self.cfg, t, j, -book.qty[j], closes[j], Reason.END_CLOSE)
+        return True
+
+
 def simulate(
     opens: Sequence[Sequence[float]],
     closes: Sequence[Sequence[float]],
@@ -158,48 +236,14 @@ def simulate(
     ``funding_inside`` rates inside each bar (charged on the positions held after the open's
     rebalance, so whoever held through the stamp pays, also with ``fill=close``)."""
     k = len(opens[0]) if opens else 0
-    next_open = cfg.execution.fill == "next_open"
-    book = Book(cfg.execution.init_cash, [0.0] * k, [0.0] * k, [0.0] * k)
+    stepper = PortfolioStepper(cfg, k)
     equity: list[float] = []
     positions: list[list[float]] = []
-    active: list[float] = [0.0] * k
-    pending: list[float] | None = None
-    last_decision = -1
     for t in range(len(opens)):
-        if funding is not None:
-            for j in range(k):
-                rate = funding[t][j]
-                if rate and book.qty[j]:
-                    paid = book.qty[j] * opens[t][j] * rate
-                    book.cash -= paid
-                    book.trade_pnl[j] -= paid
-                    book.funding_paid += paid
-        if pending is not None:
-            _rebalance(book, cfg, t, pending, opens[t])
-            pending = None
-        if funding_inside is not None:
-            for j in range(k):
-                rate = funding_inside[t][j]
-                if rate and book.qty[j]:
-                    paid = book.qty[j] * opens[t][j] * rate
-                    book.cash -= paid
-                    book.trade_pnl[j] -= paid
-                    book.funding_paid += paid
-        row = list(weights[t])
-        every = cfg.rebalance_every
-        due = every is not None and last_decision >= 0 and t - last_decision >= every
-        if row != active or due:
-            if next_open:
-                pending = row
-            else:
-                _rebalance(book, cfg, t, row, closes[t])
-            active, last_decision = row, t
-        equity.append(book.value(closes[t]))
-        positions.append(list(book.qty))
-    if cfg.close_at_end and opens and any(book.qty):
-        t = len(opens) - 1
-        for j in range(k):
-            if book.qty[j]:
-                _fill(book, cfg, t, j, -book.qty[j], closes[t][j], Reason.END_CLOSE)
-        equity[-1], positions[-1] = book.cash, [0.0] * k
-    return PortfolioRun(equity, positions, book)
+        stepper.open(t, opens[t], funding[t] if funding is not None else None,
+                     funding_inside[t] if funding_inside is not None else None)  # fmt: skip
+        equity.append(stepper.close(t, closes[t], weights[t]))
+        positions.append(list(stepper.book.qty))
+    if opens and stepper.end(len(opens) - 1, closes[-1]):
+        equity[-1], positions[-1] = stepper.book.cash, [0.0] * k
+    return PortfolioRun(equity, positions, stepper.book)

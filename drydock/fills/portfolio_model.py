@@ -3,7 +3,7 @@
 Targets are weights per asset (fraction of portfolio equity, signed, ``sum |w| <= leverage``);
 costs are the shared :class:`~drydock.execution.ExecutionModel`; lots and min notional are per
 asset. The semantics (docs/backtesting.md, "Portfolios") are stated once in
-:mod:`research.engine.portfolio_reference` and mirrored by the numba kernel.
+:mod:`drydock.fills.portfolio_reference` and mirrored by the numba kernel.
 """
 
 from __future__ import annotations
@@ -17,6 +17,20 @@ import numpy.typing as npt
 
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming
+
+__all__ = [
+    "N_QPARAMS",
+    "Q_BAND",
+    "Q_CASH",
+    "Q_CLOSE_END",
+    "Q_EVERY",
+    "Q_FEE",
+    "Q_FIXED",
+    "Q_LEVERAGE",
+    "Q_NEXT_OPEN",
+    "Q_SLIP",
+    "PortfolioConfig",
+]
 
 #: Positions in the packed parameter vector the portfolio kernel reads.
 (Q_CASH, Q_FEE, Q_FIXED, Q_SLIP, Q_LEVERAGE, Q_BAND, Q_EVERY, Q_NEXT_OPEN, Q_CLOSE_END) = range(9)
