@@ -11,8 +11,8 @@ import polars as pl
 from benchmarks.data import minute_bars
 from benchmarks.harness import Figure, median_time
 from drydock.execution import ExecutionModel
-from research.engine.portfolio import run_portfolio
 from drydock.fills.portfolio_model import PortfolioConfig
+from research.engine.portfolio import run_portfolio
 from strategies.rebalance import inverse_volatility_weights
 
 BARS = 525_600

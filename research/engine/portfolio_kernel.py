@@ -17,7 +17,6 @@ from drydock.runtime import prepare_numba
 prepare_numba()
 from numba import njit  # noqa: E402  (NUMBA_CACHE_DIR must be set before numba loads)
 
-from research.engine.kernel import floor_lots  # noqa: E402
 from drydock.fills.portfolio_model import (  # noqa: E402
     Q_BAND,
     Q_CASH,
@@ -29,6 +28,7 @@ from drydock.fills.portfolio_model import (  # noqa: E402
     Q_NEXT_OPEN,
     Q_SLIP,
 )
+from research.engine.kernel import floor_lots  # noqa: E402
 
 SIGNAL, LIQUIDATION, END_CLOSE = 0, 5, 6  # drydock.fills.model.Reason codes
 #: Order record columns: bar, asset, signed qty, fill price, fee, reason.
