@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from drydock import lake
@@ -28,6 +30,7 @@ __all__ = [
     "QUARANTINE",
     "conform_funding",
     "read_funding",
+    "split_funding",
     "split_valid_funding",
     "write_funding",
 ]
@@ -177,3 +180,34 @@ def read_funding(
     return frame.sort("ts").with_columns(
         (pl.col("rate") * 24 * 365 / pl.col("interval_hours")).alias("annualized")
     )
+
+
+def split_funding(
+    ts: pl.Series, funding: pl.DataFrame | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Funding rates per bar: those stamped at the bar's open, and those stamped inside the bar
+    (after its open, before the next bar's). The engines charge the first on the position held
+    into the open and the second on the position held after the open's fills, so funding follows
+    whoever held the position at the stamp (also with ``fill=close``). A stamp after the last
+    open counts inside the last bar when it falls within one bar interval of it; stamps before
+    the first bar are dropped (nothing was held). Stamps are read at whole seconds: venues record
+    a funding a few milliseconds after its stamp (Binance's 08:00:00.003 is the 08:00 funding)."""
+    n = len(ts)
+    at_open, inside = np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64)
+    if funding is None or funding.height == 0 or n == 0:
+        return at_open, inside
+    bar_ts = ts.to_numpy()
+    fund_ts = funding["ts"].dt.truncate("1s").to_numpy()
+    rate = funding["rate"].to_numpy().astype(np.float64)
+    idx = np.searchsorted(bar_ts, fund_ts, side="left")  # first bar opening at or after it
+    on = idx < n
+    on[on] = bar_ts[idx[on]] == fund_ts[on]
+    np.add.at(at_open, idx[on], rate[on])
+    within = ~on & (idx > 0)
+    if n > 1:  # after the last open: inside the last bar only within one bar interval
+        step = bar_ts[-1] - bar_ts[-2]
+        within &= (idx < n) | (fund_ts < bar_ts[-1] + step)
+    else:
+        within &= idx < n
+    np.add.at(inside, idx[within] - 1, rate[within])
+    return at_open, inside

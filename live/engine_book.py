@@ -27,8 +27,8 @@ from drydock.types import Bar, Fill, Position, Side
 
 #: Sends one sized order: (order index within the bar, side, quantity, reference price, the bar
 #: the order belongs to, the bar as the simulated venue should see it, why it was sent, its kind:
-#: market, limit or stop).
-Send = Callable[[int, Side, Decimal, Decimal, Bar, Bar, object, str], None]
+#: market, limit or stop[, its symbol when the run holds several]).
+Send = Callable[..., None]
 
 
 def _dec(value: float) -> Decimal:

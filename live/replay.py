@@ -50,7 +50,7 @@ from drydock.execution import (
     check_target,
     check_targets,
 )
-from drydock.fills import EngineConfig, check_exposures
+from drydock.fills import EngineConfig, PortfolioConfig, check_exposures
 from drydock.logs import get_logger
 from drydock.markets import instrument_for
 from drydock.metrics import summarize
@@ -82,6 +82,7 @@ from live.policy_state import (
     run_account,
 )
 from live.portfolio import Book, size_order
+from live.portfolio_keeper import PortfolioKeeper
 from live.venues.base import SimulatedVenue, TransientVenueError, Venue, VenueError
 from live.venues.paper import PaperVenue
 from strategies.base import IncrementalRunner, Strategy, iter_bars
@@ -169,10 +170,12 @@ class _Replay:
         self.venue, self.execution = venue, execution
         self.retry_wait = retry_wait if retry_wait is not None else DEFAULT_RETRY_WAIT
         cash = execution.init_cash
-        self.book: Book | EngineBook | OrderKeeper = Book(
+        self.book: Book | EngineBook | OrderKeeper | PortfolioKeeper = Book(
             run.strategy_id, run.symbol, Decimal(str(cash))
         )
         self.instrument = venue.instrument(run.symbol)
+        #: The symbol of the order in flight (a portfolio run's orders name their asset).
+        self.symbol = run.symbol
         self.kill_file = get_settings().kill_file
         #: Whose policy state this run decides from and writes (default: a replay's own
         #: simulated account, without the operator's pause); see live.account_state.
@@ -201,9 +204,13 @@ class _Replay:
         shared live account (other runs and operators write it too), the journal's. Positions
         are absolute notionals (a short's too), valued at the price the order is judged at."""
         px = Decimal(str(bar.open)) if price is None else price
-        held = abs(float(self.book.qty * px))
-        equity = float(self.book.equity(px))
-        positions = {self.run.symbol: held} if held else {}
+        if isinstance(self.book, PortfolioKeeper):
+            positions = self.book.notionals(px)
+            equity = float(self.book.equity(px))
+        else:
+            held = abs(float(self.book.qty * px))
+            equity = float(self.book.equity(px))
+            positions = {self.symbol: held} if held else {}
         if self.account.shared:
             ctx = build_context(
                 self.journal, strategy_id=self.run.strategy_id, policy=self.policy, now=bar.ts,
@@ -252,7 +259,10 @@ class _Replay:
         equity = self.book.equity(price)
         if equity <= 0:
             return 1e6  # nothing left to lever: any new exposure is unbounded leverage
-        ratio = float(abs(after) * price / equity)
+        others = 0.0
+        if isinstance(self.book, PortfolioKeeper):  # the other assets' exposure counts too
+            others = sum(v for s, v in self.book.notionals(price).items() if s != self.symbol)
+        ratio = (float(abs(after) * price) + others) / float(equity)
         return ratio if ratio > 1 + 1e-9 else 1.0
 
     def judge(
@@ -263,7 +273,7 @@ class _Replay:
         action = Action(
             kind="order",
             venue=self.run.venue,
-            symbol=self.run.symbol,
+            symbol=self.symbol,
             side=side,
             quantity=float(qty),
             price=float(price),
@@ -289,7 +299,7 @@ class _Replay:
         if record.allowed:
             self.acct.used(bar.ts, cap_usage(action, ctx, self.policy))
         order = Order(
-            key, self.run.strategy_id, self.run.venue, self.run.symbol, side, qty, price, bar.ts,
+            key, self.run.strategy_id, self.run.venue, self.symbol, side, qty, price, bar.ts,
             kind=kind,
         )  # fmt: skip
         return record, order
@@ -314,7 +324,8 @@ class _Replay:
         self.dispatch(key, bar, lambda: self.decide(key, intent, bar), intent)
 
     def send_sized(self, seq: int, side: Side, qty: Decimal, price: Decimal, bar: Bar,
-                   at: Bar, reason: object, kind: str = "market") -> None:  # fmt: skip
+                   at: Bar, reason: object, kind: str = "market",
+                   symbol: str | None = None) -> None:  # fmt: skip
         """An order the shared model sized (:class:`live.engine_book.EngineBook`,
         :class:`live.order_keeper.OrderKeeper`): the ``seq``-th of ``bar``, priced at ``price``;
         the simulated venue fills it at ``at``'s open (the level of an exit released inside the
@@ -326,7 +337,8 @@ class _Replay:
                 f"strategy {self.run.strategy_id!r} (resting orders are emulated on paper only); "
                 "run it with --mode paper or --venue paper."
             )
-        key = client_order_id(f"{self.run.run_id}#{seq}", self.run.symbol, bar.ts, side)
+        self.symbol = symbol or self.run.symbol
+        key = client_order_id(f"{self.run.run_id}#{seq}", self.symbol, bar.ts, side)
         set_bar = getattr(self.venue, "set_bar", None)
         if set_bar is not None:
             set_bar(at)
@@ -370,7 +382,7 @@ class _Replay:
             if self.on_event is not None and not stored:
                 rules = [v["rule_id"] for v in record.explanation.get("violations", [])]
                 side = order.side.value if order is not None else "order"
-                self.on_event("denial", f"{side} {self.run.symbol} denied: "
+                self.on_event("denial", f"{side} {self.symbol} denied: "
                               f"{', '.join(rules)}", {"client_order_id": key})  # fmt: skip
             return
         # A decision made before a crash is about to be sent for the first time: decide again
@@ -405,7 +417,7 @@ class _Replay:
                 self.on_event("fill", f"{fill.side.value} {fill.qty} {fill.symbol} at {fill.price}",
                               {"client_order_id": fill.client_order_id})  # fmt: skip
         for n in range(closed, len(self.book.trade_pnl)):
-            self.acct.trade_closed(self.run.symbol, self.book.trade_pnl[n], bar.ts,
+            self.acct.trade_closed(self.symbol, self.book.trade_pnl[n], bar.ts,
                                    key=f"{self.run.run_id}:trade:{n}")  # fmt: skip
 
     def _insert(self, order: Order, record: DecisionRecord) -> tuple[Order, bool]:
@@ -456,7 +468,7 @@ class _Replay:
         breaker) is journaled under ``<key>:recheck`` and the order is not sent.
         """
         action = Action(
-            kind="order", venue=self.run.venue, symbol=self.run.symbol, side=order.side,
+            kind="order", venue=self.run.venue, symbol=order.symbol, side=order.side,
             quantity=float(order.qty), price=float(order.price), strategy_id=self.run.strategy_id,
             reduces_position=self.reduces(order.side, order.qty),
         )  # fmt: skip
@@ -773,6 +785,27 @@ class Session:
         self.state.acct.mark(ts, value)
         self.marks.append(ts, value)
 
+    def step_portfolio(
+        self,
+        bars: Sequence[Bar],
+        weights: Sequence[float],
+        rates_open: Sequence[float] | None = None,
+        rates_inside: Sequence[float] | None = None,
+    ) -> None:
+        """One closed bar of every asset of a portfolio run (the keeper's model decides the
+        orders, each through the policy and the venue); equity marked at the close."""
+        keeper = self.state.book
+        if not isinstance(keeper, PortfolioKeeper):
+            raise DrydockError(f"Run {self.record.run_id} is not a portfolio run.")
+        if not self.marks:
+            self.marks.append(bars[0].ts, float(self.cash))
+            self.state.acct.mark(bars[0].ts, float(self.cash))
+        value = keeper.step(self.bars, bars, weights, rates_open, rates_inside)
+        self.bars += 1
+        ts = bars[0].ts + self.tf
+        self.state.acct.mark(ts, value)
+        self.marks.append(ts, value)
+
     def _step_orders(self, keeper: OrderKeeper, bar: Bar) -> None:
         """:meth:`step` for an order-level strategy: the core matches its resting orders
         against ``bar`` (each match sent through the policy and the venue), the strategy
@@ -942,6 +975,7 @@ def session(
     live_account_state: bool = False,
     operator: bool = False,
     engine: EngineConfig | None = None,
+    portfolio: tuple[Sequence[str], PortfolioConfig] | None = None,
 ) -> Iterator[Session]:
     """Open (or resume) a run: the lease, the run record, the inputs and hash-chain checks, the
     venue and the per-bar state; the journal closes with the session when this opened it.
@@ -1018,6 +1052,10 @@ def session(
                 book = EngineBook(strategy.id, key.symbol, engine)
                 book.send = state.send_sized
                 state.book = book
+            elif portfolio is not None:
+                held = PortfolioKeeper(strategy.id, portfolio[0], portfolio[1])
+                held.send = state.send_sized
+                state.book = held
             elif isinstance(strategy, OrderStrategyRun):
                 keeper = OrderKeeper(
                     strategy.id, key.symbol, strategy.inner, dict(resolved), execution,

@@ -9,11 +9,12 @@ asset. The semantics (docs/backtesting.md, "Portfolios") are stated once in
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming
@@ -30,6 +31,8 @@ __all__ = [
     "Q_NEXT_OPEN",
     "Q_SLIP",
     "PortfolioConfig",
+    "align_bars",
+    "check_weights",
 ]
 
 #: Positions in the packed parameter vector the portfolio kernel reads.
@@ -116,3 +119,43 @@ class PortfolioConfig:
         out[Q_NEXT_OPEN] = 1.0 if e.fill == FillTiming.NEXT_OPEN else 0.0
         out[Q_CLOSE_END] = 1.0 if self.close_at_end else 0.0
         return out
+
+
+def align_bars(bars: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Keep only the timestamps every asset has (an inner join on ``ts``), in asset order."""
+    if not bars:
+        raise ConfigError("A portfolio needs at least one asset's bars.")
+    common: pl.Series | None = None
+    for frame in bars.values():
+        common = frame["ts"] if common is None else common.filter(common.is_in(frame["ts"]))
+    assert common is not None
+    return {s: f.filter(pl.col("ts").is_in(common)).sort("ts") for s, f in bars.items()}
+
+
+def check_weights(
+    weights: npt.NDArray[np.float64], config: PortfolioConfig, ts: pl.Series,
+    symbols: tuple[str, ...],
+) -> None:  # fmt: skip
+    """Refuse NaN/inf weights, gross exposure above the leverage cap and spot shorts, naming the
+    first offending bar and asset (the same rule as single-asset targets)."""
+    bad = ~np.isfinite(weights)
+    if bad.any():
+        t, j = np.argwhere(bad)[0]
+        raise ConfigError(
+            f"Weight {weights[t, j]!r} for {symbols[j]} at {ts[int(t)]} is not a finite number; "
+            "emit a weight on every bar (0 for none)."
+        )
+    gross = np.abs(weights).sum(axis=1)
+    over = gross > config.leverage + 1e-9
+    if over.any():
+        t = int(np.argmax(over))
+        raise ConfigError(
+            f"Weights at {ts[t]} sum to a gross exposure of {gross[t]:g}, above the leverage cap "
+            f"{config.leverage:g}; normalize them or raise leverage."
+        )
+    if not config.short_allowed and (weights < 0).any():
+        t, j = np.argwhere(weights < 0)[0]
+        raise ConfigError(
+            f"Weight {weights[t, j]:g} for {symbols[j]} at {ts[int(t)]} is a short, but this "
+            "portfolio is spot without allow_short; set allow_short=True (or leverage > 1)."
+        )

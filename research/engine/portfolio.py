@@ -20,7 +20,7 @@ import polars as pl
 from drydock import metrics
 from drydock.errors import ConfigError
 from drydock.fills.model import Reason
-from drydock.fills.portfolio_model import PortfolioConfig
+from drydock.fills.portfolio_model import PortfolioConfig, check_weights
 
 _REASON_NAMES = np.array([r.name.lower() for r in Reason])
 
@@ -77,17 +77,6 @@ class PortfolioResult:
         )
 
 
-def align_bars(bars: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """Keep only the timestamps every asset has (an inner join on ``ts``), in asset order."""
-    if not bars:
-        raise ConfigError("A portfolio needs at least one asset's bars.")
-    common: pl.Series | None = None
-    for frame in bars.values():
-        common = frame["ts"] if common is None else common.filter(common.is_in(frame["ts"]))
-    assert common is not None
-    return {s: f.filter(pl.col("ts").is_in(common)).sort("ts") for s, f in bars.items()}
-
-
 def _check_aligned(bars: Mapping[str, pl.DataFrame]) -> pl.Series:
     symbols = list(bars)
     ts = bars[symbols[0]]["ts"]
@@ -103,35 +92,6 @@ def _check_aligned(bars: Mapping[str, pl.DataFrame]) -> pl.Series:
                 "bars."
             )
     return ts
-
-
-def check_weights(
-    weights: npt.NDArray[np.float64], config: PortfolioConfig, ts: pl.Series,
-    symbols: tuple[str, ...],
-) -> None:  # fmt: skip
-    """Refuse NaN/inf weights, gross exposure above the leverage cap and spot shorts, naming the
-    first offending bar and asset (the same rule as single-asset targets)."""
-    bad = ~np.isfinite(weights)
-    if bad.any():
-        t, j = np.argwhere(bad)[0]
-        raise ConfigError(
-            f"Weight {weights[t, j]!r} for {symbols[j]} at {ts[int(t)]} is not a finite number; "
-            "emit a weight on every bar (0 for none)."
-        )
-    gross = np.abs(weights).sum(axis=1)
-    over = gross > config.leverage + 1e-9
-    if over.any():
-        t = int(np.argmax(over))
-        raise ConfigError(
-            f"Weights at {ts[t]} sum to a gross exposure of {gross[t]:g}, above the leverage cap "
-            f"{config.leverage:g}; normalize them or raise leverage."
-        )
-    if not config.short_allowed and (weights < 0).any():
-        t, j = np.argwhere(weights < 0)[0]
-        raise ConfigError(
-            f"Weight {weights[t, j]:g} for {symbols[j]} at {ts[int(t)]} is a short, but this "
-            "portfolio is spot without allow_short; set allow_short=True (or leverage > 1)."
-        )
 
 
 def _weights_array(weights: Any, symbols: tuple[str, ...], n: int) -> npt.NDArray[np.float64]:
@@ -163,8 +123,8 @@ def run_portfolio(
 ) -> PortfolioResult:
     """Trade ``weights`` (bars x assets, decided at each close) over ``bars`` (one aligned frame
     per asset) with one shared cash balance; ``funding`` (ts, rate) per perpetual asset."""
+    from drydock.funding import split_funding
     from research.engine.portfolio_kernel import N_KCOUNTERS, ORDER_COLUMNS, simulate
-    from research.engine.run import split_funding
 
     config = config or PortfolioConfig()
     if not bars:

@@ -57,12 +57,12 @@ def portfolio_command(
     import numpy as np
 
     from drydock import ohlcv
-    from drydock.fills.portfolio_model import PortfolioConfig
+    from drydock.fills.portfolio_model import PortfolioConfig, align_bars
     from drydock.markets import instrument_for
     from drydock.series import SeriesKey
     from drydock.timeframes import periods_per_year, timeframe_seconds
     from research.cli import metrics_table
-    from research.engine.portfolio import align_bars, run_portfolio
+    from research.engine.portfolio import run_portfolio
     from strategies.rebalance import scheme_weights
 
     timeframe_seconds(timeframe)

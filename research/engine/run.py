@@ -14,6 +14,7 @@ import polars as pl
 from drydock import metrics
 from drydock.errors import ConfigError
 from drydock.fills.model import EngineConfig, Reason, check_exposures
+from drydock.funding import split_funding
 
 _REASON_NAMES = np.array([r.name.lower() for r in Reason])
 #: Bars per year by calendar: crypto trades 24/7; a session venue's daily bars annualize by 252.
@@ -71,37 +72,6 @@ class EngineResult:
                 "reason": _REASON_NAMES[rec[:, 4].astype(np.int64)],
             }
         )
-
-
-def split_funding(
-    ts: pl.Series, funding: pl.DataFrame | None
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Funding rates per bar: those stamped at the bar's open, and those stamped inside the bar
-    (after its open, before the next bar's). The engines charge the first on the position held
-    into the open and the second on the position held after the open's fills, so funding follows
-    whoever held the position at the stamp (also with ``fill=close``). A stamp after the last
-    open counts inside the last bar when it falls within one bar interval of it; stamps before
-    the first bar are dropped (nothing was held). Stamps are read at whole seconds: venues record
-    a funding a few milliseconds after its stamp (Binance's 08:00:00.003 is the 08:00 funding)."""
-    n = len(ts)
-    at_open, inside = np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64)
-    if funding is None or funding.height == 0 or n == 0:
-        return at_open, inside
-    bar_ts = ts.to_numpy()
-    fund_ts = funding["ts"].dt.truncate("1s").to_numpy()
-    rate = funding["rate"].to_numpy().astype(np.float64)
-    idx = np.searchsorted(bar_ts, fund_ts, side="left")  # first bar opening at or after it
-    on = idx < n
-    on[on] = bar_ts[idx[on]] == fund_ts[on]
-    np.add.at(at_open, idx[on], rate[on])
-    within = ~on & (idx > 0)
-    if n > 1:  # after the last open: inside the last bar only within one bar interval
-        step = bar_ts[-1] - bar_ts[-2]
-        within &= (idx < n) | (fund_ts < bar_ts[-1] + step)
-    else:
-        within &= idx < n
-    np.add.at(inside, idx[within] - 1, rate[within])
-    return at_open, inside
 
 
 def align_funding(ts: pl.Series, funding: pl.DataFrame | None) -> npt.NDArray[np.float64]:

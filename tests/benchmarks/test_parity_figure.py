@@ -17,4 +17,11 @@ def test_parity_counts_equal_runs_and_names_why_others_differ() -> None:
     # shorts, a stop loss, a trailing stop and a scale-out ladder, kept by the shared model
     assert long_short.equal and long_short.reason == "96 fills equal"
     assert grid.equal and grid.reason == "60 fills equal"  # resting limits matched by the core
-    assert not rebalance.equal and "several instruments" in rebalance.reason
+    assert rebalance.equal and rebalance.reason == "29 fills equal"  # two instruments, one cash
+
+
+def test_a_case_the_runner_cannot_run_counts_as_not_equal_with_its_reason() -> None:
+    from benchmarks.parity import ParityCase
+
+    [missing] = parity_results((ParityCase("ghost", "no_such_strategy", {}, {}),))
+    assert not missing.equal and "no_such_strategy" in missing.reason

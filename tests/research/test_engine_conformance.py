@@ -14,8 +14,8 @@ import pytest
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming
 from drydock.fills import reference as ref
+from drydock.funding import split_funding
 from research.engine import EngineConfig, run_backtest
-from research.engine.run import split_funding
 
 FREE = ExecutionModel(init_cash=1_000.0, taker_fee=0.0, slippage_bps=0.0)
 BASE = EngineConfig(execution=FREE, lot_size=1e-9)

@@ -104,7 +104,7 @@ def test_kernel_equals_reference_on_real_bars(
     kernel = run_backtest(bars, target, cfg, funding=funding)
     rates = inside = None
     if funding is not None:
-        from research.engine.run import split_funding
+        from drydock.funding import split_funding
 
         at_open, within = split_funding(bars["ts"], funding)
         rates, inside = at_open.tolist(), within.tolist()

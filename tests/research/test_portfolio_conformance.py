@@ -16,8 +16,8 @@ import pytest
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel, FillTiming
 from drydock.fills import portfolio_reference as ref
-from drydock.fills.portfolio_model import PortfolioConfig
-from research.engine.portfolio import align_bars, run_portfolio
+from drydock.fills.portfolio_model import PortfolioConfig, align_bars
+from research.engine.portfolio import run_portfolio
 
 FREE = ExecutionModel(init_cash=1_000.0, taker_fee=0.0, slippage_bps=0.0)
 PCT = ExecutionModel(init_cash=1_000.0, taker_fee=0.01, slippage_bps=0.0)

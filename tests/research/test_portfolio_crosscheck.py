@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from drydock.execution import ExecutionModel, FillTiming
 from drydock.fills import portfolio_reference as ref
-from drydock.fills.portfolio_model import PortfolioConfig
+from drydock.fills.portfolio_model import PortfolioConfig, align_bars
 from drydock.sample import read_sample, read_sample_funding
 from drydock.series import SeriesKey
-from research.engine.portfolio import align_bars, run_portfolio
+from research.engine.portfolio import run_portfolio
 from research.engine.run import align_funding
 
 pytestmark = pytest.mark.integration  # vectorbt and reference loops over 1,000-2,184 bars
