@@ -69,24 +69,6 @@ PORTFOLIOS = {
 }
 
 
-def _perps() -> dict[str, Any]:
-    from decimal import Decimal
-
-    from drydock.types import Instrument, InstrumentKind
-
-    # Binance USD-M BTCUSDT perpetual increments as Binance publishes them (step 0.001, tick
-    # 0.1, min notional 100); typed, not from a recorded payload (none is in ../shared/data).
-    return {
-        "BTC/USDT:USDT": Instrument(
-            "binance", "BTC/USDT:USDT", "BTC", "USDT", InstrumentKind.PERP, Decimal("0.1"),
-            Decimal("0.001"), Decimal("100"),
-        )
-    }  # fmt: skip
-
-
-PERPS = _perps()
-
-
 def _portfolio(case: ParityCase) -> tuple[Any, Any, Any, Any]:
     """A portfolio case's aligned sample bars, weights, config and funding frames."""
     import numpy as np
@@ -101,8 +83,7 @@ def _portfolio(case: ParityCase) -> tuple[Any, Any, Any, Any]:
     symbols = PORTFOLIOS[case.strategy]
     frames = align_bars({s: read_sample(SeriesKey("binance", s, "1h")) for s in symbols})
     execution = ExecutionModel()
-    instruments = [PERPS.get(s) or instrument_for("binance", s, execution.overrides())
-                   for s in symbols]  # fmt: skip
+    instruments = [instrument_for("binance", s, execution.overrides()) for s in symbols]
     funding = {s: read_sample_funding("binance", s) for s in symbols if ":" in s}
     every = int(case.params.get("every", 0)) or None
     config = PortfolioConfig(
@@ -141,7 +122,6 @@ def _portfolio_fills(case: ParityCase, policy: Path) -> tuple[tuple[Any, ...], t
     result = replay_portfolio(
         symbols, weights, config, "binance", "1h", strategy_id=case.strategy,
         policy_path=policy, run_id=f"parity-{case.name}", frames=frames, funding=funding,
-        instruments={i.symbol: i for i in (PERPS.get(s) for s in symbols) if i is not None},
     )  # fmt: skip
     with open_journal() as journal:
         theirs = [

@@ -268,6 +268,9 @@ def register(app: typer.Typer) -> None:
         rich_markup_mode=None,  # plain help like the root: rich help costs ~0.3 s of imports
     )
     live.command("replay")(replay_command)
+    from live.portfolio_cli import portfolio_command
+
+    live.command("portfolio")(portfolio_command)
     from live.run_cli import run_command
 
     live.command("run")(run_command)

@@ -46,6 +46,9 @@ class PortfolioKeeper:
         self._bars: list[Bar] = []
         self._seq = 0
         self._booking: tuple[int, Reason] = (0, Reason.SIGNAL)
+        #: Gross exposure (sum of |weight|) of the rebalance going out: its legs are one
+        #: intent, judged at the leverage it ends at, not at a leg's transient overshoot.
+        self.target_gross = 0.0
 
     # -- the book surface the session reads, for the asset in flight -------------------------
 
@@ -106,6 +109,8 @@ class PortfolioKeeper:
         """Bar ``index`` of every asset: the queued rebalance at the opens (each order through
         the gate), then the weights decided at the close; the equity marked there."""
         self._bars, self._seq = list(bars), 0
+        pending = self.stepper.pending
+        self.target_gross = sum(abs(w) for w in pending) if pending is not None else 0.0
         self.prices = [b.open for b in bars]
         self.stepper.open(index, self.prices, rates_open, rates_inside)
         self.prices = [b.close for b in bars]

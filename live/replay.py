@@ -259,10 +259,12 @@ class _Replay:
         equity = self.book.equity(price)
         if equity <= 0:
             return 1e6  # nothing left to lever: any new exposure is unbounded leverage
-        others = 0.0
-        if isinstance(self.book, PortfolioKeeper):  # the other assets' exposure counts too
-            others = sum(v for s, v in self.book.notionals(price).items() if s != self.symbol)
-        ratio = (float(abs(after) * price) + others) / float(equity)
+        if isinstance(self.book, PortfolioKeeper):
+            # a rebalance's legs are one intent: its leverage is the gross it ends at (a leg
+            # sent before the others may overshoot it for a moment)
+            ratio = self.book.target_gross
+        else:
+            ratio = float(abs(after) * price) / float(equity)
         return ratio if ratio > 1 + 1e-9 else 1.0
 
     def judge(

@@ -55,7 +55,7 @@ def test_unknown_market_names_symbol_exchange_known_markets_and_the_override() -
         instrument_for("binance", "DOGE/USDT")
     message = str(err.value)
     assert "No market metadata for DOGE/USDT on binance" in message
-    assert "BTC/USDT, ETH/USDT, SOL/USDT" in message
+    assert "BTC/USDT, BTC/USDT:USDT, ETH/USDT, SOL/USDT" in message
     assert "--lot-size" in message and "--min-notional" in message
     with pytest.raises(DrydockError, match=r"bundled exchanges: \['binance', 'kraken'\]"):
         instrument_for("coinbase", "BTC/USD")
@@ -92,3 +92,11 @@ def test_a_markets_file_without_precision_mode_is_refused(tmp_path: Path) -> Non
     (tmp_path / "okx.json").write_text('{"markets": {}}', encoding="utf-8")
     with pytest.raises(ConfigError, match="precisionMode"):
         instrument_for("okx", "BTC/USDT", folder=tmp_path)
+
+
+def test_the_bundled_perpetual_reads_as_a_perp_with_its_own_increments() -> None:
+    perp = instrument_for("binance", "BTC/USDT:USDT")
+    assert perp.kind.value == "perp"
+    assert (perp.lot_size, perp.tick_size, perp.min_notional) == (
+        Decimal("0.001"), Decimal("0.1"), Decimal("100"),
+    )  # fmt: skip

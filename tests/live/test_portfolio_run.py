@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks.parity import PERPS
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel
 from drydock.fills import PortfolioConfig
@@ -44,7 +43,7 @@ def funding() -> dict[str, Any]:
 
 
 def config(**kw: Any) -> PortfolioConfig:
-    instruments = [PERPS.get(s) or instrument_for("binance", s) for s in SYMBOLS]
+    instruments = [instrument_for("binance", s) for s in SYMBOLS]
     return PortfolioConfig(
         execution=EXECUTION, lot_size=tuple(float(i.lot_size) for i in instruments),
         min_notional=tuple(float(i.min_notional) for i in instruments), **kw,
@@ -54,7 +53,7 @@ def config(**kw: Any) -> PortfolioConfig:
 def run(frames: Any, weights: Any, cfg: PortfolioConfig, run_id: str, **kw: Any) -> Any:
     kw.setdefault("policy_path", POLICY)
     return replay_portfolio(SYMBOLS, weights, cfg, "binance", "1h", frames=frames, run_id=run_id,
-                            instruments=PERPS, **kw)  # fmt: skip
+                            **kw)  # fmt: skip
 
 
 def journal_fills(run_id: str, settings: Settings) -> list[tuple[Any, ...]]:
@@ -117,7 +116,7 @@ class CrashOnce(PaperVenue):
     forgets_on_crash = False
 
     def __init__(self, nth: int) -> None:
-        super().__init__("binance", EXECUTION, instruments=PERPS)
+        super().__init__("binance", EXECUTION)
         self.nth, self.calls = nth, 0
 
     def submit(self, order: Order) -> list[Fill]:
@@ -181,3 +180,41 @@ def test_each_leg_is_judged_on_its_own_symbol(
     assert {f.symbol for f in fills} == {"BTC/USDT"}
     held = sum((f.qty if f.side.value == "buy" else -f.qty for f in fills), Decimal(0))
     assert result.final_position.symbol in SYMBOLS and held >= 0
+
+
+def test_the_cli_runs_a_carry_from_the_lake_as_the_engine(
+    frames: Any, funding: Any, settings: Settings
+) -> None:
+    """`drydock live portfolio --scheme carry` over lake bars and lake funding: the research
+    portfolio engine's final equity, every leg journaled."""
+    import polars as pl
+    import typer
+    from typer.testing import CliRunner
+
+    from drydock.funding import write_funding
+    from drydock.ohlcv import write_day
+    from live.cli import register
+
+    for s, frame in frames.items():
+        for (day,), part in frame.group_by(pl.col("ts").dt.date(), maintain_order=True):
+            write_day(SeriesKey("binance", s, "1h"), day, part)
+    write_funding("binance", "BTC/USDT:USDT", funding["BTC/USDT:USDT"])
+    app = typer.Typer()
+    app.command("noop")(lambda: None)
+    register(app)
+    argv = ["live", "portfolio", "-s", "BTC/USDT", "-s", "BTC/USDT:USDT", "--scheme", "carry",
+            "--policy", str(POLICY)]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    weights = carry_weights(frames[SYMBOLS[0]]["ts"], 3600, funding["BTC/USDT:USDT"])
+    cfg = config(allow_short=True, rebalance_every=24)  # the CLI's --every default
+    expected, engine = engine_fills(frames, weights, cfg, funding)
+    assert f"{engine.final_equity:,.2f}" in result.output
+    with SqliteJournal(settings.journal_path) as j:
+        [summary] = j.runs()
+        assert summary.run.strategy_id == "funding_carry"
+        assert len(j.fills(summary.run.run_id)) == len(expected)
+    wrong = CliRunner().invoke(app, [*argv[:4], "--scheme", "carry"])
+    assert wrong.exit_code != 0 and "spot then its perpetual" in str(
+        wrong.exception or wrong.output
+    )
