@@ -128,4 +128,10 @@ class EngineBook:
         at = bar if price == bar.open else replace(bar, open=price)
         self._booking = (index, reason)
         side = Side.BUY if delta > 0 else Side.SELL
+        before = acct.qty
         send(seq, side, qty, _dec(price), bar, at, reason, "market")
+        if before and (delta > 0) != (before > 0) and acct.qty != before + delta:
+            # an exit (or the exit part of a reversal) got no fill or a part of one: the model
+            # works towards the position it aimed at from the next open, as a capped order's
+            # remainder (a missed entry is missed; a missed exit is not)
+            acct.goal, acct.goal_reason = before + delta, reason

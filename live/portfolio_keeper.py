@@ -116,6 +116,12 @@ class PortfolioKeeper:
         self.prices = [b.close for b in bars]
         return self.stepper.close(index, self.prices, weights)
 
+    def retry(self) -> None:
+        """Rebalance to the weights in force again at the next open (a leg got no fill),
+        unless a rebalance is already due there."""
+        if self.stepper.pending is None:
+            self.stepper.pending = list(self.stepper.active)
+
     def finish(self, index: int) -> bool:
         """``close_at_end`` at the last bar stepped; whether it sent closes."""
         return bool(self._bars) and self.stepper.end(index, self.prices)

@@ -344,7 +344,9 @@ class _Replay:
         set_bar = getattr(self.venue, "set_bar", None)
         if set_bar is not None:
             set_bar(at)
-        self.dispatch(key, bar, lambda: self.judge(key, side, qty, price, bar, kind), None)
+        # an exit that gets no fill is tracked as stuck and sent again at the next bar's open
+        exit_of = OrderIntent(self.run.strategy_id, self.symbol, bar.ts, side, 0.0, str(reason))
+        self.dispatch(key, bar, lambda: self.judge(key, side, qty, price, bar, kind), exit_of)
 
     def dispatch(
         self,
@@ -399,7 +401,10 @@ class _Replay:
         journaled = self.journal.fills_for(key)
         if not journaled:  # a crash point only where work is left (not in a finished catch-up)
             checkpoint("ordered")
-        reduces = intent is not None and order.side is Side.SELL and self.book.qty > 0
+        held = self.book.qty  # an order against the position held is an exit (stuck if unfilled)
+        reduces = intent is not None and (
+            (order.side is Side.SELL and held > 0) or (order.side is Side.BUY and held < 0)
+        )
         fetched = not journaled
         fills = journaled or self.fetch_fills(order)
         if journaled:  # resumed: the venue answered the first run
@@ -431,7 +436,7 @@ class _Replay:
     def _track_stuck(self, intent: OrderIntent, order: Order, fills: list[Fill], bar: Bar) -> None:
         """An exit that got no fill flags the symbol stuck (journaled, alerted once); the
         session retries it every bar until an exit fills, which journals ``unstuck``."""
-        symbol = self.run.symbol
+        symbol = order.symbol
         if fills:
             if self.stuck.pop(symbol, None) is not None:
                 self.journal.record_event(
@@ -452,6 +457,16 @@ class _Replay:
         if first and new and self.on_event is not None:
             self.on_event("stuck", f"{symbol}: exit of {order.qty} got no fill; retrying every "
                           "bar", {"client_order_id": order.client_order_id})  # fmt: skip
+
+    def flat_again(self, bar: Bar) -> None:
+        """The position of a stuck symbol is gone without an exit of ours (the model's target
+        moved, a stop it no longer needs): ``unstuck``, nothing left to retry."""
+        for symbol in list(self.stuck):
+            del self.stuck[symbol]
+            self.journal.record_event(
+                "unstuck", self.run.run_id, {"symbol": symbol, "client_order_id": ""}, bar.ts,
+                key=f"{self.run.run_id}:{symbol}:{bar.ts.isoformat()}:unstuck",
+            )  # fmt: skip
 
     def retry_intents(self, bar: Bar, pending: list[OrderIntent]) -> list[OrderIntent]:
         """A fresh exit intent at ``bar`` for each stuck symbol the strategy did not trade."""
@@ -775,7 +790,9 @@ class Session:
         them; then the strategy's target at the close (checked against the run's leverage and
         short rules), due at the next open."""
         index = self.bars
-        engine.open(index, bar)
+        engine.open(index, bar)  # an exit that got no fill is worked again here (EngineBook)
+        if self.state.stuck and not engine.acct.qty:
+            self.state.flat_again(bar)
         intents = self.on_events(bar, events) if events else []
         intents += self.runner.on_bar(bar) if target is None else self.runner.emit(bar, target)
         wanted = self.runner.target
@@ -802,6 +819,8 @@ class Session:
         if not self.marks:
             self.marks.append(bars[0].ts, float(self.cash))
             self.state.acct.mark(bars[0].ts, float(self.cash))
+        if self.state.stuck:  # a leg got no fill: rebalance to the weights again at this open
+            keeper.retry()
         value = keeper.step(self.bars, bars, weights, rates_open, rates_inside)
         self.bars += 1
         ts = bars[0].ts + self.tf

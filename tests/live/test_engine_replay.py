@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -352,3 +352,22 @@ def test_quantities_go_out_in_whole_lots(lake: SeriesKey, settings: Settings) ->
         failed = j.events(scope="lots", kind="order_failed")
     assert orders and all(o.qty % lot == 0 for o in orders)
     assert failed == []
+
+
+def test_an_exit_without_a_fill_is_stuck_retried_next_bar_and_unstuck(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    """The venue rejects the first exit: `stuck` is journaled, the model goes to its target
+    again at the next open (the exit goes out again) and a fill journals `unstuck`; the run
+    ends holding what the venue holds."""
+    cfg = config(lake, **STOPS)
+    result = run(lake, cfg, run_id="stuck-exit", venue=RejectNth(2))
+    with SqliteJournal(settings.journal_path) as j:
+        stuck = j.events(scope="stuck-exit", kind="stuck")
+        unstuck = j.events(scope="stuck-exit", kind="unstuck")
+        orders = j.orders("stuck-exit")
+    assert len(stuck) == 1 and len(unstuck) == 1
+    assert unstuck[0].ts > stuck[0].ts
+    second_exit = next(o for o in orders if o.ts > stuck[0].ts)
+    assert second_exit.ts - stuck[0].ts <= timedelta(hours=1)  # retried at the next open
+    assert result.failures == 1
