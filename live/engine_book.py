@@ -19,7 +19,9 @@ there). A denied or failed exit is tried again on the next bar while its level s
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
 from drydock.fills import Account, EngineConfig, Reason, Stepper, book_fill
@@ -57,6 +59,9 @@ class EngineBook:
         self._seq = 0  # orders sent for the current bar (part of their client order id)
         self._booking: tuple[int, Reason] = (0, Reason.SIGNAL)
         self._lot = _dec(config.lot_size)
+        #: Funding rates by bar open time, (stamped at the open, stamped inside the bar), for a
+        #: perpetual (:func:`drydock.funding.split_funding`); empty for spot.
+        self.funding: dict[datetime, tuple[float, float]] = {}
 
     # -- the Book surface the replay reads ---------------------------------------------------
 
@@ -87,6 +92,17 @@ class EngineBook:
 
     # -- stepping ----------------------------------------------------------------------------
 
+    def fund(self, ts: Any, funding: Any) -> None:
+        """Book the perpetual's ``funding`` (ts, rate) at the bars opening at ``ts``."""
+        from drydock.funding import split_funding
+
+        at_open, inside = split_funding(ts, funding)
+        self.funding = {
+            t: (float(a), float(b))
+            for t, a, b in zip(ts.to_list(), at_open, inside, strict=True)
+            if a or b
+        }
+
     @property
     def busy(self) -> bool:
         """Whether the next bar can trade without a new target: a position (its exits), an
@@ -96,7 +112,9 @@ class EngineBook:
     def open(self, index: int, bar: Bar) -> None:
         """Bar ``index`` up to its close: the order due at its open, then the exits it reveals."""
         self._bar, self._index, self._seq = bar, index, 0
-        self.stepper.open(index, (bar.open, bar.high, bar.low, bar.close, bar.volume))
+        at_open, inside = self.funding.get(bar.ts, (0.0, 0.0))
+        self.stepper.open(index, (bar.open, bar.high, bar.low, bar.close, bar.volume), at_open,
+                          inside)  # fmt: skip
 
     def close(self, index: int, bar: Bar, target: float) -> float:
         """The target decided at ``bar``'s close; the equity marked there."""

@@ -1125,6 +1125,22 @@ def _strategy(strategy_id: str) -> Strategy:
     return get_strategy(strategy_id)
 
 
+def _perp_funding(
+    key: ohlcv.SeriesKey, bars: Sequence[Bar], start: datetime | None, end: datetime | None,
+    lake_dir: Path | None,
+) -> tuple[Any, Any] | None:  # fmt: skip
+    """A perpetual's bar opens and its lake funding (``drydock simulate`` charges the same); a
+    perp without funding in the window is one clear error naming the ingest command."""
+    if ":" not in key.symbol or not bars:
+        return None
+    import polars as pl
+
+    from drydock.funding import read_funding
+
+    ts = pl.Series("ts", [b.ts for b in bars], dtype=pl.Datetime("us", "UTC"))
+    return ts, read_funding(key.exchange, key.symbol, start, end, lake_dir)
+
+
 def _record_failure(journal: JournalRepository, run_id: str, exc: Exception) -> None:
     """Journal ``run_failed`` with the error's one line (``drydock status`` shows the run as
     crashed with it); a journal that cannot take the row must not hide the original error."""
@@ -1192,11 +1208,14 @@ def replay(
     load_policy(policy_file)  # a bad policy fails before the bars are read, as before
     instrument_for(exchange, symbol, execution.overrides())
     bars = _load_bars(key, start, end, lake_dir, strategy, resolved, engine)
+    funding = _perp_funding(key, bars, start, end, lake_dir) if engine is not None else None
     grouped = _replay_events(strategy, key, bars, lake_dir)
     with session(
         strategy, resolved, key, start, end, policy_file, execution, run_id=run_id,
         journal=journal, venue=venue, retry_wait=retry_wait, engine=engine,
     ) as run:  # fmt: skip
+        if run.engine is not None and funding is not None:
+            run.engine.fund(*funding)
         with run.batched() as tick:
             for n, bar in enumerate(bars):
                 run.step(bar, events=grouped.get(n, ()))

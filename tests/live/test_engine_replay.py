@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -371,3 +371,29 @@ def test_an_exit_without_a_fill_is_stuck_retried_next_bar_and_unstuck(
     second_exit = next(o for o in orders if o.ts > stuck[0].ts)
     assert second_exit.ts - stuck[0].ts <= timedelta(hours=1)  # retried at the next open
     assert result.failures == 1
+
+
+def test_a_perpetual_pays_and_earns_funding_as_the_engine(settings: Settings) -> None:
+    """A long/short EMA on the BTC perpetual: funding from the lake is booked at its stamps on
+    whoever held the position, as run_backtest(funding=...) books it."""
+    import polars as pl
+
+    from drydock.funding import write_funding
+    from drydock.ohlcv import write_day
+    from drydock.sample import read_sample, read_sample_funding
+
+    perp = SeriesKey("binance", "BTC/USDT:USDT", "1h")
+    frame = read_sample(perp).filter(pl.col("ts") < datetime(2024, 1, 15, tzinfo=UTC))
+    for (day,), part in frame.group_by(pl.col("ts").dt.date(), maintain_order=True):
+        write_day(perp, day, part)
+    funding = read_sample_funding("binance", perp.symbol)
+    write_funding("binance", perp.symbol, funding)
+    cfg = config(perp, allow_short=True, stop_loss=0.02)
+    strategy = get_strategy("ema_long_short")
+    target = strategy.signals(frame, strategy.resolve_params(PARAMS))["target"].to_numpy()
+    expected = run_backtest(frame, target, cfg, funding=funding)
+    assert abs(expected.funding_paid) > 1.0  # funding moves the result
+    replayed = run(perp, cfg, run_id="perp", policy_path=open_policy(settings))
+    assert math.isclose(replayed.final_equity, float(expected.equity_values[-1]), rel_tol=1e-9)
+    without = run_backtest(frame, target, cfg)
+    assert not math.isclose(replayed.final_equity, float(without.equity_values[-1]), rel_tol=1e-6)
