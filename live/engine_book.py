@@ -19,10 +19,10 @@ there). A denied or failed exit is tried again on the next bar while its level s
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from drydock.fills import Account, EngineConfig, Reason, Stepper, book_fill
 from drydock.types import Bar, Fill, Position, Side
