@@ -1116,7 +1116,7 @@ def _replay_events(
     return assign([b.ts for b in bars], tf, found, "The replay's events")
 
 
-def _strategy(strategy_id: str) -> Strategy:
+def resolve_strategy(strategy_id: str) -> Strategy:
     """A target strategy by id, or an order-level one (grid, dca) in the session's view."""
     from strategies.order_based import get_order_strategy, order_strategies
 
@@ -1182,7 +1182,7 @@ def replay(
     profit, scale-out ladder, end rule), run by the shared model with every order through the
     policy and the venue; its ``execution`` is the cost model.
     """
-    strategy = strategy_id if isinstance(strategy_id, Strategy) else _strategy(strategy_id)
+    strategy = strategy_id if isinstance(strategy_id, Strategy) else resolve_strategy(strategy_id)
     resolved = strategy.resolve_params(params)
     if engine is not None and isinstance(strategy, OrderStrategyRun):
         raise ConfigError(

@@ -77,7 +77,7 @@ def run_command(
     summary = run_strategy(
         config.strategy, config.params, config.key, first, config.policy_file, config.execution,
         chosen, run_id=run_id, confirm_live=confirm_live, settle=timedelta(seconds=settle),
-        max_bars=bars, until=until, venue=adapter, engine=engine_config(rules, config.key, config.execution),
+        max_bars=bars, until=until, venue=adapter, engine=engine_config(rules, config.key, config.execution) or config.engine,
     )  # fmt: skip
     console = Console()
     console.print(summary_table(summary.result))
@@ -95,8 +95,9 @@ def run_command(
 
 
 def engine_config(rules: opt.EngineOptions, key: Any, execution: Any) -> Any:
-    """The run's engine rules (None: none given, the spot 0/1 book) over its costs and the
-    market's increments."""
+    """The run's engine rules given on the command line (None: none given; ``drydock live
+    run`` then takes the ones promoted with the strategy, else the spot 0/1 book) over its
+    costs and the market's increments."""
     if not rules.used():
         return None
     from drydock.markets import instrument_for

@@ -418,6 +418,9 @@ class RunConfig:
     key: ohlcv.SeriesKey
     execution: ExecutionModel
     policy_file: Path
+    #: The engine rules promoted with it (a ``drydock simulate`` run's stops, shorts, ...);
+    #: None: the strategy's targets alone on a spot book.
+    engine: EngineConfig | None = None
 
 
 _EXEC_FIELDS = ("init_cash", "taker_fee", "maker_fee", "fixed_fee", "slippage_bps", "lot_size",
@@ -430,9 +433,9 @@ def champion_config(config: Mapping[str, Any], policy_file: Path | None = None) 
     must match the promoted one, or the run is refused)."""
     from drydock.policy import load_policy
     from drydock.settings import get_settings
-    from strategies.registry import get_strategy
+    from live.replay import resolve_strategy
 
-    strategy = get_strategy(str(config["strategy"]))
+    strategy = resolve_strategy(str(config["strategy"]))
     params = strategy.resolve_params(dict(config.get("params") or {}))
     series = config["series"]
     key = ohlcv.SeriesKey(series["exchange"], series["symbol"], series["timeframe"])
@@ -451,4 +454,5 @@ def champion_config(config: Mapping[str, Any], policy_file: Path | None = None) 
             f"Policy {chosen} is not the one promoted with {strategy.id} (hash "
             f"{promoted['hash'][:12]}); promote again with this policy or run with the promoted one."
         )
-    return RunConfig(strategy, params, key, execution, chosen)
+    engine = EngineConfig.from_params(raw, execution)
+    return RunConfig(strategy, params, key, execution, chosen, engine)

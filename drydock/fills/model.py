@@ -8,8 +8,8 @@ switches an optional rule off.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -207,6 +207,38 @@ class EngineConfig:
                     "one place (the execution model's value is the instrument override)."
                 )
             object.__setattr__(self, name, float(given))
+
+    @classmethod
+    def from_params(
+        cls, params: Mapping[str, object], execution: ExecutionModel
+    ) -> EngineConfig | None:
+        """The config of flat ``engine.<field>`` params as MLflow keeps them (strings), over
+        ``execution``; None when they set no rule beyond the spot defaults (a plain backtest)."""
+        import ast
+
+        raw = {k.removeprefix("engine."): v for k, v in params.items() if k.startswith("engine.")}
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            text = raw.get(f.name)
+            if f.name == "execution" or text in (None, "None"):
+                continue
+            if f.name in ("allow_short", "close_at_end"):
+                values[f.name] = str(text).strip().lower() == "true"
+            elif f.name == "scale_out":
+                values[f.name] = tuple(tuple(map(float, p)) for p in ast.literal_eval(str(text)))
+            elif f.name == "end":
+                values[f.name] = str(text).removeprefix("EndRule.").lower()
+            else:
+                values[f.name] = float(str(text))
+        config = cls(execution=execution, **values)  # type: ignore[arg-type]
+        plain = cls(execution=execution, lot_size=config.lot_size,
+                    min_notional=config.min_notional)  # fmt: skip
+        same = all(
+            getattr(config, f.name) == getattr(plain, f.name)
+            for f in fields(cls)
+            if f.name not in ("execution", "end")
+        )
+        return None if same and config.end_rule is EndRule.MARK else config
 
     @property
     def end_rule(self) -> EndRule:

@@ -341,3 +341,40 @@ def test_paper_runner_keeps_an_engine_run_fill_for_fill(
     np.testing.assert_allclose([f[2:] for f in fills], [w[2:] for w in want], rtol=1e-9)
     assert rep.final_equity == pytest.approx(float(expected.equity_values[-1]), rel=1e-9)
     assert rep.denied == 0 and rep.bars == 2_184
+
+
+def test_a_promoted_simulation_runs_with_its_engine_rules(
+    btc_lake: SeriesKey, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`drydock simulate` with stops and shorts -> `drydock promote` -> `drydock live run
+    --mode paper`: the runner takes the promoted rules and trades the simulation's fills."""
+    import sys
+
+    from drydock.cli import main
+    from drydock.fills import EngineConfig
+    from drydock.ohlcv import read
+    from live.promotion import Gate, promote
+    from research.engine import run_backtest
+    from research.engine.tracking import log_simulation
+
+    strategy = get_strategy("ema_long_short")
+    params = strategy.resolve_params(PARAMS)
+    cfg = EngineConfig(execution=ExecutionModel(), lot_size=1e-5, min_notional=5.0,
+                       allow_short=True, stop_loss=0.03, scale_out=((0.02, 0.5),))  # fmt: skip
+    frame = read(btc_lake)
+    result = run_backtest(frame, strategy.signals(frame, params)["target"].to_numpy(), cfg)
+    run_id = log_simulation(result, frame, btc_lake, cfg, strategy.id, dict(params), settings)
+    promote(run_id, gate=Gate(None, None, None), policy_file=settings.policy_dir / "research.toml")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(sys, "argv", ["drydock", "live", "run", "ema_long_short", "--start",
+                                      "2024-01-01", "--until", "2024-04-01", "--mode", "paper"])  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        main()
+    out = capsys.readouterr().out
+    assert done.value.code in (0, None), out
+    with SqliteJournal(settings.journal_path) as journal:
+        [summary] = journal.runs()
+        fills = journal.fills(summary.run.run_id)
+    assert len(fills) == result.order_records.shape[0]
+    assert f"{float(result.equity_values[-1]):,.2f}" in out
