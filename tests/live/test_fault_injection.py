@@ -52,3 +52,18 @@ def test_crashes_on_a_postgres_journal_never_duplicate_or_lose_an_order(
     assert result["kills"] >= 6
     assert result["orders"] == result["accepted"] > 15
     assert (result["duplicates"], result["lost_fills"], result["parity"]) == (0, 0, True)
+
+
+@pytest.mark.parametrize("scenario", ["engine", "grid", "carry"])
+def test_crashes_in_exits_resting_orders_and_two_leg_runs_never_duplicate_or_lose(
+    tmp_path: Path, scenario: str
+) -> None:
+    """The drill on the runs the live core keeps with the shared models: a long/short EMA whose
+    stops and ladder the core releases, a grid of resting limits, and a spot+perp carry killed
+    between its legs; 0 duplicates, 0 lost fills, the uninterrupted run's trades and equity."""
+    write_sample_lake(tmp_path, date(2024, 1, 15))
+    result = run_fault_injection(tmp_path, seed=3, max_kills=8, span=12,
+                                 end_day=date(2024, 1, 15), scenario=scenario)  # fmt: skip
+    assert result["kills"] >= 5
+    assert result["orders"] == result["accepted"] > 3
+    assert (result["duplicates"], result["lost_fills"], result["parity"]) == (0, 0, True)
