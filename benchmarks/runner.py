@@ -156,7 +156,7 @@ def event_to_submit_p99_ms(every: int = 4) -> Figure:
     from drydock.markets import instrument_for
     from drydock.sample import read_sample
     from drydock.settings import get_settings
-    from live.replay import session
+    from live.session import session
     from live.venues.paper import PaperVenue
     from strategies.base import iter_bars
     from strategies.copy_wallet import SOL_MINT, CopyWallet

@@ -14,7 +14,7 @@ from drydock import cli_options as opt
 
 if TYPE_CHECKING:  # the journal and replay load inside the commands: `drydock --help` stays fast
     from live.journal import RunSummary
-    from live.replay import ReplayResult
+    from live.session import ReplayResult
 
 GLOBAL_SCOPE = "global"
 

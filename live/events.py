@@ -3,7 +3,7 @@ them for a time window from the lake datasets, and the merge that hands each eve
 precedes.
 
 An event stamped in (previous bar's close, this bar's close] is delivered to the strategy before
-this bar's own step (``live.replay.Session.step(bar, events=...)``); a changed target becomes an
+this bar's own step (``live.session.Session.step(bar, events=...)``); a changed target becomes an
 intent exactly as a bar's does (sized, decided and filled at the next open). Parsing stays with
 the kernel readers: ``wallet_swaps`` (drydock.onchain), ``news_sentiment`` (models.news_scoring),
 ``whale_transfers`` (drydock.onchain) and ``funding_rates`` (drydock.funding). Operator signals

@@ -31,7 +31,7 @@ from drydock.settings import get_settings
 from drydock.types import Bar, Instrument
 from live.journal import JournalRepository
 from live.portfolio_keeper import PortfolioKeeper
-from live.replay import ReplayResult, session
+from live.session import ReplayResult, session
 from live.venues.base import SimulatedVenue
 from live.venues.paper import PaperVenue
 from strategies.base import Params, Strategy

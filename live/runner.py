@@ -1,6 +1,6 @@
 """``drydock live run``: a promoted strategy on schedule, in paper, dry-run or live mode.
 
-The runner is the replay's per-bar path (:class:`live.replay.Session`) driven by a clock: on
+The runner is the replay's per-bar path (:class:`live.session.Session`) driven by a clock: on
 start it catches up over the run's history from the lake (the journal makes this idempotent: a
 stored order is never sent twice), then waits for each bar to close (plus a settle delay),
 reads the newly closed bars and steps through them. Modes:
@@ -41,7 +41,7 @@ from live.events import Event, EventSource, LakeEvents, assign, check_event
 from live.journal import JournalRepository
 from live.policy_state import is_paused
 from live.reconcile import reconcile
-from live.replay import ReplayResult, Session, session
+from live.session import ReplayResult, Session, session
 from live.venues.base import SimulatedVenue
 from live.venues.breaker import BreakerVenue
 from live.venues.paper import PaperVenue

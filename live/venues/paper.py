@@ -24,7 +24,7 @@ class PaperVenue:
     """Simulated fills, idempotent by client order id like a real exchange."""
 
     #: Its book lives in this process and dies with it: the journal may commit in batches
-    #: (:meth:`live.replay.Session.batched`). A venue that remembers orders across a crash
+    #: (:meth:`live.session.Session.batched`). A venue that remembers orders across a crash
     #: (an exchange, a chain, :class:`~live.venues.paper_store.DurablePaperVenue`) must not.
     forgets_on_crash = True
     #: It fills resting orders the core matched (``Order.kind`` limit or stop) at their price.

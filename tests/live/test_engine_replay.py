@@ -23,7 +23,8 @@ from drydock.ohlcv import SeriesKey, read
 from drydock.settings import Settings
 from drydock.types import Fill, Order
 from live.journal import SqliteJournal
-from live.replay import ReplayResult, replay
+from live.replay import replay
+from live.session import ReplayResult
 from live.venues.base import VenueError
 from live.venues.paper import PaperVenue
 from research.engine import run_backtest

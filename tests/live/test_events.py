@@ -29,8 +29,8 @@ from drydock.settings import Settings
 from drydock.types import Bar, Side
 from live.events import LakeEvents, assign, merge
 from live.journal import SqliteJournal
-from live.replay import session
 from live.runner import Mode, SimulatedClock, run_strategy
+from live.session import session
 from strategies import IncrementalRunner
 from strategies.base import Params
 from strategies.copy_wallet import SOL_MINT, CopyWallet

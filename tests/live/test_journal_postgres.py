@@ -24,7 +24,7 @@ from live.journal import JournalRepository, RunRecord, SqliteJournal, open_journ
 from live.journal.postgres import PostgresJournal, masked_url, normalize_url
 from live.lease import LeaseHeld
 from live.lease_row import LeaseLost
-from live.replay import ReplayResult
+from live.session import ReplayResult
 
 pytestmark = pytest.mark.integration
 

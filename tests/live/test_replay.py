@@ -17,7 +17,9 @@ from drydock.ohlcv import SeriesKey, read
 from drydock.settings import Settings
 from drydock.types import Fill, Instrument, Order, Side
 from live.journal import SqliteJournal, client_order_id
-from live.replay import RETRY_ATTEMPTS, ReplayResult, replay
+from live.order_manager import RETRY_ATTEMPTS
+from live.replay import replay
+from live.session import ReplayResult
 from live.venues.base import TransientVenueError, VenueError
 from live.venues.paper import PaperVenue
 
