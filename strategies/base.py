@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -128,6 +128,25 @@ class Strategy(Parameterized, ABC):
     def fused_kernel(self) -> FusedKernel | None:
         """The strategy's fused numba sweep kernel, or None: sweeps then simulate its signals()."""
         return None
+
+    def targets_with_events(
+        self, frame: pl.DataFrame, events_by_bar: Mapping[int, Sequence[Event]], params: Params
+    ) -> np.ndarray:
+        """The research form of a strategy that reads events: the target after each bar, with
+        the events of each bar (stamped after the previous close, at or before its own; e.g.
+        ``live.events.assign``) handed to :meth:`on_event` in time order before its
+        :meth:`step`, exactly as the runner's loop does; undeclared kinds never reach it."""
+        import numpy as np
+
+        kinds = frozenset(self.event_kinds)
+        state = self.init_state(params)
+        out = np.empty(frame.height, dtype=np.float64)
+        for i, bar in enumerate(iter_bars(frame)):
+            for event in sorted(events_by_bar.get(i, ()), key=lambda e: e.ts):
+                if event.kind in kinds:
+                    self.on_event(state, event, params)
+            out[i] = self.step(state, bar, params)
+        return out
 
     def step_many(self, state: Any, close: np.ndarray, params: Params) -> np.ndarray | None:
         """Optional: :meth:`step` over many bars at once, for the runner to skip the bars on

@@ -321,3 +321,46 @@ def test_drydock_live_replay_reads_the_declared_events_too(
     with SqliteJournal(settings.journal_path) as journal:
         got = [(o.side, o.ts, float(o.price)) for o in journal.orders("replayed")]
     assert got == EXPECTED
+
+
+def test_copy_wallet_replays_as_the_research_engine_on_its_events(
+    settings: Settings, sol_lake: tuple[datetime, datetime], tmp_path: Path
+) -> None:
+    """Parity for an event strategy: the research engine run on the targets the recorded swaps
+    give (Strategy.targets_with_events, the runner's per-bar rule) trades what the replay
+    trades, fill for fill (bar, side, quantity, price) and in final equity."""
+    import math
+
+    from drydock import ohlcv
+    from drydock.fills import EngineConfig
+    from drydock.markets import instrument_for
+    from live.events import assign
+    from live.replay import replay
+    from research.engine import run_backtest
+
+    ingest_helius(settings, tmp_path)
+    start, end = sol_lake
+    frame = ohlcv.read(SOL, start, end)
+    events = LakeEvents(("wallet_swap",), SOL)(None, end)
+    strategy = CopyWallet()
+    params = strategy.resolve_params()
+    targets = strategy.targets_with_events(frame, assign(frame["ts"].to_list(), H, events, "t"),
+                                           params)  # fmt: skip
+    execution = ExecutionModel()
+    instrument = instrument_for(SOL.exchange, SOL.symbol, execution.overrides())
+    cfg = EngineConfig(execution=execution, lot_size=float(instrument.lot_size),
+                       min_notional=float(instrument.min_notional))  # fmt: skip
+    research = run_backtest(frame, targets, cfg)
+    result = replay("copy_wallet", {}, SOL.exchange, SOL.symbol, SOL.timeframe, start, end,
+                    settings.policy_dir / "research.toml", run_id="copy-parity")  # fmt: skip
+    ts = frame["ts"].to_list()
+    ours = [(ts[int(r[0])], "buy" if r[1] > 0 else "sell", abs(float(r[1])), float(r[2]))
+            for r in research.order_records]  # fmt: skip
+    with SqliteJournal(settings.journal_path) as journal:
+        theirs = [(f.ts, f.side.value, float(f.qty), float(f.price))
+                  for f in journal.fills("copy-parity")]  # fmt: skip
+    assert len(ours) == len(theirs) == 3
+    for a, b in zip(ours, theirs, strict=True):
+        assert a[:2] == b[:2]
+        assert math.isclose(a[2], b[2], rel_tol=1e-9) and math.isclose(a[3], b[3], rel_tol=1e-9)
+    assert math.isclose(result.final_equity, float(research.equity_values[-1]), rel_tol=1e-9)
