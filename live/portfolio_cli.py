@@ -3,9 +3,10 @@ policy engine and the paper venue (the live core's portfolio run, live/portfolio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +16,10 @@ from drydock.errors import ConfigError
 
 #: Weight rules: the rebalancer's schemes and the funding carry.
 SCHEMES = ("equal", "fixed", "inverse_vol", "carry")
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import polars as pl
 
 
 @opt.option_groups(fill=False)  # the paper venue fills at the next open only
@@ -52,8 +57,25 @@ def portfolio_command(
         Path | None, typer.Option(help="Policy TOML (default policies/default.toml).")
     ] = None,
     run_id: Annotated[str | None, typer.Option(help="Resume or name a run.")] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="replay (history, then stop), or paper / dry-run: the scheduled "
+            "runner from --start until --until, one step per closed bar."
+        ),
+    ] = "replay",
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            "--until",
+            parser=opt.when_parser("--until"),
+            metavar="DATE|DATETIME",
+            help="paper / dry-run: stop at this time (naive = UTC).",
+        ),
+    ] = None,
 ) -> None:
-    """Replay a portfolio of SYMBOLs on lake bars with paper fills, one cash balance."""
+    """Trade a portfolio of SYMBOLs with one cash balance, every leg through the policy engine:
+    a replay of lake history, or the scheduled paper / dry-run runner."""
     import numpy as np
 
     from drydock.fills import PortfolioConfig
@@ -61,8 +83,13 @@ def portfolio_command(
     from drydock.symbols import canonical_symbol
     from drydock.timeframes import timeframe_seconds
     from live.cli import summary_table
-    from live.portfolio_run import aligned_bars, replay_portfolio
+    from live.portfolio_feed import aligned_bars
+    from live.portfolio_run import replay_portfolio
 
+    if mode not in ("replay", "paper", "dry-run"):
+        raise ConfigError(f"--mode {mode!r} is not one of replay, paper, dry-run.")
+    if mode != "replay" and until is None:
+        raise ConfigError(f"--mode {mode} runs on a clock: give --until (when it stops).")
     if scheme not in SCHEMES:
         raise ConfigError(f"--scheme {scheme!r} is not one of {', '.join(SCHEMES)}.")
     seconds = timeframe_seconds(timeframe)
@@ -82,23 +109,58 @@ def portfolio_command(
         leverage=leverage, allow_short=allow_short or carry, min_trade_value=band,
         rebalance_every=every or None,
     )  # fmt: skip
-    frames = aligned_bars(symbols, exchange, timeframe, start, end)
-    if carry:
-        from drydock.funding import read_funding
-        from strategies.funding_carry import CarryRule, carry_weights
 
-        first = frames[symbols[0]]["ts"]
-        funding = read_funding(exchange, symbols[1], start, end)
-        w = carry_weights(first, seconds, funding, CarryRule(entry_apy, exit_apy, gross))
-    else:
+    def rule(frames: Mapping[str, pl.DataFrame]) -> npt.NDArray[np.float64]:
+        """The weights of every bar seen (causal: each row reads only what came before)."""
+        if carry:
+            from drydock.funding import read_funding
+            from strategies.funding_carry import CarryRule, carry_weights
+
+            funding = read_funding(exchange, symbols[1], start, None)
+            rule_ = CarryRule(entry_apy, exit_apy, gross)
+            return carry_weights(frames[symbols[0]]["ts"], seconds, funding, rule_)
         from strategies.rebalance import scheme_weights
 
         closes = np.column_stack([frames[s]["close"].to_numpy() for s in symbols])
-        fixed = [float(x) for x in weights.split(",")] if weights else None
-        w = scheme_weights(scheme, closes, weights=fixed, every=every or 24, gross=gross)
-    result = replay_portfolio(
-        symbols, w, config, exchange, timeframe, start, end,
-        strategy_id="funding_carry" if carry else "rebalance", policy_path=policy,
-        run_id=run_id, frames=frames,
+        fixed = _weights(weights)
+        return scheme_weights(scheme, closes, weights=fixed, every=every or 24, gross=gross)
+
+    strategy_id = "funding_carry" if carry else "rebalance"
+    if mode == "replay":
+        frames = aligned_bars(symbols, exchange, timeframe, start, end)
+        result = replay_portfolio(
+            symbols, rule(frames), config, exchange, timeframe, start, end,
+            strategy_id=strategy_id, policy_path=policy, run_id=run_id, frames=frames,
+        )  # fmt: skip
+        Console().print(summary_table(result))
+        return
+    from datetime import UTC, timedelta
+
+    from drydock import ohlcv
+    from drydock.settings import get_settings
+    from live.portfolio_feed import PortfolioFeed
+    from live.portfolio_run import named
+    from live.runner import Mode, run_strategy
+
+    first = start or datetime.now(UTC) - timedelta(days=30)
+    feed = PortfolioFeed(tuple(symbols), exchange, timeframe, config, rule, start=first)
+    summary = run_strategy(
+        named(strategy_id), {}, ohlcv.SeriesKey(exchange, symbols[0], timeframe), first,
+        policy or get_settings().policy_dir / "default.toml", execution, Mode(mode),
+        feed=feed, portfolio=(tuple(symbols), config), run_id=run_id, until=until,
     )  # fmt: skip
-    Console().print(summary_table(result))
+    Console().print(summary_table(summary.result))
+    Console().print(f"mode {summary.mode.value}, state {summary.state}, last bar "
+                    f"{summary.last_bar}", soft_wrap=True)  # fmt: skip
+
+
+def _weights(raw: str | None) -> list[float] | None:
+    """``--weights 0.6,0.4`` as numbers (one line naming the option when it is not)."""
+    if not raw:
+        return None
+    try:
+        return [float(x) for x in raw.split(",")]
+    except ValueError:
+        raise ConfigError(
+            f"--weights {raw!r} must be numbers separated by commas, e.g. 0.6,0.4."
+        ) from None

@@ -23,13 +23,12 @@ import numpy.typing as npt
 import polars as pl
 
 from drydock import ohlcv
-from drydock.errors import ConfigError
 from drydock.fills import PortfolioConfig
-from drydock.fills.portfolio_model import align_bars, check_weights
 from drydock.markets import instrument_for
 from drydock.settings import get_settings
 from drydock.types import Bar, Instrument
 from live.journal import JournalRepository
+from live.portfolio_feed import aligned_bars, wide_frame
 from live.portfolio_keeper import PortfolioKeeper
 from live.session import ReplayResult, session
 from live.venues.base import SimulatedVenue
@@ -62,36 +61,6 @@ def named(strategy_id: str) -> WeightsRun:
     """A :class:`WeightsRun` carrying ``strategy_id`` (the journal's and the policy's name)."""
     cls: type[WeightsRun] = type("WeightsRun", (WeightsRun,), {"id": strategy_id})
     return cls()
-
-
-def aligned_bars(
-    symbols: Sequence[str], exchange: str, timeframe: str, start: datetime | None,
-    end: datetime | None, lake_dir: Path | None = None,
-) -> dict[str, pl.DataFrame]:  # fmt: skip
-    """Each asset's lake bars on the timestamps they all have."""
-    if len(set(symbols)) != len(symbols) or not symbols:
-        raise ConfigError(f"A portfolio needs distinct assets, got {list(symbols)}.")
-    frames = {s: ohlcv.read(ohlcv.SeriesKey(exchange, s, timeframe), start, end, lake_dir)
-              for s in symbols}  # fmt: skip
-    return align_bars(frames)
-
-
-def _rates(
-    frames: Mapping[str, pl.DataFrame], exchange: str, start: datetime | None,
-    end: datetime | None, given: Mapping[str, pl.DataFrame] | None,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:  # fmt: skip
-    """Funding per bar and asset, stamped at the open and inside the bar (perps only): the
-    ``given`` frames, else the lake's."""
-    from drydock.funding import read_funding, split_funding
-
-    symbols = list(frames)
-    ts = frames[symbols[0]]["ts"]
-    at_open, inside = np.zeros((ts.len(), len(symbols))), np.zeros((ts.len(), len(symbols)))
-    for j, s in enumerate(symbols):
-        if ":" in s:
-            rates = given.get(s) if given is not None else read_funding(exchange, s, start, end)
-            at_open[:, j], inside[:, j] = split_funding(ts, rates)
-    return at_open, inside
 
 
 def _config_parts(config: PortfolioConfig) -> dict[str, object]:
@@ -133,18 +102,8 @@ def replay_portfolio(
     )  # fmt: skip
     symbols = tuple(frames)
     ts = frames[symbols[0]]["ts"]
-    w = np.ascontiguousarray(np.asarray(weights, dtype=np.float64))
-    if w.shape != (ts.len(), len(symbols)):
-        raise ConfigError(
-            f"Weights of shape {w.shape} for {ts.len()} bars x {len(symbols)} assets; pass one "
-            "row per aligned bar and one column per asset."
-        )
-    check_weights(w, config, ts, symbols)  # the whole series, before the first order
-    rates_open, rates_inside = (
-        _rates(frames, exchange, start, end, None if funding is True else funding)
-        if funding is not False
-        else (None, None)
-    )
+    wide = wide_frame(frames, weights, config, exchange, start, end, funding)
+    w = np.ascontiguousarray(wide.select(f"weight:{j}" for j in range(len(symbols))).to_numpy())
     policy_file = policy_path or get_settings().policy_dir / "default.toml"
     key = ohlcv.SeriesKey(exchange, symbols[0], timeframe)
     extra = {
@@ -153,8 +112,6 @@ def replay_portfolio(
         "portfolio": _config_parts(config),
         "funding": funding if isinstance(funding, bool) else sorted(funding),
     }
-    columns = [frames[s].select("ts", "open", "high", "low", "close", "volume").rows()
-               for s in symbols]  # fmt: skip
     if venue is None:
         known = dict(instruments or {})
         for s in symbols:
@@ -167,17 +124,9 @@ def replay_portfolio(
     ) as run:  # fmt: skip
         keeper = run.state.book
         assert isinstance(keeper, PortfolioKeeper)
-        with run.batched() as tick:
-            for t in range(ts.len()):
-                bars = [Bar(*rows[t]) for rows in columns]
-                run.step_portfolio(
-                    bars, w[t].tolist(),
-                    None if rates_open is None else rates_open[t].tolist(),
-                    None if rates_inside is None else rates_inside[t].tolist(),
-                )  # fmt: skip
-                tick()
-            if ts.len() and keeper.finish(ts.len() - 1):
-                run.marks.replace_last(float(keeper.equity()))
+        run.advance(wide)
+        if ts.len() and keeper.finish(ts.len() - 1):
+            run.marks.replace_last(float(keeper.equity()))
         result = run.result(timeframe)
         run.state.journal.record_event(
             "run_finished", run.record.run_id,

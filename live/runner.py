@@ -22,7 +22,7 @@ denies everything, both read on every decision.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -33,7 +33,7 @@ from drydock import ohlcv
 from drydock.adapters.notify import Notifier
 from drydock.errors import ConfigError, DrydockError
 from drydock.execution import ExecutionModel
-from drydock.fills import EngineConfig
+from drydock.fills import EngineConfig, PortfolioConfig
 from drydock.logs import get_logger
 from drydock.timeframes import timeframe_delta
 from drydock.types import Bar, Fill, Instrument, Order
@@ -221,6 +221,7 @@ def run_strategy(
     fast_forward: bool = True,
     events: EventSource | None = None,
     engine: EngineConfig | None = None,
+    portfolio: tuple[Sequence[str], PortfolioConfig] | None = None,
 ) -> RunnerSummary:
     """Run ``strategy`` from ``start`` until ``until`` or ``max_bars`` bars.
 
@@ -240,6 +241,10 @@ def run_strategy(
     execution model (shorts, leverage, the exits the core manages; live/engine_book.py). A live
     runner sees closed bars, so an exit the core emulates goes out when the bar that crossed its
     level has closed, and books what the venue fills.
+
+    ``portfolio`` (its symbols and :class:`drydock.fills.PortfolioConfig`) with ``feed`` a
+    :class:`live.portfolio_feed.PortfolioFeed`: a run over several instruments with one cash
+    balance, stepped row by row (every asset's bar, its weight and funding).
 
     ``events`` (called with a window ``(after, until]``) hands the strategy events beside bars;
     by default a strategy that declares ``event_kinds`` gets those kinds from the lake
@@ -283,7 +288,7 @@ def run_strategy(
         run_id=run_id, journal=journal, venue=venue, extra_inputs={"mode": mode.value},
         retry_wait=retry_wait,
         lease_ttl=2 * tf + settle + timedelta(minutes=1),  # outlives the longest sleep of the loop
-        live_account_state=mode is Mode.LIVE, operator=True, engine=engine,
+        live_account_state=mode is Mode.LIVE, operator=True, engine=engine, portfolio=portfolio,
     ) as run:  # fmt: skip
         shared = run.state.journal
 
@@ -306,7 +311,7 @@ def run_strategy(
                 now = clock.now()
                 # --until bounds the catch-up too: bars closing after it are never read
                 horizon = min(now, until) if until is not None else now
-                if fast_forward and isinstance(feed, FrameFeed):
+                if isinstance(feed, FrameFeed) and (fast_forward or portfolio is not None):
                     frame = feed.closed_frame(last, horizon)
                     if max_bars is not None:
                         frame = frame.head(max(max_bars - run.bars, 0))

@@ -333,6 +333,16 @@ class Session:
         if events:
             self._advance_events(frame, events)
             return
+        if isinstance(self.state.book, PortfolioKeeper):  # one row of every asset per bar
+            from live.portfolio_feed import wide_rows
+
+            with self.batched() as tick:
+                for bars, weights, at_open, inside in wide_rows(
+                    frame, len(self.state.book.symbols)
+                ):
+                    self.step_portfolio(bars, weights, at_open, inside)
+                    tick()
+            return
         if isinstance(self.state.book, OrderKeeper):  # resting orders: every bar can fill one
             with self.batched() as tick:
                 for bar in iter_bars(frame):

@@ -214,7 +214,62 @@ def test_the_cli_runs_a_carry_from_the_lake_as_the_engine(
         [summary] = j.runs()
         assert summary.run.strategy_id == "funding_carry"
         assert len(j.fills(summary.run.run_id)) == len(expected)
+    replayed = journal_fills(summary.run.run_id, settings)
+    paper = CliRunner().invoke(app, [*argv, "--mode", "paper", "--start", "2024-01-01",
+                                      "--until", "2024-04-01", "--run-id", "scheduled"])  # fmt: skip
+    assert paper.exit_code == 0, paper.output
+    assert f"{engine.final_equity:,.2f}" in paper.output and "mode paper" in paper.output
+    assert journal_fills("scheduled", settings) == replayed  # the runner trades the replay
+    no_stop = CliRunner().invoke(app, [*argv, "--mode", "paper"])
+    assert no_stop.exit_code != 0 and "--until" in str(no_stop.exception or no_stop.output)
     wrong = CliRunner().invoke(app, [*argv[:4], "--scheme", "carry"])
     assert wrong.exit_code != 0 and "spot then its perpetual" in str(
         wrong.exception or wrong.output
     )
+
+
+def _lake_with_carry(frames: Any, funding: Any) -> None:
+    import polars as pl
+
+    from drydock.funding import write_funding
+    from drydock.ohlcv import write_day
+
+    for s, frame in frames.items():
+        for (day,), part in frame.group_by(pl.col("ts").dt.date(), maintain_order=True):
+            write_day(SeriesKey("binance", s, "1h"), day, part)
+    write_funding("binance", "BTC/USDT:USDT", funding["BTC/USDT:USDT"])
+
+
+@pytest.mark.parametrize("resume_at", [None, 700])
+def test_the_scheduled_runner_trades_a_carry_as_the_engine(
+    frames: Any, funding: Any, settings: Settings, resume_at: int | None
+) -> None:
+    """The paper runner on a simulated clock, reading both legs and the funding from the lake
+    through a PortfolioFeed: the research portfolio engine's fills and equity; stopped after
+    700 bars and restarted with the same run id, it ends the same."""
+    from live.portfolio_feed import PortfolioFeed
+    from live.portfolio_run import named
+    from live.runner import Mode, SimulatedClock, run_strategy
+
+    _lake_with_carry(frames, funding)
+    cfg = config(allow_short=True, rebalance_every=24)
+    ts = frames[SYMBOLS[0]]["ts"]
+    start, end = ts[0], ts[-1] + (ts[1] - ts[0])
+
+    def rule(seen: Any) -> Any:
+        return carry_weights(seen[SYMBOLS[0]]["ts"], 3600, funding["BTC/USDT:USDT"])
+
+    def go(**kw: Any) -> Any:
+        feed = PortfolioFeed(SYMBOLS, "binance", "1h", cfg, rule, start=start)
+        return run_strategy(
+            named("funding_carry"), {}, SeriesKey("binance", SYMBOLS[0], "1h"), start, POLICY,
+            EXECUTION, Mode.PAPER, clock=SimulatedClock(end), until=end, feed=feed,
+            portfolio=(SYMBOLS, cfg), run_id="carry-runner", **kw,
+        )  # fmt: skip
+
+    if resume_at is not None:
+        assert go(max_bars=resume_at).result.bars == resume_at
+    summary = go()
+    expected, engine = engine_fills(frames, rule(frames), cfg, funding)
+    same(expected, journal_fills("carry-runner", settings))
+    assert math.isclose(summary.result.final_equity, engine.final_equity, rel_tol=1e-9)
