@@ -62,6 +62,21 @@ class EngineBook:
         #: Funding rates by bar open time, (stamped at the open, stamped inside the bar), for a
         #: perpetual (:func:`drydock.funding.split_funding`); empty for spot.
         self.funding: dict[datetime, tuple[float, float]] = {}
+        #: The run had no rules: the spot 0/1 book of a plain target strategy (its targets are
+        #: checked as spot 0/1 and its open orders keep the spot book's client order ids).
+        self.spot_default = False
+        #: When the order due at the next open was decided (the intent's time: the bar whose
+        #: close, or the event whose arrival, changed the target); its client order id's time.
+        self.decided: datetime | None = None
+        self._prev_ts: datetime | None = None
+        self._opening = False
+        #: Counted into the run's counts: a due order that traded nothing, below min notional.
+        self.skipped = 0
+        self.below_min_notional = 0
+        rules = (config.stop_loss, config.trailing_stop, config.take_profit,
+                 config.maintenance_margin)  # fmt: skip
+        #: Whether a held position can trade inside a bar (exits the core manages).
+        self.manages_exits = any(r is not None for r in rules) or bool(config.scale_out)
 
     # -- the Book surface the replay reads ---------------------------------------------------
 
@@ -107,14 +122,26 @@ class EngineBook:
     def busy(self) -> bool:
         """Whether the next bar can trade without a new target: a position (its exits), an
         order due at the open or a capped order's remainder."""
-        return bool(self.acct.qty) or self.stepper.pending is not None or self.acct.goal is not None
+        held = bool(self.acct.qty) and (self.manages_exits or bool(self.funding))
+        return held or self.stepper.pending is not None or self.acct.goal is not None
 
     def open(self, index: int, bar: Bar) -> None:
         """Bar ``index`` up to its close: the order due at its open, then the exits it reveals."""
         self._bar, self._index, self._seq = bar, index, 0
         at_open, inside = self.funding.get(bar.ts, (0.0, 0.0))
-        self.stepper.open(index, (bar.open, bar.high, bar.low, bar.close, bar.volume), at_open,
-                          inside)  # fmt: skip
+        row = (bar.open, bar.high, bar.low, bar.close, bar.volume)
+        due = self.stepper.pending is not None
+        sent, rejected = self._seq, self.acct.rejected
+        self._opening = True
+        try:
+            self.stepper.at_open(index, row, at_open, inside)
+        finally:
+            self._opening = False
+        if due and self._seq == sent:  # the due order traded nothing (at target, or too small)
+            self.skipped += 1
+            self.below_min_notional += self.acct.rejected - rejected
+        self.stepper.inside(index, row)
+        self._prev_ts, self.decided = bar.ts, None
 
     def close(self, index: int, bar: Bar, target: float) -> float:
         """The target decided at ``bar``'s close; the equity marked there."""
@@ -147,7 +174,11 @@ class EngineBook:
         self._booking = (index, reason)
         side = Side.BUY if delta > 0 else Side.SELL
         before = acct.qty
-        send(seq, side, qty, _dec(price), bar, at, reason, "market")
+        # An order at the open carries the time it was decided in its client order id (the
+        # spot book's ids: a run resumed across versions never sends an order twice); an exit
+        # released inside the bar, its index in the bar.
+        decided = (self.decided or self._prev_ts) if self._opening else None
+        send(seq, side, qty, _dec(price), bar, at, reason, "market", None, decided)
         if before and (delta > 0) != (before > 0) and acct.qty != before + delta:
             # an exit (or the exit part of a reversal) got no fill or a part of one: the model
             # works towards the position it aimed at from the next open, as a capped order's

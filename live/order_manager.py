@@ -250,7 +250,8 @@ class OrderManager:
 
     def send_sized(self, seq: int, side: Side, qty: Decimal, price: Decimal, bar: Bar,
                    at: Bar, reason: object, kind: str = "market",
-                   symbol: str | None = None) -> None:  # fmt: skip
+                   symbol: str | None = None,
+                   decided: datetime | None = None) -> None:  # fmt: skip
         """An order the shared model sized (:class:`live.engine_book.EngineBook`,
         :class:`live.order_keeper.OrderKeeper`): the ``seq``-th of ``bar``, priced at ``price``;
         the simulated venue fills it at ``at``'s open (the level of an exit released inside the
@@ -263,7 +264,11 @@ class OrderManager:
                 "run it with --mode paper or --venue paper."
             )
         self.symbol = symbol or self.run.symbol
-        key = client_order_id(f"{self.run.run_id}#{seq}", self.symbol, bar.ts, side)
+        key = (
+            client_order_id(self.run.run_id, self.symbol, decided, side)
+            if decided is not None
+            else client_order_id(f"{self.run.run_id}#{seq}", self.symbol, bar.ts, side)
+        )
         set_bar = getattr(self.venue, "set_bar", None)
         if set_bar is not None:
             set_bar(at)

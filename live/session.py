@@ -258,10 +258,22 @@ class Session:
         engine.open(index, bar)  # an exit that got no fill is worked again here (EngineBook)
         if self.state.stuck and not engine.acct.qty:
             self.state.flat_again(bar)
+        before = self.runner.target
         intents = self.on_events(bar, events) if events else []
         intents += self.runner.on_bar(bar) if target is None else self.runner.emit(bar, target)
+        if events:
+            from live.events import net_intents
+
+            intents = net_intents(intents, before)
         wanted = self.runner.target
-        check_exposures(np.array([wanted], dtype=np.float64), engine.config, [bar.ts])
+        if engine.spot_default:  # a plain target strategy: the spot 0/1 check, as the backtest's
+            for intent in intents:
+                check_target(self.strategy_id, intent.ts, intent.target)
+        else:
+            check_exposures(np.array([wanted], dtype=np.float64), engine.config, [bar.ts])
+        if intents:
+            engine.decided = intents[-1].ts
+        self.pending = intents  # what the close decided (the model holds the order itself)
         self.intents += len(intents)
         self.bars += 1
         value = engine.close(index, bar, wanted)
@@ -359,7 +371,7 @@ class Session:
             return
         # the whole frame's targets are known: a bad one stops the run before any of its orders
         engine = self.engine
-        if engine is not None:
+        if engine is not None and not engine.spot_default:
             check_exposures(np.asarray(targets, dtype=np.float64), engine.config, frame["ts"])
         else:
             check_targets(self.strategy_id, frame["ts"], targets)
@@ -399,6 +411,13 @@ class Session:
             i = j + 1
         self.advance(frame.slice(i))
 
+    def _pending_count(self) -> int:
+        """Intents decided at the last close with no open left to fill them."""
+        engine = self.engine
+        if engine is not None:
+            return int(engine.stepper.pending is not None)
+        return len(self.pending)
+
     def mark_final(self) -> None:
         """Re-mark the last close after the end-of-run rule closed the position there."""
         engine = self.engine
@@ -436,10 +455,11 @@ class Session:
             orders=c["orders"],
             fills=c["fills"],
             new_orders=c["new_orders"],
-            pending=len(self.pending),
-            skipped=c["skipped"],
+            pending=self._pending_count(),
+            skipped=c["skipped"] + (self.engine.skipped if self.engine is not None else 0),
             failures=c["failures"],
-            below_min_notional=c["below_min_notional"],
+            below_min_notional=c["below_min_notional"]
+            + (self.engine.below_min_notional if self.engine is not None else 0),
             final_position=self.state.book.position(),
             held=c["held"],
             # Marks at bar closes only (drop the opening cash point), exactly as research does.
@@ -559,6 +579,16 @@ def session(
                 )  # fmt: skip
                 keeper.send = state.send_sized
                 state.book = keeper
+            else:  # a plain target strategy: the engine's model on a spot book (one fill model)
+                lots = paper.instrument(key.symbol)
+                spot = EngineConfig(
+                    execution=execution, lot_size=float(lots.lot_size),
+                    min_notional=float(lots.min_notional),
+                )  # fmt: skip
+                plain = EngineBook(strategy.id, key.symbol, spot)
+                plain.spot_default = True
+                plain.send = state.send_sized
+                state.book = plain
             runner = IncrementalRunner(
                 strategy, dict(resolved), key.symbol, strategy_id=strategy.id
             )

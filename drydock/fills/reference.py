@@ -335,11 +335,17 @@ class Stepper:
 
     def open(self, t: int, bar: tuple[float, float, float, float, float],
              rate_open: float = 0.0, rate_inside: float = 0.0) -> None:  # fmt: skip
-        """Bar ``t`` up to its close: funding stamped at its open (on the position held into
-        it), the pending order or a capped remainder at the open, funding stamped inside it
-        (on the position held after the open), then the exits its range reveals."""
+        """Bar ``t`` up to its close: :meth:`at_open`, then :meth:`inside`."""
+        self.at_open(t, bar, rate_open, rate_inside)
+        self.inside(t, bar)
+
+    def at_open(self, t: int, bar: tuple[float, float, float, float, float],
+                rate_open: float = 0.0, rate_inside: float = 0.0) -> None:  # fmt: skip
+        """Funding stamped at the open (on the position held into it), the pending order or a
+        capped remainder at the open, funding stamped inside the bar (on the position held
+        after the open)."""
         acct, cfg = self.acct, self.cfg
-        o, h, lo, _c, v = bar
+        o, _h, _lo, _c, v = bar
         self._fund(o, rate_open)
         if self.pending is not None:
             pending, self.pending = self.pending, None
@@ -347,6 +353,11 @@ class Stepper:
         elif acct.goal is not None:
             _work(acct, cfg, t, o, v)
         self._fund(o, rate_inside)
+
+    def inside(self, t: int, bar: tuple[float, float, float, float, float]) -> None:
+        """The exits the bar's range reveals, then the best price since entry."""
+        acct, cfg = self.acct, self.cfg
+        o, h, lo, _c, v = bar
         if acct.qty:
             _intrabar(acct, cfg, t, o, h, lo, v)
             if acct.qty:
