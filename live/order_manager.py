@@ -1,8 +1,8 @@
 """The order lifecycle of a run: intent or model order -> policy decision -> journaled order ->
 venue -> journaled fills -> the book, resumable at every step.
 
-:class:`OrderManager` is what every run drives, whatever keeps its book (the spot 0/1 book, the
-shared engine model, the resting-order book, the portfolio model): a stored decision is reused,
+:class:`OrderManager` is what every run drives, whatever model keeps its book (the engine's,
+on a spot book or with its rules; the resting-order book; the portfolio model): a stored decision is reused,
 a stored order is never sent twice, a stored order without a fill is reconciled with the venue
 before it is submitted, transient venue errors are retried with jittered backoff (tenacity),
 exits that get no fill are tracked as stuck; and the policy state it decides from is the
@@ -29,7 +29,6 @@ from tenacity import (
 from drydock.errors import ConfigError, DrydockError
 from drydock.execution import (
     ExecutionModel,
-    below_min_notional,
 )
 from drydock.logs import get_logger
 from drydock.policy import Policy, PolicyContext, cap_usage, evaluate
@@ -53,7 +52,6 @@ from live.policy_state import (
     record_decision,
     run_account,
 )
-from live.portfolio import Book, size_order
 from live.portfolio_keeper import PortfolioKeeper
 from live.venues.base import TransientVenueError, Venue, VenueError
 
@@ -86,17 +84,16 @@ class OrderManager:
         journal: JournalRepository,
         venue: Venue,
         execution: ExecutionModel,
+        book: EngineBook | OrderKeeper | PortfolioKeeper,
         retry_wait: Any = None,
         account: Account | None = None,
     ):
         self.run, self.policy, self.journal = run, policy, journal
         self.venue, self.execution = venue, execution
         self.retry_wait = retry_wait if retry_wait is not None else DEFAULT_RETRY_WAIT
-        cash = execution.init_cash
-        self.book: Book | EngineBook | OrderKeeper | PortfolioKeeper = Book(
-            run.strategy_id, run.symbol, Decimal(str(cash))
-        )
-        self.instrument = venue.instrument(run.symbol)
+        #: The run's book, kept by its model (engine, resting orders or portfolio); every order
+        #: the model decides comes through :meth:`send_sized`.
+        self.book = book
         #: The symbol of the order in flight (a portfolio run's orders name their asset).
         self.symbol = run.symbol
         self.kill_file = get_settings().kill_file
@@ -146,29 +143,6 @@ class OrderManager:
             at = self.acct.operator_now()
             return replace(ctx, paused=is_paused(self.journal, self.run.strategy_id, at))
         return self.acct.context(bar.ts, equity, positions)
-
-    def decide(
-        self, key: str, intent: OrderIntent, bar: Bar
-    ) -> tuple[DecisionRecord, Order] | None:
-        """Size the intent at ``bar``'s open and decide it (or reuse the journaled decision)."""
-        assert isinstance(self.book, Book), "an engine-kept run sizes in its EngineBook"
-        sized = size_order(self.book, intent.target, bar.open, self.execution, self.instrument)
-        if sized is None:
-            self.counts["skipped"] += 1
-            return None
-        side, qty = sized
-        price = Decimal(str(bar.open))
-        fill_price = self.execution.slipped_price_dec(price, buy=side is Side.BUY)
-        if below_min_notional(qty, fill_price, self.instrument.min_notional):
-            self.counts["skipped"] += 1
-            self.counts["below_min_notional"] += 1
-            log.debug(
-                "replay.skipped_min_notional", run_id=self.run.run_id, client_order_id=key,
-                qty=str(qty), fill_price=str(fill_price),
-                min_notional=str(self.instrument.min_notional),
-            )  # fmt: skip
-            return None
-        return self.judge(key, side, qty, price, bar)
 
     def reduces(self, side: Side, qty: Decimal) -> bool:
         """Whether ``qty`` on ``side`` only reduces the position held (long or short)."""
@@ -242,11 +216,6 @@ class OrderManager:
         if tripped and self.on_event is not None:
             self.on_event("breaker", f"{self.run.strategy_id} breaker tripped: {', '.join(rules)}",
                           {"run_id": self.run.run_id})  # fmt: skip
-
-    def execute(self, intent: OrderIntent, bar: Bar) -> None:
-        """Intent -> decision -> journaled order -> fill at ``bar``'s open -> fill + position."""
-        key = client_order_id(self.run.run_id, intent.symbol, intent.ts, intent.side)
-        self.dispatch(key, bar, lambda: self.decide(key, intent, bar), intent)
 
     def send_sized(self, seq: int, side: Side, qty: Decimal, price: Decimal, bar: Bar,
                    at: Bar, reason: object, kind: str = "market",
@@ -395,15 +364,6 @@ class OrderManager:
                 "unstuck", self.run.run_id, {"symbol": symbol, "client_order_id": ""}, bar.ts,
                 key=f"{self.run.run_id}:{symbol}:{bar.ts.isoformat()}:unstuck",
             )  # fmt: skip
-
-    def retry_intents(self, bar: Bar, pending: list[OrderIntent]) -> list[OrderIntent]:
-        """A fresh exit intent at ``bar`` for each stuck symbol the strategy did not trade."""
-        wanted = {i.symbol for i in pending}
-        return [
-            replace(intent, ts=bar.ts, reason="stuck-retry")
-            for symbol, intent in self.stuck.items()
-            if symbol not in wanted
-        ]
 
     def _still_allowed(self, key: str, order: Order, bar: Bar) -> bool:
         """Re-evaluate a stored ALLOW that was never sent; journal the new decision if it denies.

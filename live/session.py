@@ -218,28 +218,9 @@ class Session:
         if isinstance(self.state.book, OrderKeeper):
             self._step_orders(self.state.book, bar)
             return
-        if self.pending:
-            self.venue.set_bar(bar)
-        for intent in self.pending:
-            self.state.execute(intent, bar)
-        before = self.runner.target
-        self.pending = self.on_events(bar, events) if events else []
-        if target is None:
-            self.pending += self.runner.on_bar(bar)
-        else:
-            self.pending += self.runner.emit(bar, target)
-        if events:
-            from live.events import net_intents
-
-            self.pending = net_intents(self.pending, before)
-        if self.state.stuck:
-            self.pending += self.state.retry_intents(bar, self.pending)
-        for intent in self.pending:
-            check_target(self.strategy_id, intent.ts, intent.target)
-        self.intents += len(self.pending)
-        self.bars += 1
-        ts, value = self.state.mark(bar, self.tf)
-        self.marks.append(ts, value)
+        raise DrydockError(
+            f"Run {self.record.run_id} steps a portfolio row by row (Session.step_portfolio)."
+        )
 
     @property
     def engine(self) -> EngineBook | None:
@@ -563,32 +544,26 @@ def session(
                 if live_account_state
                 else run_account(strategy.id, run_id, operator)
             )
-            state = OrderManager(record, policy, journal, paper, execution, retry_wait, account)
+            book: EngineBook | OrderKeeper | PortfolioKeeper
             if engine is not None:
                 book = EngineBook(strategy.id, key.symbol, engine)
-                book.send = state.send_sized
-                state.book = book
             elif portfolio is not None:
-                held = PortfolioKeeper(strategy.id, portfolio[0], portfolio[1])
-                held.send = state.send_sized
-                state.book = held
+                book = PortfolioKeeper(strategy.id, portfolio[0], portfolio[1])
             elif isinstance(strategy, OrderStrategyRun):
-                keeper = OrderKeeper(
+                book = OrderKeeper(
                     strategy.id, key.symbol, strategy.inner, dict(resolved), execution,
                     float(instrument.lot_size), float(instrument.min_notional),
                 )  # fmt: skip
-                keeper.send = state.send_sized
-                state.book = keeper
             else:  # a plain target strategy: the engine's model on a spot book (one fill model)
                 lots = paper.instrument(key.symbol)
-                spot = EngineConfig(
+                book = EngineBook(strategy.id, key.symbol, EngineConfig(
                     execution=execution, lot_size=float(lots.lot_size),
                     min_notional=float(lots.min_notional),
-                )  # fmt: skip
-                plain = EngineBook(strategy.id, key.symbol, spot)
-                plain.spot_default = True
-                plain.send = state.send_sized
-                state.book = plain
+                ))  # fmt: skip
+                book.spot_default = True
+            state = OrderManager(record, policy, journal, paper, execution, book, retry_wait,
+                                 account)  # fmt: skip
+            book.send = state.send_sized
             runner = IncrementalRunner(
                 strategy, dict(resolved), key.symbol, strategy_id=strategy.id
             )

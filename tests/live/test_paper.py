@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drydock.execution import ExecutionModel
+from drydock.fills import EngineConfig, simulate
 from drydock.types import Bar, Fill, Instrument, Order, Side
-from live.portfolio import Book, size_order
+from live.engine_book import EngineBook
 from live.venues.base import MinNotionalError, SimulatedVenue, VenueError
 from live.venues.paper import PaperVenue
 
@@ -96,60 +97,46 @@ def fill(side: Side, qty: str, price: str, fee: str) -> Fill:
 
 
 def test_book_round_trip_pnl_includes_fees() -> None:
-    book = Book("s", "BTC/USDT", Decimal(1000))
+    """The run's book (the engine's model booking venue fills): cash, average entry and the
+    closed trade's PnL with both fees."""
+    book = EngineBook("s", "BTC/USDT", EngineConfig(execution=ExecutionModel(init_cash=1_000)))
     book.apply(fill(Side.BUY, "2", "100", "0.2"))
-    assert book.cash == Decimal("799.8") and book.qty == 2 and book.avg_price == 100
+    assert book.cash == Decimal("799.8") and book.qty == 2 and book.position().avg_price == 100
     assert book.equity(110) == Decimal("1019.8")
     book.apply(fill(Side.SELL, "1", "110", "0.11"))
     assert book.trade_pnl == []  # still open
     book.apply(fill(Side.SELL, "1", "90", "0.09"))
     # cost 200.2; proceeds 109.89 + 89.91 = 199.80 -> pnl -0.40
     assert book.trade_pnl == [pytest.approx(-0.4)]
-    assert book.cash == Decimal("999.60") and book.qty == 0
-    assert book.consecutive_losses == 1
+    assert float(book.cash) == pytest.approx(999.6) and book.qty == 0
     book.apply(fill(Side.BUY, "1", "100", "0"))
     book.apply(fill(Side.SELL, "1", "101", "0"))
-    assert book.trade_pnl[-1] == pytest.approx(1.0) and book.consecutive_losses == 0
-    with pytest.raises(ValueError, match="long-only"):
-        book.apply(fill(Side.SELL, "1", "100", "0"))
+    assert book.trade_pnl[-1] == pytest.approx(1.0)
+
+
+def spot(model: ExecutionModel = MODEL, lot: float = 0.001) -> EngineConfig:
+    return EngineConfig(execution=model, lot_size=lot)
 
 
 def test_all_in_sizing_fits_cash_after_slippage_and_fee() -> None:
-    book = Book("s", "BTC/USDT", Decimal(10_000))
-    side, qty = size_order(book, 1.0, 100.0, MODEL, BTC) or (None, None)
+    """A spot target of 1 buys what the cash pays for at the slipped price with the fee."""
+    flat = [(100.0, 100.0, 100.0, 100.0, 1e9)] * 4
+    run = simulate(flat, [1.0, 1.0, 0.5, 0.5], spot())
+    first, second = run.account.orders[0], run.account.orders[1]
     # 10_000 / 1.001 / 100.05 = 99.850... -> 99.850 lots of 0.001
-    assert side is Side.BUY and qty == Decimal("99.850")
-    [f] = venue().submit(order(Side.BUY, str(qty)))
-    book.apply(f)
-    assert 0 <= book.cash < Decimal("0.2")
-    assert size_order(book, 1.0, 100.0, MODEL, BTC) is None  # already all in
-    assert size_order(book, 0.0, 100.0, MODEL, BTC) == (Side.SELL, qty)
-    assert size_order(Book("s", "BTC/USDT", Decimal(10)), 0.0, 100.0, MODEL, BTC) is None
-    with pytest.raises(ValueError, match=r"target -1.0 is outside \[0, 1\]"):
-        size_order(book, -1.0, 100.0, MODEL, BTC)  # no silent clipping any more
-    # equity = cash + 9985 -> half is ~4992.55: sell (9985 - 4992.55) / 100 = 49.9245 -> 49.924
-    half = size_order(book, 0.5, 100.0, MODEL, BTC)
-    assert half is not None and half[0] is Side.SELL and half[1] == Decimal("49.924")
+    assert first[1] == pytest.approx(99.85) and 0 <= 10_000 - first[1] * first[2] - first[3] < 0.2
+    # equity ~ cash + 9985 at 100 -> half is ~4992.5: sell 49.924 (whole lots)
+    assert second[1] == pytest.approx(-49.924)
+    assert run.account.cash >= 0
 
 
 @given(
-    cash=st.decimals(10, 10**6, places=2),
+    cash=st.floats(10, 10**6),
     price=st.floats(0.01, 1e5),
     fixed=st.floats(0, 2),
 )
-def test_sized_buys_always_fit_in_cash(cash: Decimal, price: float, fixed: float) -> None:
-    model = ExecutionModel(taker_fee=0.001, slippage_bps=5, fixed_fee=fixed)
-    book = Book("s", "BTC/USDT", cash)
-    sized = size_order(book, 1.0, price, model, BTC)
-    if sized is None:
-        return
-    v = venue(
-        model,
-        Instrument(
-            "paper", "BTC/USDT", "BTC", "USDT", lot_size=Decimal("0.001"), min_notional=Decimal(0)
-        ),
-    )
-    v.set_bar(Bar(T0, price, price, price, price, 1.0))
-    [f] = v.submit(order(sized[0], str(sized[1])))
-    book.apply(f)
-    assert book.cash >= 0
+def test_sized_buys_always_fit_in_cash(cash: float, price: float, fixed: float) -> None:
+    model = ExecutionModel(init_cash=cash, taker_fee=0.001, slippage_bps=5, fixed_fee=fixed)
+    bars = [(price, price, price, price, 1e12)] * 3
+    run = simulate(bars, [1.0, 1.0, 1.0], spot(model))
+    assert run.account.cash >= -1e-9 * cash
