@@ -11,6 +11,7 @@ fill price and fills there without slippage, at the maker fee.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -41,6 +42,10 @@ class PaperVenue:
         self._instruments = dict(instruments or {})
         self._bar: Bar | None = None
         self._fills: dict[str, list[Fill]] = {}
+        #: The research engine's volume-impact coefficient (``impact * sqrt(qty / bar volume)``
+        #: added to the slippage of market fills); 0: none. Set by a session whose engine
+        #: rules price impact, so paper fills equal the model's.
+        self.impact = 0.0
 
     def instrument(self, symbol: str) -> Instrument:
         """The symbol's increments: given at construction, else from drydock.markets."""
@@ -73,6 +78,11 @@ class PaperVenue:
             if maker
             else self.execution.slipped_price_dec(self._bar.open, buy=order.side is Side.BUY)
         )
+        if not maker and self.impact and self._bar.volume > 0:
+            push = self.impact * math.sqrt(float(qty) / self._bar.volume)
+            fraction = self.execution.slippage + push
+            price = Decimal(repr(self._bar.open * (1 + fraction if order.side is Side.BUY
+                                                   else 1 - fraction)))  # fmt: skip
         if below_min_notional(qty, price, instrument.min_notional):
             raise MinNotionalError(
                 f"order {order.client_order_id}: {qty} {order.symbol} at {price} is "

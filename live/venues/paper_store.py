@@ -57,6 +57,15 @@ class DurablePaperVenue:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
+    @property
+    def impact(self) -> float:
+        """The paper venue's volume-impact coefficient (:attr:`PaperVenue.impact`)."""
+        return self._paper.impact
+
+    @impact.setter
+    def impact(self, value: float) -> None:
+        self._paper.impact = value
+
     def instrument(self, symbol: str) -> Instrument:
         return self._paper.instrument(symbol)
 

@@ -398,3 +398,18 @@ def test_a_perpetual_pays_and_earns_funding_as_the_engine(settings: Settings) ->
     assert math.isclose(replayed.final_equity, float(expected.equity_values[-1]), rel_tol=1e-9)
     without = run_backtest(frame, target, cfg)
     assert not math.isclose(replayed.final_equity, float(without.equity_values[-1]), rel_tol=1e-6)
+
+
+def test_volume_impact_prices_paper_fills_as_the_engine(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    """With --impact the model sizes and prices with impact * sqrt(qty / volume); the paper
+    venue fills at that price, so the replay still equals the engine (before, the venue filled
+    at the plain slipped open and the run drifted from research)."""
+    cfg = config(lake, allow_short=True, stop_loss=0.01, impact=0.5)
+    expected, final, _result = engine_fills(lake, cfg)
+    plain, _, _ = engine_fills(lake, config(lake, allow_short=True, stop_loss=0.01))
+    assert [f[3] for f in expected] != [f[3] for f in plain][: len(expected)]  # impact moves prices
+    replayed = run(lake, cfg, run_id="impact", policy_path=open_policy(settings))
+    same(expected, journal_fills("impact", settings))
+    assert math.isclose(replayed.final_equity, final, rel_tol=1e-9)
