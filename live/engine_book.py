@@ -178,7 +178,9 @@ class EngineBook:
         # spot book's ids: a run resumed across versions never sends an order twice); an exit
         # released inside the bar, its index in the bar.
         decided = (self.decided or self._prev_ts) if self._opening else None
-        send(seq, side, qty, _dec(price), bar, at, reason, "market", None, decided)
+        # a liquidation is a market order a paper venue charges the liquidation fee on
+        kind = "liquidation" if reason is Reason.LIQUIDATION else "market"
+        send(seq, side, qty, _dec(price), bar, at, reason, kind, None, decided)
         if before and (delta > 0) != (before > 0) and acct.qty != before + delta:
             # an exit (or the exit part of a reversal) got no fill or a part of one: the model
             # works towards the position it aimed at from the next open, as a capped order's

@@ -226,7 +226,7 @@ class OrderManager:
         the simulated venue fills it at ``at``'s open (the level of an exit released inside the
         bar, a matched limit's price). ``kind`` ``limit``/``stop``: a resting order the core
         matched, which only a venue that prices such orders takes (the paper venues)."""
-        if kind != "market" and not getattr(self.venue, "takes_resting_orders", False):
+        if kind in ("limit", "stop") and not getattr(self.venue, "takes_resting_orders", False):
             raise ConfigError(
                 f"Venue {self.venue.name!r} does not take the {kind} orders the core matches for "
                 f"strategy {self.run.strategy_id!r} (resting orders are emulated on paper only); "

@@ -561,9 +561,14 @@ def session(
                     min_notional=float(lots.min_notional),
                 ))  # fmt: skip
                 book.spot_default = True
-            if engine is not None and engine.impact and hasattr(paper, "impact"):
+            if (
+                engine is not None
+                and hasattr(paper, "impact")
+                and hasattr(paper, "liquidation_fee")
+            ):
                 # paper fills priced as the model prices them; a real venue's are the market's
                 paper.impact = engine.impact
+                paper.liquidation_fee = engine.liquidation_fee
             state = OrderManager(record, policy, journal, paper, execution, book, retry_wait,
                                  account)  # fmt: skip
             book.send = state.send_sized

@@ -46,6 +46,9 @@ class PaperVenue:
         #: added to the slippage of market fills); 0: none. Set by a session whose engine
         #: rules price impact, so paper fills equal the model's.
         self.impact = 0.0
+        #: The engine's liquidation fee, charged on top of the taker fee of a ``liquidation``
+        #: order (the model's forced close of a position below its maintenance margin).
+        self.liquidation_fee = 0.0
 
     def instrument(self, symbol: str) -> Instrument:
         """The symbol's increments: given at construction, else from drydock.markets."""
@@ -95,7 +98,12 @@ class PaperVenue:
             order.side,
             qty,
             price,
-            self.execution.fee_of_dec(qty, price, maker),
+            self.execution.fee_of_dec(qty, price, maker)
+            + (
+                qty * price * Decimal(repr(self.liquidation_fee))
+                if order.kind == "liquidation"
+                else Decimal(0)
+            ),
             self._bar.ts,
         )
         self._fills[order.client_order_id] = [fill]

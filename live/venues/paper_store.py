@@ -66,6 +66,15 @@ class DurablePaperVenue:
     def impact(self, value: float) -> None:
         self._paper.impact = value
 
+    @property
+    def liquidation_fee(self) -> float:
+        """The paper venue's liquidation fee (:attr:`PaperVenue.liquidation_fee`)."""
+        return self._paper.liquidation_fee
+
+    @liquidation_fee.setter
+    def liquidation_fee(self, value: float) -> None:
+        self._paper.liquidation_fee = value
+
     def instrument(self, symbol: str) -> Instrument:
         return self._paper.instrument(symbol)
 

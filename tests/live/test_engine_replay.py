@@ -413,3 +413,23 @@ def test_volume_impact_prices_paper_fills_as_the_engine(
     replayed = run(lake, cfg, run_id="impact", policy_path=open_policy(settings))
     same(expected, journal_fills("impact", settings))
     assert math.isclose(replayed.final_equity, final, rel_tol=1e-9)
+
+
+def test_a_liquidation_pays_the_liquidation_fee_on_paper_as_in_the_engine(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    """A 5x long with a high maintenance margin is liquidated by the model; the paper venue
+    charges the liquidation fee on that order as the engine books it."""
+    frame = read(lake)
+    ts = frame["ts"].to_list()
+    target = np.full(frame.height, 5.0)
+    target[:3] = 0.0
+    cfg = config(lake, leverage=5.0, maintenance_margin=0.18, liquidation_fee=0.01)
+    result = run_backtest(frame, target, cfg)
+    reasons = [Reason(int(r[4])) for r in result.order_records]
+    assert Reason.LIQUIDATION in reasons  # the window liquidates the 5x long
+    replay(Fixed(target, ts), {}, lake.exchange, lake.symbol, lake.timeframe, engine=cfg,
+           run_id="liquidated", policy_path=open_policy(settings))  # fmt: skip
+    with SqliteJournal(settings.journal_path) as j:
+        fees = [float(f.fee) for f in j.fills("liquidated")]
+    assert fees == pytest.approx([float(r[3]) for r in result.order_records], rel=1e-9)
