@@ -108,15 +108,16 @@ class EngineBook:
     # -- stepping ----------------------------------------------------------------------------
 
     def fund(self, ts: Any, funding: Any) -> None:
-        """Book the perpetual's ``funding`` (ts, rate) at the bars opening at ``ts``."""
+        """Book the perpetual's ``funding`` (ts, rate) at the bars opening at ``ts`` (added to
+        what earlier calls gave: a runner funds each batch of new bars)."""
         from drydock.funding import split_funding
 
         at_open, inside = split_funding(ts, funding)
-        self.funding = {
-            t: (float(a), float(b))
+        self.funding.update(
+            (t, (float(a), float(b)))
             for t, a, b in zip(ts.to_list(), at_open, inside, strict=True)
             if a or b
-        }
+        )
 
     @property
     def busy(self) -> bool:

@@ -125,6 +125,22 @@ class LakeFeed:
         return iter_bars(self.closed_frame(after, now))
 
 
+def _fund_perp(run: Session, key: ohlcv.SeriesKey, opens: pl.Series) -> None:
+    """An engine run on a perpetual books the lake's funding of the bars about to be stepped
+    (as the replay and ``drydock simulate`` do). The lake is read from a day before the first
+    bar, so a batch of bars between two stamps finds the funding feed alive; a perp without any
+    stamp in that day is one clear error naming the ingest command. A stamp that reaches the
+    lake after its bar was stepped is not booked (ingest funding before the bar's settle)."""
+    engine = run.engine
+    if engine is None or engine.spot_default or ":" not in key.symbol or not opens.len():
+        return
+    from drydock.funding import read_funding
+
+    tf = timeframe_delta(key.timeframe)
+    since = opens[0] - timedelta(days=1)
+    engine.fund(opens, read_funding(key.exchange, key.symbol, since, opens[-1] + tf))
+
+
 class DryRunVenue:
     """Orders are built and journaled but never sent: ``submit`` records and returns no fill."""
 
@@ -317,12 +333,18 @@ def run_strategy(
                         frame = frame.head(max(max_bars - run.bars, 0))
                     if frame.height:
                         opens = frame["ts"].to_list()
+                        _fund_perp(run, key, frame["ts"])
                         run.advance(frame, _due_events(events, last, opens, tf, clock.now()))
                         last = frame["ts"][-1]
                 else:
                     bars = feed.closed_bars(last, horizon)
                     if max_bars is not None:
                         bars = bars[: max(max_bars - run.bars, 0)]
+                    if bars:
+                        import polars as pl
+
+                        stamps = pl.Series("ts", [b.ts for b in bars], pl.Datetime("us", "UTC"))
+                        _fund_perp(run, key, stamps)
                     arrived = _due_events(events, last, [b.ts for b in bars], tf, clock.now())
                     grouped = assign([b.ts for b in bars], tf, arrived, "The runner's events")
                     for n, bar in enumerate(bars):

@@ -378,3 +378,40 @@ def test_a_promoted_simulation_runs_with_its_engine_rules(
         fills = journal.fills(summary.run.run_id)
     assert len(fills) == result.order_records.shape[0]
     assert f"{float(result.equity_values[-1]):,.2f}" in out
+
+
+@pytest.mark.parametrize("fast_forward", [True, False])
+def test_the_runner_books_a_perpetuals_funding_as_the_engine(
+    settings: Settings, fast_forward: bool
+) -> None:
+    """An engine run on the BTC perpetual through the scheduled runner (one wake per closed bar
+    after a short catch-up) books the lake's funding at its stamps: run_backtest(funding=...)."""
+    from drydock.fills import EngineConfig
+    from drydock.funding import write_funding
+    from drydock.ohlcv import read, write_day
+    from drydock.sample import read_sample, read_sample_funding
+    from research.engine import run_backtest
+
+    perp = SeriesKey("binance", "BTC/USDT:USDT", "1h")
+    frame = read_sample(perp).filter(pl.col("ts") < datetime(2024, 1, 11, tzinfo=UTC))
+    for (day,), part in frame.group_by(pl.col("ts").dt.date(), maintain_order=True):
+        write_day(perp, day, part)
+    funding = read_sample_funding("binance", perp.symbol)
+    write_funding("binance", perp.symbol, funding)
+    strategy = get_strategy("ema_long_short")
+    params = strategy.resolve_params({"fast": 5, "slow": 20})
+    cfg = EngineConfig(execution=ExecutionModel(), lot_size=0.001, min_notional=100.0,
+                       allow_short=True)  # fmt: skip
+    bars = read(perp)
+    target = strategy.signals(bars, params)["target"].to_numpy()
+    expected = run_backtest(bars, target, cfg, funding=funding)
+    assert abs(expected.funding_paid) > 0.5
+    end = bars["ts"][-1] + timedelta(hours=1)
+    clock = SimulatedClock(START + timedelta(days=3))  # catch up 3 days, then bar by bar
+    summary = run_strategy(
+        strategy, params, perp, START, settings.policy_dir / "research.toml", ExecutionModel(),
+        Mode.PAPER, clock=clock, until=end, engine=cfg, settle=timedelta(0),
+        fast_forward=fast_forward, run_id=f"perp-{fast_forward}",
+    )  # fmt: skip
+    assert summary.result.bars == bars.height
+    assert summary.result.final_equity == pytest.approx(float(expected.equity_values[-1]), rel=1e-9)
