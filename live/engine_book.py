@@ -182,8 +182,12 @@ class EngineBook:
         # a liquidation is a market order a paper venue charges the liquidation fee on
         kind = "liquidation" if reason is Reason.LIQUIDATION else "market"
         send(seq, side, qty, _dec(price), bar, at, reason, kind, None, decided)
-        if before and (delta > 0) != (before > 0) and acct.qty != before + delta:
-            # an exit (or the exit part of a reversal) got no fill or a part of one: the model
-            # works towards the position it aimed at from the next open, as a capped order's
-            # remainder (a missed entry is missed; a missed exit is not)
-            acct.goal, acct.goal_reason = before + delta, reason
+        missed = abs(acct.qty - (before + delta)) > float(self._lot) / 2  # float residue aside
+        if before and (delta > 0) != (before > 0) and missed:
+            # an exit got no fill or a part of one: the model works towards the position it
+            # aimed at from the next open, as a capped order's remainder. Only the exit is
+            # worked: a reversal's new side is an entry (a missed entry is missed), and
+            # retrying it would re-send a size computed from a stale price and equity.
+            aimed = before + delta
+            acct.goal = aimed if aimed and (aimed > 0) == (before > 0) else 0.0
+            acct.goal_reason = reason

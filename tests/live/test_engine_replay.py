@@ -433,3 +433,23 @@ def test_a_liquidation_pays_the_liquidation_fee_on_paper_as_in_the_engine(
     with SqliteJournal(settings.journal_path) as j:
         fees = [float(f.fee) for f in j.fills("liquidated")]
     assert fees == pytest.approx([float(r[3]) for r in result.order_records], rel=1e-9)
+
+
+def test_a_denied_reversal_retries_only_its_exit(lake: SeriesKey, settings: Settings) -> None:
+    """Regression: a long -> short reversal denied by a tripped breaker was retried whole every
+    bar, with the short's size from the old price (then denied as leverage 1.0004x > 1x). Only
+    its exit is worked again: the retry is a reducing order that closes the long."""
+    policy = settings.journal_path.parent / "breaker.toml"
+    policy.parent.mkdir(parents=True, exist_ok=True)
+    policy.write_text('version = "b"\n[circuit_breakers]\nmax_consecutive_losses = 1\n', "utf-8")
+    run(lake, config(lake, allow_short=True), run_id="reversal", policy_path=policy)
+    with SqliteJournal(settings.journal_path) as j:
+        decisions = j.decisions("reversal")
+    rules = Counter(v["rule_id"] for d in decisions for v in d.explanation.get("violations", []))
+    assert rules["circuit_breakers.max_consecutive_losses"] >= 1  # the breaker did trip
+    assert rules["risk.max_leverage"] == 0
+    first = next(d for d in decisions if not d.allowed)
+    assert not first.explanation["action"]["reduces_position"]  # the reversal, as one order
+    after = [d for d in decisions if d.ts > first.ts]
+    assert after and after[0].allowed and after[0].explanation["action"]["reduces_position"]
+    assert after[0].explanation["action"]["quantity"] < first.explanation["action"]["quantity"]
