@@ -17,6 +17,13 @@ The rules (docs/backtesting.md, "Order intents"), shared by research and the pap
   (whole lots) and a sell larger than the position is cut to it; what is left below the min
   notional is rejected and counted. Quantities round down to the lot.
 - ``expire_after=N``: an order not filled within N live bars is cancelled.
+- Contingent orders, emulated here for venues that lack them (NautilusTrader's OrderEmulator
+  does the same): ``oco="group"`` (one cancels the others: when an order of the group fills,
+  the group's other orders are cancelled, also one the same bar would have filled later on its
+  path) and ``after="tag"`` (one triggers the other: the order waits, not live, until the order
+  ``tag`` fills, and is live from the next bar; it is dropped when ``tag`` is cancelled, expires
+  or is rejected). An OTO bracket is an entry with a stop and a take profit ``after`` it in one
+  ``oco`` group.
 
 The live core matches with the same book: with a ``gate`` set, each execution the book decides
 is sent (policy, journal, venue) instead of booked here, and the venue's fill is booked back
@@ -62,6 +69,8 @@ class PlaceOrder:
     notional: float | None = None
     price: float | None = None  # limit or stop price
     expire_after: int | None = None  # live bars; None: good till cancelled
+    oco: str | None = None  # one-cancels-other group
+    after: str | None = None  # waits for the order with this tag to fill (one-triggers-other)
 
     def __post_init__(self) -> None:
         what = f"Order {self.tag!r}"
@@ -83,6 +92,14 @@ class PlaceOrder:
             raise ConfigError(
                 f"{what}: a {self.kind} order needs a finite price > 0, got {self.price!r}."
             )
+        for name in ("oco", "after"):
+            value = getattr(self, name)
+            if value is not None and (not value or value != value.strip()):
+                raise ConfigError(
+                    f"{what}: {name}={value!r} must be a non-empty name without padding."
+                )
+        if self.after == self.tag:
+            raise ConfigError(f"{what}: an order cannot wait for itself (after={self.after!r}).")
         if self.expire_after is not None and self.expire_after < 1:
             raise ConfigError(f"{what}: expire_after={self.expire_after!r} must be >= 1 bar.")
 
@@ -129,6 +146,8 @@ class OrderBook:
     cash: float = field(init=False)
     position: float = field(init=False, default=0.0)
     live: dict[str, _Live] = field(init=False, default_factory=dict)
+    #: Orders waiting for their ``after`` order to fill, by that order's tag.
+    waiting: dict[str, list[PlaceOrder]] = field(init=False, default_factory=dict)
     rejected: int = field(init=False, default=0)
     expired: int = field(init=False, default=0)
     gate: OrderGate | None = field(default=None, repr=False)
@@ -139,12 +158,42 @@ class OrderBook:
 
     def place(self, order: PlaceOrder, bar: int) -> None:
         """Queue ``order`` (decided at ``bar``'s close); it is live from ``bar + 1``."""
-        if order.tag in self.live:
+        if order.tag in self.live or any(
+            order.tag == w.tag for kids in self.waiting.values() for w in kids
+        ):
             raise ConfigError(
                 f"Order tag {order.tag!r} is already live; cancel it first or use another tag."
             )
+        if order.after is not None:
+            parent = order.after
+            if parent not in self.live and parent not in self._waiting_tags():
+                raise ConfigError(
+                    f"Order {order.tag!r} waits for {parent!r}, which is not live; place "
+                    f"{parent!r} first (in the same answer) or drop after=."
+                )
+            self.waiting.setdefault(parent, []).append(order)
+            return
         self._seq += 1
         self.live[order.tag] = _Live(order, self._seq, bar + 1)
+
+    def _waiting_tags(self) -> set[str]:
+        return {w.tag for kids in self.waiting.values() for w in kids}
+
+    def _drop_children(self, tag: str) -> None:
+        """``tag`` will never fill: its waiting orders (and theirs) go with it."""
+        for child in self.waiting.pop(tag, []):
+            self._drop_children(child.tag)
+
+    def _filled(self, t: int, order: PlaceOrder) -> None:
+        """After ``order`` filled: cancel its OCO siblings, release the orders waiting for it
+        (live from the next bar)."""
+        if order.oco is not None:
+            for tag in [k for k, v in self.live.items() if v.order.oco == order.oco]:
+                del self.live[tag]
+                self._drop_children(tag)
+        for child in self.waiting.pop(order.tag, []):
+            self._seq += 1
+            self.live[child.tag] = _Live(child, self._seq, t + 1)
 
     def take(self, intents: Iterable[PlaceOrder | CancelOrder], bar: int, owner: str) -> None:
         """Apply a strategy's answer at ``bar``'s close: each PlaceOrder queued, each
@@ -163,10 +212,19 @@ class OrderBook:
     def cancel(self, tag: str) -> bool:
         """Cancel one live order (or all with ``"*"``); whether anything was cancelled."""
         if tag == "*":
-            had = bool(self.live)
+            had = bool(self.live) or bool(self.waiting)
             self.live.clear()
+            self.waiting.clear()
             return had
-        return self.live.pop(tag, None) is not None
+        for kids in self.waiting.values():  # a waiting order can be cancelled too
+            for child in kids:
+                if child.tag == tag:
+                    kids.remove(child)
+                    self._drop_children(tag)
+                    return True
+        cancelled = self.live.pop(tag, None) is not None
+        self._drop_children(tag)
+        return cancelled
 
     def match(self, t: int, bar: Bar) -> list[Execution]:
         """Fill the orders ``bar`` (index ``t``) reaches, in path order; expire stale ones."""
@@ -187,14 +245,20 @@ class OrderBook:
         fills = []
         for _, _, _, live in due:
             order = live.order
+            if self.live.get(order.tag) is not live:  # an OCO sibling filled first
+                continue
             del self.live[order.tag]
             fill = self._fill(t, order, _fill_price(order, bar))
             if fill is not None:
                 fills.append(fill)
+                self._filled(t, order)
+            else:
+                self._drop_children(order.tag)
         for tag, live in list(self.live.items()):
             after = live.order.expire_after
             if after is not None and t - live.since + 1 >= after:
                 del self.live[tag]
+                self._drop_children(tag)
                 self.expired += 1
         return fills
 

@@ -201,3 +201,64 @@ def test_random_orders_never_borrow_short_or_fill_outside_the_bar(
             rate = 0.0002 if fill.kind is LIMIT else 0.001
             assert fill.fee == pytest.approx(abs(fill.qty) * fill.price * rate)
         assert b.cash >= -1e-9 and b.position >= -1e-12
+
+
+def bracket(b: OrderBook, at: int = 0) -> None:
+    """An entry buy limit at 95 with a stop at 90 and a take profit at 110 after it (OCO)."""
+    b.place(PlaceOrder("entry", BUY, LIMIT, qty=1.0, price=95.0), bar=at)
+    b.place(PlaceOrder("sl", SELL, STOP, qty=1.0, price=90.0, oco="exit", after="entry"), bar=at)
+    b.place(PlaceOrder("tp", SELL, LIMIT, qty=1.0, price=110.0, oco="exit", after="entry"), bar=at)
+
+
+def test_a_bracket_waits_for_its_entry_then_one_exit_cancels_the_other() -> None:
+    b = book()
+    bracket(b)
+    assert set(b.live) == {"entry"}  # the exits wait for the entry
+    assert [f.tag for f in b.match(1, bar(100, 101, 94, 96))] == ["entry"]  # touch at 95
+    assert set(b.live) == {"sl", "tp"}  # released, live from the next bar
+    [tp] = b.match(2, bar(100, 112, 99, 111))
+    assert (tp.tag, tp.price) == ("tp", 110.0) and b.live == {} and b.position == 0
+
+
+def test_an_oco_pair_reached_in_one_bar_fills_only_the_first_on_its_path() -> None:
+    b = book()
+    b.place(PlaceOrder("long", BUY, MARKET, qty=1.0), bar=0)
+    b.match(1, bar(100, 100, 100, 100))
+    b.place(PlaceOrder("sl", SELL, STOP, qty=1.0, price=95.0, oco="x"), bar=1)
+    b.place(PlaceOrder("tp", SELL, LIMIT, qty=1.0, price=105.0, oco="x"), bar=1)
+    # a bearish bar travels open -> high -> low: the take profit at 105 is reached first
+    fills = b.match(2, bar(100, 106, 94, 95))
+    assert [f.tag for f in fills] == ["tp"] and b.live == {} and b.position == 0
+
+
+def test_children_go_with_a_cancelled_expired_or_rejected_parent() -> None:
+    b = book()
+    bracket(b)
+    assert b.cancel("entry") and b.waiting == {} and b.live == {}
+    b2 = book()
+    b2.place(PlaceOrder("entry", BUY, LIMIT, qty=1.0, price=50.0, expire_after=1), bar=0)
+    b2.place(PlaceOrder("sl", SELL, STOP, qty=1.0, price=40.0, after="entry"), bar=0)
+    b2.match(1, bar(100, 101, 99, 100))  # not reached: expires
+    assert b2.live == {} and b2.waiting == {} and b2.expired == 1
+    b3 = book(min_notional=1_000.0)  # the entry's fill is rejected below min notional
+    bracket(b3)
+    b3.match(1, bar(100, 101, 94, 96))
+    assert b3.live == {} and b3.waiting == {} and b3.rejected == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"oco": " g"}, "without padding"),
+        ({"after": ""}, "without padding"),
+        ({"after": "me"}, "cannot wait for itself"),
+    ],
+)
+def test_bad_contingent_orders_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PlaceOrder("me", BUY, MARKET, qty=1.0, **kwargs)  # type: ignore[arg-type]
+
+
+def test_an_order_waiting_for_an_unknown_order_is_refused() -> None:
+    with pytest.raises(ConfigError, match="waits for 'ghost', which is not live"):
+        book().place(PlaceOrder("sl", SELL, STOP, qty=1.0, price=90.0, after="ghost"), bar=0)

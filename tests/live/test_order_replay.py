@@ -12,17 +12,19 @@ import pytest
 
 from drydock.errors import ConfigError
 from drydock.execution import ExecutionModel
+from drydock.fills import Reason
 from drydock.markets import instrument_for
+from drydock.matching import CancelOrder, OrderKind, PlaceOrder
 from drydock.ohlcv import SeriesKey, read
 from drydock.settings import Settings
-from drydock.types import Fill, Order
+from drydock.types import Fill, Order, Side
 from live.journal import SqliteJournal
 from live.order_keeper import OrderStrategyRun
 from live.replay import replay
 from live.runner import Mode, SimulatedClock, run_strategy
 from live.venues.paper import PaperVenue
 from research.engine.orders import run_orders
-from strategies.order_based import get_order_strategy
+from strategies.order_based import OrderStrategy, get_order_strategy
 
 EXECUTION = ExecutionModel()
 GRID = {"levels": 6, "spacing": 0.004}
@@ -154,3 +156,52 @@ def test_the_scheduled_runner_trades_a_grid_as_research(
     same(expected, journal_fills("grid-runner", settings))
     assert math.isclose(summary.result.final_equity, final, rel_tol=1e-9)
     assert start.tzinfo is not None and end > datetime(2024, 1, 1, tzinfo=UTC)
+
+
+class Bracket(OrderStrategy):
+    """Whenever flat with nothing live: a buy limit 1% under the close with an OTO bracket (a
+    stop 0.5% under the entry price and a take profit 1% over it, one cancelling the other)."""
+
+    id = "bracket_test"
+    description = "entry limit with an OCO stop / take-profit bracket"
+    params = ()
+
+    def init_state(self, params: Any) -> dict[str, int]:
+        return {"n": 0}
+
+    def on_bar(self, state: Any, t: int, bar: Any, fills: Any, account: Any,
+               params: Any) -> list[PlaceOrder | CancelOrder]:  # fmt: skip
+        if account.position * bar.close > 10 or account.live:  # dust of a 0.1% smaller exit
+            return []
+        state["n"] += 1
+        n, entry = state["n"], bar.close * 0.99
+        return [
+            PlaceOrder(f"in-{n}", Side.BUY, OrderKind.LIMIT, notional=2_000, price=entry),
+            PlaceOrder(f"sl-{n}", Side.SELL, OrderKind.STOP, qty=2_000 / entry * 0.999,
+                       price=entry * 0.995, oco=f"x-{n}", after=f"in-{n}"),
+            PlaceOrder(f"tp-{n}", Side.SELL, OrderKind.LIMIT, qty=2_000 / entry * 0.999,
+                       price=entry * 1.01, oco=f"x-{n}", after=f"in-{n}"),
+        ]  # fmt: skip
+
+
+def test_an_oto_oco_bracket_is_emulated_by_the_core_as_in_research(
+    lake: SeriesKey, settings: Settings
+) -> None:
+    """Entry, stop and take profit: the exits wait for the entry, one cancels the other; the
+    core matches them and sends each fill's order through the policy: research's fills."""
+    strategy = Bracket()
+    instrument = instrument_for(lake.exchange, lake.symbol, EXECUTION.overrides())
+    frame = read(lake)
+    run = run_orders(frame, strategy, {}, EXECUTION, lot_size=float(instrument.lot_size),
+                     min_notional=float(instrument.min_notional))  # fmt: skip
+    ts = frame["ts"].to_list()
+    expected = [
+        (ts[int(r[0])], "buy" if r[1] > 0 else "sell", abs(float(r[1])), float(r[2]), float(r[3]))
+        for r in run.order_records
+    ]
+    exits = {int(r[4]) for r in run.order_records if r[1] < 0}
+    assert exits == {int(Reason.LIMIT), int(Reason.STOP)}  # take profits and stops both fire
+    result = replay(OrderStrategyRun.of(Bracket()), {}, lake.exchange, lake.symbol,
+                    lake.timeframe, run_id="bracket")  # fmt: skip
+    same(expected, journal_fills("bracket", settings))
+    assert math.isclose(result.final_equity, float(run.equity_values[-1]), rel_tol=1e-9)
