@@ -56,6 +56,7 @@ def run_orders(run_id: str) -> pl.DataFrame:
             {
                 "ts": o.ts,
                 "client_order_id": o.client_order_id,
+                "symbol": o.symbol,
                 "side": o.side.value,
                 "qty": str(o.qty),
                 "price": str(o.price),
@@ -63,12 +64,13 @@ def run_orders(run_id: str) -> pl.DataFrame:
             }
             for o in orders
         ],
-        schema=_schema("ts", "client_order_id", "side", "qty", "price", "filled"),
+        schema=_schema("ts", "client_order_id", "symbol", "side", "qty", "price", "filled"),
     )
 
 
 def run_fills(run_id: str) -> pl.DataFrame:
-    """Fills of one run in journal order."""
+    """Fills of one run in journal order: the symbol (a portfolio run has several), quantity and
+    price exact, the fee in quote currency to 4 decimals (``9.9899``, not ``9.98992916434800``)."""
     with open_journal() as journal:
         fills = journal.fills(run_id)
     return pl.DataFrame(
@@ -76,14 +78,15 @@ def run_fills(run_id: str) -> pl.DataFrame:
             {
                 "ts": f.ts,
                 "client_order_id": f.client_order_id,
+                "symbol": f.symbol,
                 "side": f.side.value,
                 "qty": str(f.qty),
                 "price": str(f.price),
-                "fee": str(f.fee),
+                "fee": f"{f.fee:,.4f}",
             }
             for f in fills
         ],
-        schema=_schema("ts", "client_order_id", "side", "qty", "price", "fee"),
+        schema=_schema("ts", "client_order_id", "symbol", "side", "qty", "price", "fee"),
     )
 
 

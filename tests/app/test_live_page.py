@@ -64,6 +64,9 @@ def test_runs_with_orders_fills_and_a_denied_rule(btc_days: SeriesKey, tmp_path:
     assert orders["client_order_id"].tolist() == fills["client_order_id"].tolist()
     assert orders["side"].tolist()[:2] == ["buy", "sell"]
     assert orders["filled"].tolist() == orders["qty"].tolist()  # paper fills the whole order
+    assert set(orders["symbol"]) == set(fills["symbol"]) == {"BTC/USDT"}
+    # fees for people: quote currency to 4 decimals, not the Decimal's 14
+    assert fills["fee"].str.fullmatch(r"[\d,]+\.\d{4}").all()
 
     at.selectbox[0].select("guarded").run()
     assert not at.exception
