@@ -295,6 +295,19 @@ class CostOptions:
         )  # fmt: skip
 
 
+def parse_weights(raw: str | None) -> list[float] | None:
+    """``--weights 0.6,0.4`` as numbers (None when not given); one line naming the option when
+    they are not numbers."""
+    if not raw:
+        return None
+    try:
+        return [float(x) for x in raw.split(",")]
+    except ValueError:
+        raise ConfigError(
+            f"--weights {raw!r} must be numbers separated by commas, e.g. 0.6,0.4."
+        ) from None
+
+
 def parse_ladder(raw: str | None) -> tuple[tuple[float, float], ...]:
     """``"1.0:0.5,2.0:0.25"`` -> ((1.0, 0.5), (2.0, 0.25)): gain:fraction pairs."""
     if not raw:

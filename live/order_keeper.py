@@ -125,10 +125,29 @@ class OrderKeeper:
         return Execution(t, order.tag, total, vwap, sum(e.fee for e in self._got), order.kind)
 
 
-class OrderStrategyRun(Strategy):
-    """An order-level strategy as the session sees a strategy: its id, parameters and state;
-    it emits no target (flat, 0) because its trading is its orders, kept by
-    :class:`OrderKeeper`."""
+class TargetlessRun(Strategy):
+    """A strategy as the session sees one whose trading is not targets (resting orders, a
+    portfolio's weights): warm-up 0, no state, a flat target (0) on every bar; its book's model
+    decides the orders."""
+
+    def warmup(self, params: Params) -> int:
+        return 0
+
+    def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
+        import polars as pl
+
+        return frame.with_columns(pl.lit(0.0).alias("target"))
+
+    def init_state(self, params: Params) -> Any:
+        return None
+
+    def step(self, state: Any, bar: Bar, params: Params) -> float:
+        return 0.0
+
+
+class OrderStrategyRun(TargetlessRun):
+    """An order-level strategy as the session sees a strategy: its id and parameters; its
+    trading is its orders, kept by :class:`OrderKeeper`."""
 
     def __init__(self, inner: OrderStrategy) -> None:
         self.inner = inner
@@ -144,17 +163,3 @@ class OrderStrategyRun(Strategy):
 
     def check_params(self, params: Params) -> None:
         self.inner.check_params(params)
-
-    def warmup(self, params: Params) -> int:
-        return 0
-
-    def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
-        import polars as pl
-
-        return frame.with_columns(pl.lit(0.0).alias("target"))
-
-    def init_state(self, params: Params) -> Any:
-        return None
-
-    def step(self, state: Any, bar: Bar, params: Params) -> float:
-        return 0.0

@@ -110,6 +110,8 @@ def portfolio_command(
         rebalance_every=every or None,
     )  # fmt: skip
 
+    fixed = opt.parse_weights(weights)  # a bad --weights fails before any bar is read
+
     def rule(frames: Mapping[str, pl.DataFrame]) -> npt.NDArray[np.float64]:
         """The weights of every bar seen (causal: each row reads only what came before)."""
         if carry:
@@ -122,7 +124,6 @@ def portfolio_command(
         from strategies.rebalance import scheme_weights
 
         closes = np.column_stack([frames[s]["close"].to_numpy() for s in symbols])
-        fixed = _weights(weights)
         return scheme_weights(scheme, closes, weights=fixed, every=every or 24, gross=gross)
 
     strategy_id = "funding_carry" if carry else "rebalance"
@@ -152,15 +153,3 @@ def portfolio_command(
     Console().print(summary_table(summary.result))
     Console().print(f"mode {summary.mode.value}, state {summary.state}, last bar "
                     f"{summary.last_bar}", soft_wrap=True)  # fmt: skip
-
-
-def _weights(raw: str | None) -> list[float] | None:
-    """``--weights 0.6,0.4`` as numbers (one line naming the option when it is not)."""
-    if not raw:
-        return None
-    try:
-        return [float(x) for x in raw.split(",")]
-    except ValueError:
-        raise ConfigError(
-            f"--weights {raw!r} must be numbers separated by commas, e.g. 0.6,0.4."
-        ) from None

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,35 +25,23 @@ from drydock import ohlcv
 from drydock.fills import PortfolioConfig
 from drydock.markets import instrument_for
 from drydock.settings import get_settings
-from drydock.types import Bar, Instrument
+from drydock.types import Instrument
 from live.journal import JournalRepository
+from live.order_keeper import TargetlessRun
 from live.portfolio_feed import aligned_bars, wide_frame
 from live.portfolio_keeper import PortfolioKeeper
 from live.session import ReplayResult, session
 from live.venues.base import SimulatedVenue
 from live.venues.paper import PaperVenue
-from strategies.base import Params, Strategy
 
 
-class WeightsRun(Strategy):
-    """A weights scheme as the session sees a strategy: an id, no target (its orders are the
-    portfolio model's)."""
+class WeightsRun(TargetlessRun):
+    """A weights scheme as the session sees a strategy: an id; its orders are the portfolio
+    model's."""
 
     id = "rebalance"
     description = "Portfolio weights rebalanced with one cash balance."
     params = ()
-
-    def warmup(self, params: Params) -> int:
-        return 0
-
-    def signals(self, frame: pl.DataFrame, params: Params) -> pl.DataFrame:
-        return frame.with_columns(pl.lit(0.0).alias("target"))
-
-    def init_state(self, params: Params) -> Any:
-        return None
-
-    def step(self, state: Any, bar: Bar, params: Params) -> float:
-        return 0.0
 
 
 def named(strategy_id: str) -> WeightsRun:

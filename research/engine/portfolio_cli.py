@@ -17,17 +17,6 @@ from drydock.errors import ConfigError
 from drydock.symbols import canonical_symbol
 
 
-def _weights(raw: str | None) -> list[float] | None:
-    if not raw:
-        return None
-    try:
-        return [float(x) for x in raw.split(",")]
-    except ValueError:
-        raise ConfigError(
-            f"--weights {raw!r} must be numbers separated by commas, e.g. 0.6,0.4."
-        ) from None
-
-
 @opt.option_groups()
 def portfolio_command(
     symbol: Annotated[
@@ -92,7 +81,7 @@ def portfolio_command(
         )
     closes = np.column_stack([bars[s]["close"].to_numpy() for s in symbols])
     spec = {"scheme": scheme, "lookback": lookback, "every": every, "gross": gross}
-    w = scheme_weights(scheme, closes, weights=_weights(weights), lookback=lookback,
+    w = scheme_weights(scheme, closes, weights=opt.parse_weights(weights), lookback=lookback,
                        every=every, gross=gross)  # fmt: skip
     rates = None
     if funding and any(":" in s for s in symbols):
